@@ -1,0 +1,279 @@
+// Package bot is dispatch's runtime: it wires the configuration to the service clients and the use
+// cases, and runs the SQS consumer, the Socket Mode loop and the health/metrics server until it is
+// told to stop, then stops gracefully.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/awsfix"
+	"github.com/dispatch-oss/dispatch/githubapi"
+	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pagerdutyapi"
+	"github.com/dispatch-oss/dispatch/slackapi"
+	"github.com/dispatch-oss/dispatch/sqsqueue"
+)
+
+// Version is set at build time (-ldflags "-X github.com/dispatch-oss/dispatch/bot.Version=…").
+var Version = "dev"
+
+// Options are what tests (and main) may set beyond the Config.
+type Options struct {
+	// AWS is the AWS configuration; nil loads the SDK's default chain (environment, profile, role).
+	AWS *aws.Config
+	// HTTPClient is the base client for Slack, GitHub and PagerDuty calls; nil is a client with a
+	// 30 s timeout.
+	HTTPClient *http.Client
+	// PingInterval overrides slack-go's Socket Mode ping timeout (tests).
+	PingInterval time.Duration
+	// PollWait overrides the 20 s long-poll wait (tests that stop quickly).
+	PollWait time.Duration
+	// Visibility is the visibility timeout given to received messages, extended while they are
+	// worked on (default 60 s).
+	Visibility time.Duration
+	// GitHubPace overrides GitHub's secondary-limit pacing windows (benchmarks with scaled limits).
+	GitHubPace []githubapi.Window
+}
+
+// Bot is one running dispatch.
+type Bot struct {
+	cfg     Config
+	opts    Options
+	log     zerolog.Logger
+	metrics *Metrics
+
+	slack    *slackapi.Client
+	github   *githubapi.Client
+	pager    *pagerdutyapi.Client
+	queue    *sqsqueue.Queue
+	router   *handlers.Router
+	commands *handlers.Commands
+	socket   *socket
+	consumer *consumer
+
+	started  time.Time
+	qmu      sync.Mutex
+	qerr     error // last queue error, for /readyz
+	httpAddr net.Addr
+	ready    chan struct{}
+}
+
+// New builds a Bot from a validated Config. It makes no connection.
+func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bot, error) {
+	b := &Bot{cfg: cfg, opts: opts, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
+	if opts.Visibility == 0 {
+		b.opts.Visibility = 60 * time.Second
+	}
+	if opts.PollWait == 0 {
+		b.opts.PollWait = 20 * time.Second
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 30 * time.Second}
+	}
+	client := func(service string) *http.Client {
+		c := *base
+		c.Transport = b.metrics.instrument(service, base.Transport)
+		return &c
+	}
+
+	b.slack = slackapi.New(slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: client("slack")})
+	ghHTTP, err := b.githubHTTP(client("github"))
+	if err != nil {
+		return nil, err
+	}
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: opts.GitHubPace})
+	if err != nil {
+		return nil, err
+	}
+	b.pager = pagerdutyapi.New(pagerdutyapi.Options{EventsURL: cfg.PagerDutyURL, RoutingKey: cfg.PagerDutyKey, ServiceKeys: cfg.ServiceKeys, HTTPClient: client("pagerduty")})
+
+	awsCfg := opts.AWS
+	if awsCfg == nil {
+		c, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awsfix.HTTPClient(nil)))
+		if err != nil {
+			return nil, fmt.Errorf("aws configuration: %w", err)
+		}
+		awsCfg = &c
+	} else {
+		c := awsCfg.Copy()
+		c.HTTPClient = awsfix.HTTPClient(nil)
+		awsCfg = &c
+	}
+	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, sqsqueue.TaskKey(cfg.SlackAppToken))
+
+	host, _ := os.Hostname()
+	b.router = handlers.NewRouter(handlers.Config{
+		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
+		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
+	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
+	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.github, b)
+	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
+	b.consumer = &consumer{q: queueWatch{b.queue, b}, router: b.router, metrics: b.metrics, log: log,
+		slots: cfg.Concurrency, visibility: b.opts.Visibility, wait: b.opts.PollWait}
+	return b, nil
+}
+
+// githubHTTP authenticates GitHub calls with the token (or, later, the GitHub App).
+func (b *Bot) githubHTTP(c *http.Client) (*http.Client, error) {
+	tok := b.cfg.GitHubToken
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return next.RoundTrip(r)
+	})
+	return c, nil
+}
+
+// Check verifies, before serving, that Slack accepts the bot token and the queue is reachable.
+func (b *Bot) Check(ctx context.Context) error {
+	var errs []error
+	if _, _, err := b.slack.AuthTest(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("SLACK_BOT_TOKEN was refused by Slack (check it is the app's Bot User OAuth Token, xoxb-…): %w", err))
+	}
+	if err := b.queue.Discover(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("DISPATCH_QUEUE_URL is not reachable (check the URL, the region and the credentials): %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Run checks the services, then serves until ctx ends, then stops gracefully: it stops receiving,
+// lets work in flight finish within ShutdownTimeout (releasing the rest back to the queue), closes
+// the Socket Mode connection and returns nil. It returns an error if start-up fails.
+func (b *Bot) Run(ctx context.Context) error {
+	b.started = time.Now()
+	if err := b.Check(ctx); err != nil {
+		return err
+	}
+	if b.queue.DLQURL() == "" {
+		b.log.Warn().Msg("the queue has no redrive policy: rejected alarms are hidden for 12 hours instead of moved to a dead-letter queue")
+	}
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	addr, httpDone, err := b.serveHTTP(workCtx, b.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("DISPATCH_HTTP_ADDR %s: %w", b.cfg.HTTPAddr, err)
+	}
+	b.httpAddr = addr
+	b.log.Info().Str("version", Version).Str("http", addr.String()).Str("queue", b.cfg.QueueURL).Msg("dispatch starting")
+
+	sockCtx, stopSocket := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSocket()
+	sockErr := make(chan error, 1)
+	go func() { sockErr <- b.socket.run(sockCtx, workCtx) }()
+	recvDone := make(chan struct{})
+	go func() { b.consumer.run(ctx, workCtx); close(recvDone) }()
+	close(b.ready)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-sockErr:
+		b.log.Error().Err(runErr).Msg("socket mode failed: stopping")
+	}
+	b.log.Info().Msg("stopping: no new alarms; finishing work in flight")
+	<-recvDone
+	grace, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
+	defer cancel()
+	if !b.consumer.drain(grace, cancelWork) {
+		b.log.Warn().Msg("work still in flight at the shutdown timeout was released back to the queue")
+	}
+	b.socket.wg.Wait() // answers started before the stop finish (or end with workCtx)
+	stopSocket()
+	cancelWork()
+	if err := <-httpDone; err != nil {
+		b.log.Error().Err(err).Msg("health server")
+	}
+	b.log.Info().Msg("dispatch stopped")
+	return runErr
+}
+
+// Ready is closed once Run is serving.
+func (b *Bot) Ready() <-chan struct{} { return b.ready }
+
+// HTTPAddr is the health server's address once Ready.
+func (b *Bot) HTTPAddr() net.Addr { return b.httpAddr }
+
+// Metrics are the bot's metrics.
+func (b *Bot) Metrics() *Metrics { return b.metrics }
+
+func (b *Bot) queueErr() error {
+	b.qmu.Lock()
+	defer b.qmu.Unlock()
+	return b.qerr
+}
+
+func (b *Bot) setQueueErr(err error) {
+	b.qmu.Lock()
+	b.qerr = err
+	b.qmu.Unlock()
+}
+
+// Status implements handlers.Status for /dispatch status.
+func (b *Bot) Status(ctx context.Context) handlers.StatusReport {
+	snap := b.metrics.Snapshot()
+	st := handlers.StatusReport{
+		Version: Version, Uptime: time.Since(b.started), Connected: b.socket.Connected(), Reconnects: b.socket.Reconnects(),
+		HandledByType: snap.ByType, Errors: snap.Errors, LastAlarm: snap.LastAlarm,
+		DefaultRepo: b.cfg.GitHubRepo, FallbackChannel: b.cfg.FallbackChannel,
+	}
+	st.QueueDepth, st.QueueInFlight, st.DLQDepth, st.QueueErr = b.queue.Depth(ctx)
+	return st
+}
+
+// Publish implements handlers.Publisher: it sends an alarm body straight to the queue.
+func (b *Bot) Publish(ctx context.Context, body []byte) error {
+	return b.queue.Send(ctx, body)
+}
+
+// Answer, Command: the Interactions the socket feeds.
+func (b *Bot) Answer(ctx context.Context, c handlers.Click) error { return b.router.Answer(ctx, c) }
+
+// Command answers /dispatch.
+func (b *Bot) Command(ctx context.Context, c handlers.Command) handlers.Reply {
+	return b.commands.Command(ctx, c)
+}
+
+// queueWatch records the queue's reachability for /readyz as the consumer receives.
+type queueWatch struct {
+	*sqsqueue.Queue
+	b *Bot
+}
+
+func (q queueWatch) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]sqsqueue.Message, error) {
+	msgs, err := q.Queue.Receive(ctx, n, wait, visibility)
+	if ctx.Err() == nil {
+		q.b.setQueueErr(err)
+	}
+	return msgs, err
+}
+
+// countingPager counts escalations.
+type countingPager struct {
+	handlers.Pager
+	m *Metrics
+}
+
+func (p countingPager) Trigger(ctx context.Context, pg handlers.Page) error {
+	err := p.Pager.Trigger(ctx, pg)
+	if err == nil {
+		p.m.Escalations.Inc()
+	}
+	return err
+}

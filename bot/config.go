@@ -1,0 +1,238 @@
+package bot
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of dispatch, read from the environment (see the README's table).
+type Config struct {
+	SlackBotToken   string
+	SlackAppToken   string
+	QueueURL        string
+	GitHubToken     string
+	GitHubRepo      string
+	PagerDutyKey    string
+	FallbackChannel string
+	GitHubDefault   string
+	ServiceKeys     map[string]string
+
+	GitHubAppID          int64
+	GitHubInstallationID int64
+	GitHubAppKey         string // PEM
+
+	RemindAfter   time.Duration
+	EscalateAfter time.Duration
+
+	HTTPAddr  string
+	LogLevel  string
+	LogFormat string
+
+	SlackAPIURL     string
+	GitHubAPIURL    string
+	PagerDutyURL    string
+	Concurrency     int           // alarms handled at once (DISPATCH_CONCURRENCY)
+	ShutdownTimeout time.Duration // how long a stop waits for work in flight (DISPATCH_SHUTDOWN_TIMEOUT)
+}
+
+// Defaults returns a Config with every default set.
+func Defaults() Config {
+	return Config{
+		HTTPAddr:        ":8080",
+		LogLevel:        "info",
+		LogFormat:       "json",
+		SlackAPIURL:     "https://slack.com/api/",
+		GitHubAPIURL:    "https://api.github.com/",
+		PagerDutyURL:    "https://events.pagerduty.com",
+		Concurrency:     8,
+		ShutdownTimeout: 25 * time.Second,
+	}
+}
+
+// ConfigError lists every problem with a configuration.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// LoadConfig reads the environment over the defaults and validates the result, reporting every
+// problem at once. getenv is os.Getenv in production.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Defaults()
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	str := func(dst *string, name string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	dur := func(dst *time.Duration, name string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				bad("%s: %q is not a positive duration like 15m or 1h", name, v)
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(dst *int64, name string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				bad("%s: %q is not a positive whole number", name, v)
+				return
+			}
+			*dst = n
+		}
+	}
+	str(&c.SlackBotToken, "SLACK_BOT_TOKEN")
+	str(&c.SlackAppToken, "SLACK_APP_TOKEN")
+	str(&c.QueueURL, "DISPATCH_QUEUE_URL")
+	str(&c.GitHubToken, "GITHUB_TOKEN")
+	str(&c.GitHubRepo, "GITHUB_REPO")
+	str(&c.PagerDutyKey, "PAGERDUTY_ROUTING_KEY")
+	str(&c.FallbackChannel, "SLACK_FALLBACK_CHANNEL")
+	str(&c.GitHubDefault, "GITHUB_DEFAULT_USER")
+	num(&c.GitHubAppID, "GITHUB_APP_ID")
+	num(&c.GitHubInstallationID, "GITHUB_APP_INSTALLATION_ID")
+	str(&c.GitHubAppKey, "GITHUB_APP_PRIVATE_KEY")
+	if f := strings.TrimSpace(getenv("GITHUB_APP_PRIVATE_KEY_FILE")); f != "" {
+		if b, err := os.ReadFile(f); err != nil {
+			bad("GITHUB_APP_PRIVATE_KEY_FILE: %v", err)
+		} else {
+			c.GitHubAppKey = string(b)
+		}
+	}
+	dur(&c.RemindAfter, "DISPATCH_REMIND_AFTER")
+	dur(&c.EscalateAfter, "DISPATCH_ESCALATE_AFTER")
+	dur(&c.ShutdownTimeout, "DISPATCH_SHUTDOWN_TIMEOUT")
+	str(&c.HTTPAddr, "DISPATCH_HTTP_ADDR")
+	str(&c.LogLevel, "LOG_LEVEL")
+	str(&c.LogFormat, "LOG_FORMAT")
+	str(&c.SlackAPIURL, "SLACK_API_URL")
+	str(&c.GitHubAPIURL, "GITHUB_API_URL")
+	str(&c.PagerDutyURL, "PAGERDUTY_EVENTS_URL")
+	if v := strings.TrimSpace(getenv("DISPATCH_CONCURRENCY")); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 100 {
+			bad("DISPATCH_CONCURRENCY: %q is not a whole number from 1 to 100", v)
+		} else {
+			c.Concurrency = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("PAGERDUTY_SERVICE_KEYS")); v != "" {
+		keys, err := parseServiceKeys(v)
+		if err != nil {
+			bad("PAGERDUTY_SERVICE_KEYS: %v", err)
+		}
+		c.ServiceKeys = keys
+	}
+	if !strings.HasSuffix(c.SlackAPIURL, "/") {
+		c.SlackAPIURL += "/"
+	}
+	if !strings.HasSuffix(c.GitHubAPIURL, "/") {
+		c.GitHubAPIURL += "/"
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return c, &ConfigError{Problems: problems}
+	}
+	return c, nil
+}
+
+var (
+	repoPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$`)
+	channelPattern    = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+	defaultUserFormat = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}(/[A-Za-z0-9._-]+)?$`)
+)
+
+// validate checks the settings that must hold before any connection is made. Messages never quote a
+// token's value.
+func (c *Config) validate() []string {
+	var p []string
+	switch {
+	case c.SlackBotToken == "":
+		p = append(p, "SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
+	case !strings.HasPrefix(c.SlackBotToken, "xoxb-"):
+		p = append(p, "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (is it the app token?)")
+	}
+	switch {
+	case c.SlackAppToken == "":
+		p = append(p, "SLACK_APP_TOKEN is required (an app-level token with connections:write, xapp-…)")
+	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
+		p = append(p, "SLACK_APP_TOKEN must be an app-level token starting with xapp- (is it the bot token?)")
+	}
+	if c.QueueURL == "" {
+		p = append(p, "DISPATCH_QUEUE_URL is required (the URL of the SQS queue subscribed to the dispatch topic)")
+	} else if u, err := url.Parse(c.QueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p = append(p, "DISPATCH_QUEUE_URL must be an SQS queue URL like https://sqs.REGION.amazonaws.com/ACCOUNT/NAME")
+	}
+	app := c.GitHubAppID != 0 || c.GitHubInstallationID != 0 || c.GitHubAppKey != ""
+	switch {
+	case app && (c.GitHubAppID == 0 || c.GitHubInstallationID == 0 || c.GitHubAppKey == ""):
+		p = append(p, "GitHub App authentication needs all of GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)")
+	case !app && c.GitHubToken == "":
+		p = append(p, "GITHUB_TOKEN is required (or the GitHub App variables)")
+	}
+	if c.GitHubRepo == "" {
+		p = append(p, "GITHUB_REPO is required (owner/name of the repository for alarm issues)")
+	} else if !repoPattern.MatchString(c.GitHubRepo) {
+		p = append(p, fmt.Sprintf("GITHUB_REPO: %q is not owner/name", c.GitHubRepo))
+	}
+	if c.PagerDutyKey == "" {
+		p = append(p, "PAGERDUTY_ROUTING_KEY is required (the Events API v2 integration key of the default service)")
+	}
+	if c.FallbackChannel != "" && !channelPattern.MatchString(c.FallbackChannel) {
+		p = append(p, fmt.Sprintf("SLACK_FALLBACK_CHANNEL: %q is not a channel ID (like C0123ABCD; a #name won't do)", c.FallbackChannel))
+	}
+	if c.GitHubDefault != "" && !defaultUserFormat.MatchString(strings.TrimPrefix(c.GitHubDefault, "@")) {
+		p = append(p, fmt.Sprintf("GITHUB_DEFAULT_USER: %q is not a GitHub login or org/team", c.GitHubDefault))
+	}
+	c.GitHubDefault = strings.TrimPrefix(c.GitHubDefault, "@")
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, fmt.Sprintf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		p = append(p, fmt.Sprintf("LOG_FORMAT: %q is not json or console", c.LogFormat))
+	}
+	for name, v := range map[string]string{"SLACK_API_URL": c.SlackAPIURL, "GITHUB_API_URL": c.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": c.PagerDutyURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p = append(p, fmt.Sprintf("%s: %q is not an http(s) URL", name, v))
+		}
+	}
+	if c.RemindAfter > 0 && c.EscalateAfter > 0 && c.EscalateAfter <= c.RemindAfter {
+		p = append(p, "DISPATCH_ESCALATE_AFTER must be longer than DISPATCH_REMIND_AFTER")
+	}
+	return p
+}
+
+func parseServiceKeys(v string) (map[string]string, error) {
+	keys := map[string]string{}
+	var bad []string
+	for i, pair := range strings.Split(v, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		id, key, ok := strings.Cut(pair, "=")
+		id, key = strings.TrimSpace(id), strings.TrimSpace(key)
+		if !ok || id == "" || key == "" {
+			// Name the entry by its position only: it may hold a key, a secret.
+			bad = append(bad, fmt.Sprintf("entry %d is not SERVICEID=routingkey", i+1))
+			continue
+		}
+		keys[id] = key
+	}
+	if len(bad) > 0 {
+		return keys, fmt.Errorf("%s", strings.Join(bad, ", "))
+	}
+	return keys, nil
+}

@@ -1,0 +1,66 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// health answers /healthz (the process is alive), /readyz (Slack connected and the queue reachable)
+// and /metrics (Prometheus).
+func (b *Bot) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": Version})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		slackUp := b.socket.Connected()
+		queueErr := b.queueErr()
+		status, code := "ready", http.StatusOK
+		if !slackUp || queueErr != nil {
+			status, code = "not ready", http.StatusServiceUnavailable
+		}
+		body := map[string]any{"status": status, "slack_connected": slackUp, "queue_reachable": queueErr == nil}
+		if queueErr != nil {
+			body["queue_error"] = queueErr.Error()
+		}
+		writeJSON(w, code, body)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveHTTP listens on addr until ctx ends. The listener is opened before it returns, so the address
+// (":0" in tests) is known.
+func (b *Bot) serveHTTP(ctx context.Context, addr string) (net.Addr, <-chan error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := &http.Server{Handler: b.healthHandler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		err := srv.Serve(ln)
+		if err == http.ErrServerClosed {
+			err = nil
+		}
+		done <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return ln.Addr(), done, nil
+}

@@ -1,0 +1,197 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+)
+
+// Interactions are the use cases reached from Slack.
+type Interactions interface {
+	Answer(ctx context.Context, c handlers.Click) error
+	Command(ctx context.Context, c handlers.Command) handlers.Reply
+}
+
+// ErrInvalidAppToken is returned when Slack refuses SLACK_APP_TOKEN.
+var ErrInvalidAppToken = errors.New("slack refused SLACK_APP_TOKEN: it must be an app-level token (xapp-…) with the connections:write scope, for an app with Socket Mode turned on")
+
+// socket keeps one Socket Mode connection up and turns its envelopes into plain values for the
+// handlers. Every envelope is acked first; the work runs after, so a slow GitHub never makes Slack
+// show the user an error (Slack wants the ack within 3 s).
+type socket struct {
+	client  *socketmode.Client
+	use     Interactions
+	metrics *Metrics
+	log     zerolog.Logger
+	http    *http.Client // for response_url replies
+
+	connected  atomic.Bool
+	opens      atomic.Int64
+	lastChange atomic.Int64 // unix nanos of the last connection state change
+	wg         sync.WaitGroup
+}
+
+func newSocket(api *slack.Client, use Interactions, m *Metrics, log zerolog.Logger, hc *http.Client, ping time.Duration) *socket {
+	opts := []socketmode.Option{}
+	if ping > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(ping))
+	}
+	return &socket{client: socketmode.New(api, opts...), use: use, metrics: m, log: log, http: hc}
+}
+
+// Connected reports whether the websocket is up.
+func (s *socket) Connected() bool { return s.connected.Load() }
+
+// Reconnects is how many connections were opened after the first.
+func (s *socket) Reconnects() int { return int(max(s.opens.Load()-1, 0)) }
+
+func (s *socket) setConnected(up bool) {
+	if s.connected.Swap(up) != up {
+		s.lastChange.Store(time.Now().UnixNano())
+		if up {
+			s.metrics.Connected.Set(1)
+		} else {
+			s.metrics.Connected.Set(0)
+		}
+	}
+}
+
+// run connects and serves envelopes until ctx ends; work it started runs under workCtx. It returns
+// ErrInvalidAppToken if Slack refuses the app token, else nil once ctx ends.
+func (s *socket) run(ctx, workCtx context.Context) error {
+	runErr := make(chan error, 1)
+	go func() {
+		// RunContext reconnects by itself (disconnect messages, dropped sockets, with backoff); it
+		// returns only on a fatal auth error or when ctx ends.
+		runErr <- s.client.RunContext(ctx)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			s.setConnected(false)
+			return nil
+		case err := <-runErr:
+			s.setConnected(false)
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error().Err(err).Msg("socket mode stopped")
+			return ErrInvalidAppToken
+		case evt := <-s.client.Events:
+			s.event(ctx, workCtx, evt)
+		}
+	}
+}
+
+func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		s.setConnected(false)
+	case socketmode.EventTypeConnected:
+		if s.opens.Add(1) > 1 {
+			s.metrics.Reconnects.Inc()
+		}
+	case socketmode.EventTypeHello:
+		s.setConnected(true)
+		s.log.Info().Int64("connections", s.opens.Load()).Msg("socket mode connected")
+	case socketmode.EventTypeDisconnect:
+		s.setConnected(false)
+		s.log.Info().Msg("slack asked to reconnect")
+	case socketmode.EventTypeConnectionError:
+		s.setConnected(false)
+		s.log.Warn().Interface("detail", evt.Data).Msg("socket mode connection failed, retrying")
+	case socketmode.EventTypeInvalidAuth:
+		s.setConnected(false)
+	case socketmode.EventTypeInteractive:
+		s.ack(evt)
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			s.interactive(workCtx, cb)
+		}
+	case socketmode.EventTypeSlashCommand:
+		s.ack(evt)
+		if cmd, ok := evt.Data.(slack.SlashCommand); ok {
+			s.slash(workCtx, cmd)
+		}
+	case socketmode.EventTypeEventsAPI:
+		s.ack(evt) // dispatch subscribes to no events yet; ack so Slack doesn't resend
+	}
+}
+
+func (s *socket) ack(evt socketmode.Event) {
+	if evt.Request == nil {
+		return
+	}
+	if err := s.client.Ack(*evt.Request); err != nil {
+		s.log.Error().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("could not ack an envelope")
+	}
+}
+
+// async runs work after the ack, tracked so a graceful stop waits for it.
+func (s *socket) async(ctx context.Context, what string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(ctx); err != nil {
+			s.log.Error().Err(err).Str("work", what).Msg("slack interaction failed")
+		}
+	}()
+}
+
+func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) {
+	if cb.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	blocks, _ := json.Marshal(cb.Message.Blocks)
+	channel := cb.Container.ChannelID
+	if channel == "" {
+		channel = cb.Channel.ID
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo {
+			continue
+		}
+		click := handlers.Click{
+			UserID: cb.User.ID, ActionID: a.ActionID, Value: a.Value, Channel: channel,
+			Message: handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
+		}
+		if cb.Container.Type == "view" {
+			click.Message = handlers.MessageRef{}
+		}
+		log := s.log.With().Str("user", click.UserID).Logger()
+		s.async(log.WithContext(ctx), "answer", func(ctx context.Context) error {
+			err := s.use.Answer(ctx, click)
+			outcome := "yes"
+			if click.ActionID == handlers.ActionNo {
+				outcome = "no"
+			}
+			if err != nil {
+				outcome = "failed"
+			}
+			s.metrics.Answers.WithLabelValues(outcome).Inc()
+			return err
+		})
+	}
+}
+
+func (s *socket) slash(ctx context.Context, cmd slack.SlashCommand) {
+	c := handlers.Command{UserID: cmd.UserID, UserName: cmd.UserName, Channel: cmd.ChannelID, Text: cmd.Text}
+	log := s.log.With().Str("user", cmd.UserID).Str("command", cmd.Text).Logger()
+	s.async(log.WithContext(ctx), "command", func(ctx context.Context) error {
+		reply := s.use.Command(ctx, c)
+		msg := &slack.WebhookMessage{Text: reply.Text, ResponseType: slack.ResponseTypeEphemeral}
+		if cmd.ResponseURL == "" {
+			return errors.New("slash command without a response_url")
+		}
+		return slack.PostWebhookCustomHTTPContext(ctx, cmd.ResponseURL, s.http, msg)
+	})
+}

@@ -1,0 +1,306 @@
+// Package githubapi keeps dispatch's audit trail as GitHub issues, through go-github. It implements
+// handlers.Issues: it paces content-creating requests below GitHub's secondary limits, classifies
+// failures and retries the transient ones through package retry.
+package githubapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// Options configure a Client.
+type Options struct {
+	BaseURL string // REST base, e.g. https://api.github.com/ (a GitHub Enterprise /api/v3/ too)
+	// HTTPClient carries authentication (a token or GitHub App transport) and instrumentation.
+	HTTPClient *http.Client
+	// Pace lists the windows content-creating requests are held within; nil means SecondaryLimits.
+	Pace  []Window
+	Retry retry.Policy
+	// Label marks dispatch's issues; listings are filtered by it.
+	Label string
+}
+
+// Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
+type Client struct {
+	gh    *github.Client
+	pace  *pacer
+	retry retry.Policy
+	label string
+}
+
+var _ handlers.Issues = (*Client)(nil)
+
+// New makes a Client. It fails only on a malformed BaseURL.
+func New(opts Options) (*Client, error) {
+	gh := github.NewClient(opts.HTTPClient)
+	if opts.BaseURL != "" {
+		base := opts.BaseURL
+		if !strings.HasSuffix(base, "/") {
+			base += "/"
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			return nil, fmt.Errorf("github base url: %w", err)
+		}
+		// Used as given: https://api.github.com/, a GitHub Enterprise https://host/api/v3/, a test server.
+		gh.BaseURL, gh.UploadURL = u, u
+	}
+	if opts.Pace == nil {
+		opts.Pace = SecondaryLimits
+	}
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+	}
+	if opts.Label == "" {
+		opts.Label = handlers.LabelDispatch
+	}
+	return &Client{gh: gh, pace: newPacer(opts.Pace), retry: opts.Retry, label: opts.Label}, nil
+}
+
+func splitRepo(repo string) (string, string, error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" {
+		return "", "", retry.Permanent(fmt.Errorf("repository %q is not owner/name", repo))
+	}
+	return owner, name, nil
+}
+
+// do runs one GitHub call under the retry policy; creating calls wait for the pacer first.
+func (c *Client) do(ctx context.Context, what string, creating bool, fn func(context.Context) error) error {
+	return c.retry.Do(ctx, *zerolog.Ctx(ctx), "github "+what, func(ctx context.Context) error {
+		if creating {
+			if err := c.pace.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		return classify(fn(ctx))
+	})
+}
+
+// FindByTitle looks in two places: the newest dispatch issues through a listing, which is
+// consistent (it sees an issue created a moment ago, as a redelivered alarm needs), and GitHub
+// search for older ones, which lags but reaches the whole history. Two requests, whatever the size
+// of the repository.
+func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClosed bool) ([]handlers.Issue, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return nil, err
+	}
+	state := "open"
+	if includeClosed {
+		state = "all"
+	}
+	seen := map[int]bool{}
+	var found []handlers.Issue
+	keep := func(is *github.Issue) {
+		if is.IsPullRequest() || is.GetTitle() != title || seen[is.GetNumber()] {
+			return
+		}
+		seen[is.GetNumber()] = true
+		found = append(found, convert(repo, is))
+	}
+	err = c.do(ctx, "list issues", false, func(ctx context.Context) error {
+		list, _, err := c.gh.Issues.ListByRepo(ctx, owner, name, &github.IssueListByRepoOptions{
+			State: state, Labels: []string{c.label}, Sort: "created", Direction: "desc",
+			ListOptions: github.ListOptions{PerPage: 100},
+		})
+		for _, is := range list {
+			keep(is)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list issues of %s: %w", repo, err)
+	}
+	q := fmt.Sprintf("repo:%s is:issue label:%q in:title %q", repo, c.label, strings.ReplaceAll(title, `"`, " "))
+	if !includeClosed {
+		q += " is:open"
+	}
+	err = c.do(ctx, "search issues", false, func(ctx context.Context) error {
+		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: 100}})
+		if res != nil {
+			for _, is := range res.Issues {
+				keep(is)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search issues of %s: %w", repo, err)
+	}
+	return found, nil
+}
+
+// Create opens an issue.
+func (c *Client) Create(ctx context.Context, repo string, ni handlers.NewIssue) (handlers.Issue, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return handlers.Issue{}, err
+	}
+	var out handlers.Issue
+	err = c.do(ctx, "create issue", true, func(ctx context.Context) error {
+		is, _, err := c.gh.Issues.Create(ctx, owner, name, &github.IssueRequest{Title: &ni.Title, Body: &ni.Body, Labels: &ni.Labels})
+		if err == nil {
+			out = convert(repo, is)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Get fetches one issue.
+func (c *Client) Get(ctx context.Context, repo string, number int) (handlers.Issue, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return handlers.Issue{}, err
+	}
+	var out handlers.Issue
+	err = c.do(ctx, "get issue", false, func(ctx context.Context) error {
+		is, _, err := c.gh.Issues.Get(ctx, owner, name, number)
+		if err == nil {
+			out = convert(repo, is)
+		}
+		return err
+	})
+	return out, err
+}
+
+// Comment adds a comment.
+func (c *Client) Comment(ctx context.Context, repo string, number int, body string) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "comment", true, func(ctx context.Context) error {
+		_, _, err := c.gh.Issues.CreateComment(ctx, owner, name, number, &github.IssueComment{Body: &body})
+		return err
+	})
+}
+
+// maxCommentPages bounds Comments: dispatch looks for its own recent comments, and an issue with
+// thousands of comments is not one it needs to read to the end.
+const maxCommentPages = 5
+
+// Comments lists the bodies of an issue's comments, oldest first (at most 500).
+func (c *Client) Comments(ctx context.Context, repo string, number int) ([]string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	for page := 0; page < maxCommentPages; page++ {
+		var next int
+		err := c.do(ctx, "list comments", false, func(ctx context.Context) error {
+			list, resp, err := c.gh.Issues.ListComments(ctx, owner, name, number, opts)
+			if err != nil {
+				return err
+			}
+			for _, cm := range list {
+				out = append(out, cm.GetBody())
+			}
+			next = resp.NextPage
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next == 0 {
+			break
+		}
+		opts.Page = next
+	}
+	return out, nil
+}
+
+// Close closes an issue as completed.
+func (c *Client) Close(ctx context.Context, repo string, number int) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	closed, reason := "closed", "completed"
+	return c.do(ctx, "close issue", true, func(ctx context.Context) error {
+		_, _, err := c.gh.Issues.Edit(ctx, owner, name, number, &github.IssueRequest{State: &closed, StateReason: &reason})
+		return err
+	})
+}
+
+// AddLabels adds labels to an issue.
+func (c *Client) AddLabels(ctx context.Context, repo string, number int, labels ...string) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "label issue", true, func(ctx context.Context) error {
+		_, _, err := c.gh.Issues.AddLabelsToIssue(ctx, owner, name, number, labels)
+		return err
+	})
+}
+
+func convert(repo string, is *github.Issue) handlers.Issue {
+	out := handlers.Issue{
+		Repo: repo, Number: is.GetNumber(), Title: is.GetTitle(), Body: is.GetBody(),
+		URL: is.GetHTMLURL(), Open: is.GetState() == "open",
+	}
+	for _, l := range is.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	return out
+}
+
+// OpenFor lists a Slack user's open self-service alarms in repo, newest first, through search (their
+// issues carry the user's ID in dispatch's marker). Search lags a little behind new issues.
+func (c *Client) OpenFor(ctx context.Context, repo, slackUserID string, limit int) ([]handlers.Issue, error) {
+	q := fmt.Sprintf("repo:%s is:issue is:open label:%q %q in:body", repo, c.label, "slack="+slackUserID)
+	var out []handlers.Issue
+	err := c.do(ctx, "search issues", false, func(ctx context.Context) error {
+		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: limit}})
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, is := range res.Issues {
+			if !is.IsPullRequest() {
+				out = append(out, convert(repo, is))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search open alarms in %s: %w", repo, err)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// CheckRepo verifies the repository exists, has issues turned on and that the credentials may write
+// to it (create, comment on and close issues). It returns a short description.
+func (c *Client) CheckRepo(ctx context.Context, repo string) (string, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return "", err
+	}
+	r, _, err := c.gh.Repositories.Get(ctx, owner, name)
+	if err != nil {
+		return "", classify(err)
+	}
+	if !r.GetHasIssues() {
+		return "", fmt.Errorf("issues are turned off in %s", repo)
+	}
+	if p := r.GetPermissions(); p != nil && !p["push"] && !p["triage"] && !p["admin"] && !p["maintain"] {
+		return "", fmt.Errorf("the credentials can read %s but not write issues (need triage or write access)", repo)
+	}
+	return fmt.Sprintf("%s reachable, issues on, write access", r.GetFullName()), nil
+}

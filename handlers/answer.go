@@ -1,0 +1,208 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// Click is a press of a self-service button.
+type Click struct {
+	UserID   string // who pressed it
+	ActionID string // ActionYes or ActionNo
+	Value    string // the button's value: an encoded Ticket
+	Channel  string // where the message is
+	Message  MessageRef
+}
+
+// Answer records a user's answer to a self-service alarm: Yes closes its issue, No escalates it.
+// Only the addressed user may answer, and only once. If GitHub or PagerDuty fail, the answer is
+// deferred through the queue and the user is told it will be retried: it is never lost. Answer
+// returns an error only when even deferring failed.
+func (r *Router) Answer(ctx context.Context, c Click) error {
+	log := zerolog.Ctx(ctx).With().Str("user", c.UserID).Str("action", c.ActionID).Logger()
+	ctx = log.WithContext(ctx)
+	t, err := DecodeTicket(c.Value)
+	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
+		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
+		return r.chat.Ephemeral(ctx, c.Channel, c.UserID, "This button isn't one dispatch can act on any more.")
+	}
+	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
+	ctx = log.WithContext(ctx)
+	if c.UserID != t.User {
+		log.Info().Msg("click by someone the alarm wasn't addressed to")
+		return r.chat.Ephemeral(ctx, c.Channel, c.UserID, fmt.Sprintf("This alarm was sent to <@%s>; only they can answer it.", t.User))
+	}
+	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message}
+	return r.record(ctx, task)
+}
+
+// record applies an answer, or defers it when a service fails.
+func (r *Router) record(ctx context.Context, task AnswerTask) error {
+	log := zerolog.Ctx(ctx)
+	unlock := r.locks.Lock(fmt.Sprintf("answer\x00%s\x00%d", task.Ticket.Repo, task.Ticket.Issue))
+	defer unlock()
+
+	done, err := r.apply(ctx, task)
+	if err == nil {
+		outcome := answeredText(task)
+		if !done {
+			outcome = alreadyAnsweredText(task)
+		}
+		if err := r.chat.Settle(ctx, task.Message, outcome); err != nil {
+			log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
+		}
+		if !done && task.Attempts == 0 {
+			return r.chat.Ephemeral(ctx, task.Message.Channel, task.UserID, "This alarm was already answered or closed; nothing changed.")
+		}
+		return nil
+	}
+	log.Error().Err(err).Int("attempts", task.Attempts).Msg("answer not yet recorded: deferring it")
+	if r.tasks == nil {
+		return err
+	}
+	task.Attempts++
+	task.Message.Blocks = nil
+	if derr := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: retryDelay(task.Attempts), Answer: &task}); derr != nil {
+		return fmt.Errorf("answer failed (%w) and could not be deferred: %w", err, derr)
+	}
+	if task.Attempts == 1 {
+		if err := r.chat.Settle(ctx, task.Message, pendingText(task)); err != nil {
+			log.Error().Err(err).Msg("could not update the DM")
+		}
+	}
+	return nil
+}
+
+// apply makes the answer true on GitHub and PagerDuty. It is safe to repeat: the incident's dedup key
+// makes a second trigger the same incident, and the answer comment is written only if missing. It
+// reports done=false when the alarm had already been answered or closed.
+func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err error) {
+	t := task.Ticket
+	is, err := r.issues.Get(ctx, t.Repo, t.Issue)
+	if err != nil {
+		return false, fmt.Errorf("get issue: %w", err)
+	}
+	answer := answerMarker(t)
+	retrying := task.Attempts > 0
+	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
+		return false, nil
+	}
+	comment := answerComment(task)
+	if retrying {
+		// An earlier try may have got part of the way: skip what it did, and finish the rest even if
+		// the issue changed meanwhile (an answer is never dropped once accepted).
+		comments, err := r.issues.Comments(ctx, t.Repo, t.Issue)
+		if err != nil {
+			return false, fmt.Errorf("list comments: %w", err)
+		}
+		for _, c := range comments {
+			if strings.Contains(c, answer) {
+				comment = ""
+			}
+		}
+	}
+	if task.Yes {
+		if comment != "" {
+			if err := r.issues.Comment(ctx, t.Repo, t.Issue, comment); err != nil {
+				return false, fmt.Errorf("comment: %w", err)
+			}
+		}
+		if is.Open {
+			if err := r.issues.Close(ctx, t.Repo, t.Issue); err != nil {
+				return false, fmt.Errorf("close issue: %w", err)
+			}
+		}
+		zerolog.Ctx(ctx).Info().Msg("answered yes: issue closed")
+		return true, nil
+	}
+	// No: the page matters most, so it goes first.
+	if err := r.pager.Trigger(ctx, Page{
+		ServiceID: t.Service,
+		DedupKey:  "dispatch/" + t.Alarm + "/" + t.User,
+		Summary:   shorten(fmt.Sprintf("%s answered No: %s", t.User, is.Title), 1024),
+		Details:   fmt.Sprintf("Slack user %s said this was not them (alarm %s, %s).", t.User, t.Alarm, is.URL),
+		Source:    r.cfg.Source,
+		Severity:  "critical",
+		Links:     []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, t.Issue)}},
+	}); err != nil {
+		return false, fmt.Errorf("trigger pagerduty: %w", err)
+	}
+	if !is.HasLabel(LabelEscalated) {
+		if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
+			return false, fmt.Errorf("label issue: %w", err)
+		}
+	}
+	if comment != "" {
+		if err := r.issues.Comment(ctx, t.Repo, t.Issue, comment); err != nil {
+			return false, fmt.Errorf("comment: %w", err)
+		}
+	}
+	zerolog.Ctx(ctx).Info().Msg("answered no: escalated to PagerDuty")
+	return true, nil
+}
+
+// runAnswer is the deferred form of record.
+func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
+	if task == nil {
+		return retry.Permanent(fmt.Errorf("answer task without an answer"))
+	}
+	return r.record(ctx, *task)
+}
+
+// retryDelay spaces deferred answers out: 5 s, 10 s, 20 s … up to 5 minutes.
+func retryDelay(attempts int) time.Duration {
+	return min(5*time.Second<<min(attempts-1, 10), 5*time.Minute)
+}
+
+func answerMarker(t Ticket) string {
+	return "<!-- dispatch answer alarm=" + t.Alarm + " user=" + t.User + " -->"
+}
+
+func answerWord(yes bool) string {
+	if yes {
+		return "Yes"
+	}
+	return "No"
+}
+
+func answerComment(task AnswerTask) string {
+	what := "confirmed this was them; closing."
+	if !task.Yes {
+		what = "said this was **not** them; escalated to PagerDuty."
+	}
+	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
+		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
+}
+
+func answeredText(task AnswerTask) string {
+	resp := task.Ticket.YesResponse
+	if !task.Yes {
+		resp = task.Ticket.NoResponse
+	}
+	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
+}
+
+func alreadyAnsweredText(task AnswerTask) string {
+	return "This alarm was already answered or its issue was closed; nothing changed."
+}
+
+func pendingText(task AnswerTask) string {
+	return fmt.Sprintf("You answered *%s* at %s. Your answer is recorded; GitHub or PagerDuty didn't respond, so dispatch will keep retrying until it's filed.",
+		answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"))
+}
+
+// RunTask carries out deferred work. Errors are transient: the task stays on the queue and comes
+// round again.
+func (r *Router) RunTask(ctx context.Context, t Task) error {
+	switch t.Kind {
+	case TaskAnswer:
+		return r.runAnswer(ctx, t.Answer)
+	}
+	return retry.Permanent(fmt.Errorf("unknown task kind %q", t.Kind))
+}

@@ -1,0 +1,186 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Command is a /dispatch invocation.
+type Command struct {
+	UserID   string
+	UserName string
+	Channel  string
+	Text     string // what follows "/dispatch"
+}
+
+// Reply is what the caller sees (ephemeral).
+type Reply struct {
+	Text string
+}
+
+// StatusReport is what /dispatch status shows.
+type StatusReport struct {
+	Version         string
+	Uptime          time.Duration
+	Connected       bool
+	Reconnects      int
+	QueueDepth      int // visible messages; -1 unknown
+	QueueInFlight   int
+	DLQDepth        int // -1 when there is no dead-letter queue
+	QueueErr        error
+	HandledByType   map[string]int
+	Errors          int
+	LastAlarm       time.Time
+	DefaultRepo     string
+	FallbackChannel string
+}
+
+// Status gathers a StatusReport.
+type Status interface {
+	Status(ctx context.Context) StatusReport
+}
+
+// Publisher sends an alarm through the real queue (for /dispatch test).
+type Publisher interface {
+	Publish(ctx context.Context, body []byte) error
+}
+
+// OpenAlarms finds a Slack user's open self-service alarms.
+type OpenAlarms interface {
+	OpenFor(ctx context.Context, repo, slackUserID string, limit int) ([]Issue, error)
+}
+
+// subcommand is one entry of the /dispatch table.
+type subcommand struct {
+	name    string
+	usage   string
+	help    string
+	example string
+	run     func(ctx context.Context, c Command, args []string) Reply
+}
+
+// Commands answers /dispatch. Each subcommand is registered in one table with its help text.
+type Commands struct {
+	table   []subcommand
+	status  Status
+	open    OpenAlarms
+	publish Publisher
+	repo    string
+	now     func() time.Time
+}
+
+// listLimit bounds /dispatch list.
+const listLimit = 10
+
+// NewCommands builds the /dispatch table.
+func NewCommands(defaultRepo string, status Status, open OpenAlarms, publish Publisher) *Commands {
+	c := &Commands{status: status, open: open, publish: publish, repo: defaultRepo, now: time.Now}
+	c.table = []subcommand{
+		{name: "help", usage: "help", help: "this list", example: "/dispatch help", run: c.help},
+		{name: "status", usage: "status", help: "connection, queue and dead-letter depth, alarms handled, errors, version", example: "/dispatch status", run: c.statusCmd},
+		{name: "list", usage: "list", help: fmt.Sprintf("your own open alarms, newest first (up to %d)", listLimit), example: "/dispatch list", run: c.list},
+		{name: "test", usage: "test", help: "sends you a sample self-service alarm through the whole pipeline", example: "/dispatch test", run: c.test},
+	}
+	return c
+}
+
+// Command runs a subcommand. An unknown one answers with help, never silence.
+func (c *Commands) Command(ctx context.Context, cmd Command) Reply {
+	args := strings.Fields(cmd.Text)
+	name := "help"
+	if len(args) > 0 {
+		name = strings.ToLower(args[0])
+	}
+	for _, s := range c.table {
+		if s.name == name {
+			return s.run(ctx, cmd, args)
+		}
+	}
+	r := c.help(ctx, cmd, args)
+	r.Text = fmt.Sprintf("I don't know `%s`.\n", shorten(name, 40)) + r.Text
+	return r
+}
+
+func (c *Commands) help(_ context.Context, _ Command, _ []string) Reply {
+	var b strings.Builder
+	b.WriteString("*dispatch* routes alarms to the right person. Commands:\n")
+	for _, s := range c.table {
+		fmt.Fprintf(&b, "• `/dispatch %s`: %s. Example: `%s`\n", s.usage, s.help, s.example)
+	}
+	return Reply{Text: b.String()}
+}
+
+func (c *Commands) statusCmd(ctx context.Context, _ Command, _ []string) Reply {
+	st := c.status.Status(ctx)
+	var b strings.Builder
+	fmt.Fprintf(&b, "*dispatch %s*, up %s\n", st.Version, st.Uptime.Round(time.Second))
+	conn := "connected"
+	if !st.Connected {
+		conn = "*not connected*"
+	}
+	fmt.Fprintf(&b, "• Slack: %s (%d reconnects)\n", conn, st.Reconnects)
+	switch {
+	case st.QueueErr != nil:
+		fmt.Fprintf(&b, "• Queue: *unreachable* (%v)\n", st.QueueErr)
+	default:
+		fmt.Fprintf(&b, "• Queue: %d waiting, %d in flight\n", st.QueueDepth, st.QueueInFlight)
+		if st.DLQDepth >= 0 {
+			fmt.Fprintf(&b, "• Dead-letter queue: %d\n", st.DLQDepth)
+		} else {
+			b.WriteString("• Dead-letter queue: none configured\n")
+		}
+	}
+	var types []string
+	total := 0
+	for t, n := range st.HandledByType {
+		types = append(types, fmt.Sprintf("%s %d", t, n))
+		total += n
+	}
+	sort.Strings(types)
+	if total == 0 {
+		b.WriteString("• Alarms handled since start: none\n")
+	} else {
+		fmt.Fprintf(&b, "• Alarms handled since start: %d (%s)\n", total, strings.Join(types, ", "))
+	}
+	fmt.Fprintf(&b, "• Errors since start: %d\n", st.Errors)
+	if !st.LastAlarm.IsZero() {
+		fmt.Fprintf(&b, "• Last alarm: %s ago\n", c.now().Sub(st.LastAlarm).Round(time.Second))
+	}
+	return Reply{Text: b.String()}
+}
+
+func (c *Commands) list(ctx context.Context, cmd Command, _ []string) Reply {
+	issues, err := c.open.OpenFor(ctx, c.repo, cmd.UserID, listLimit)
+	if err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch list failed")
+		return Reply{Text: "I couldn't reach GitHub to list your alarms. Try again in a minute."}
+	}
+	if len(issues) == 0 {
+		return Reply{Text: "You have no open alarms."}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Your open alarms (newest first, up to %d):\n", listLimit)
+	for _, is := range issues {
+		fmt.Fprintf(&b, "• <%s|%s#%d> %s\n", is.URL, is.Repo, is.Number, escapeText(shorten(is.Title, 120)))
+	}
+	return Reply{Text: b.String()}
+}
+
+func (c *Commands) test(ctx context.Context, cmd Command, _ []string) Reply {
+	body := SampleAlarm(cmd.UserID, c.now())
+	if err := c.publish.Publish(ctx, body); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch test failed")
+		return Reply{Text: "I couldn't put the test alarm on the queue: " + err.Error()}
+	}
+	return Reply{Text: "A test alarm is on its way through the queue: look for a DM from me in a few seconds, with Yes/No buttons. Its GitHub issue carries the `" + LabelTest + "` label."}
+}
+
+// escapeText makes text inert in Slack mrkdwn (reply texts are built here, not by the Slack adapter).
+func escapeText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

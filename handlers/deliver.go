@@ -1,0 +1,196 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+)
+
+// recipient is an alarm's user with their Slack ID, or the reason they couldn't be found.
+type recipient struct {
+	User    alerts.User
+	Key     string // stable per user within the alarm, for markers and message keys
+	SlackID string // "" when not found
+	Missing error
+}
+
+// resolveAll finds every user on Slack. A user who doesn't exist is kept, marked missing; any other
+// failure fails the alarm (nothing has been raised yet, so it is safe to retry).
+func (r *Router) resolveAll(ctx context.Context, a *alerts.Alarm) ([]recipient, error) {
+	if !a.Type.NeedsUsers() {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []recipient
+	for _, u := range a.Users {
+		key := strings.ToLower(u.Label())
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		rc := recipient{User: u, Key: key}
+		id, err := r.chat.Resolve(ctx, u)
+		switch {
+		case errors.Is(err, ErrUnknownUser):
+			rc.Missing = err
+			zerolog.Ctx(ctx).Warn().Str("user", u.Label()).Err(err).Msg("user not found on Slack")
+		case err != nil:
+			return nil, fmt.Errorf("resolve slack user %s: %w", u.Label(), err)
+		default:
+			rc.SlackID = id
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
+	for _, rc := range rcs {
+		ni := r.selfServiceIssue(a, id, rc)
+		is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}, mine, ni)
+		if err != nil {
+			return err
+		}
+		if rc.SlackID == "" {
+			if err := r.unreachable(ctx, a, id, is, []recipient{rc}, resumed); err != nil {
+				return err
+			}
+			continue
+		}
+		t := Ticket{Alarm: id, User: rc.SlackID, Repo: repo, Issue: is.Number, Service: a.PagerDutyServiceID,
+			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse}
+		m := Message{
+			Key:    id + "/" + rc.Key,
+			Body:   a.SlackMessage,
+			Link:   issueLink(is),
+			Prompt: a.SlackPrompt,
+			Buttons: []Button{
+				{ActionID: ActionYes, Label: a.Actions.Yes, Value: t.Encode(), Style: "primary"},
+				{ActionID: ActionNo, Label: a.Actions.No, Value: t.Encode(), Style: "danger"},
+			},
+			Note: "dispatch alarm " + id,
+		}
+		if err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
+	is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.broadcastIssue(a, id, rcs))
+	if err != nil {
+		return err
+	}
+	return r.tell(ctx, a, id, is, rcs, resumed)
+}
+
+// nag DMs every user every time, on the open issue with the alarm's title (or a new one).
+func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, existing []Issue) error {
+	var is Issue
+	if len(existing) > 0 {
+		is = existing[0]
+	} else {
+		var err error
+		if is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs)); err != nil {
+			return err
+		}
+	}
+	// A nag can't tell a redelivery from the next nag by its issue, so it always looks before it DMs.
+	return r.tell(ctx, a, id, is, rcs, true)
+}
+
+// tell DMs the alarm's message, without buttons, to every recipient, and names the missing ones in
+// the fallback channel.
+func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue, rcs []recipient, resumed bool) error {
+	var missing []recipient
+	for _, rc := range rcs {
+		if rc.SlackID == "" {
+			missing = append(missing, rc)
+			continue
+		}
+		m := Message{Key: id + "/" + rc.Key, Body: a.SlackMessage, Link: issueLink(is), Note: "dispatch " + string(a.Type) + " " + id}
+		if err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		return r.unreachable(ctx, a, id, is, missing, resumed)
+	}
+	return nil
+}
+
+// dmOnce sends m to a user unless an earlier delivery of the alarm already did.
+func (r *Router) dmOnce(ctx context.Context, userID string, m Message, resumed bool) error {
+	if resumed {
+		if _, found, err := r.chat.Sent(ctx, userID, m.Key); err != nil {
+			return fmt.Errorf("look for an earlier DM: %w", err)
+		} else if found {
+			zerolog.Ctx(ctx).Info().Str("user", userID).Msg("DM already sent by an earlier delivery")
+			return nil
+		}
+	}
+	if _, err := r.chat.DM(ctx, userID, m); err != nil {
+		return fmt.Errorf("DM %s: %w", userID, err)
+	}
+	zerolog.Ctx(ctx).Info().Str("user", userID).Msg("DM sent")
+	return nil
+}
+
+// unreachable puts the alarm in the fallback channel for users who couldn't be found, without any
+// buttons: anyone in a channel could click them.
+func (r *Router) unreachable(ctx context.Context, a *alerts.Alarm, id string, is Issue, missing []recipient, resumed bool) error {
+	var names []string
+	for _, rc := range missing {
+		names = append(names, rc.User.Label())
+	}
+	who := strings.Join(names, ", ")
+	if r.cfg.FallbackChannel == "" {
+		zerolog.Ctx(ctx).Error().Str("users", who).Msg("users not found on Slack and no fallback channel is set: the alarm reached them only through its issue")
+		if len(missing) == len(a.Users) && a.Type != alerts.SelfService {
+			return errNoRecipients
+		}
+		return nil
+	}
+	m := Message{
+		Key:   id + "/unreachable/" + digest(who),
+		Title: fmt.Sprintf("Could not reach %s on Slack", who),
+		Body:  a.SlackMessage,
+		Link:  issueLink(is),
+		Note:  fmt.Sprintf("dispatch %s alarm %s · the user was not found; reply on the issue", a.Type, id),
+	}
+	if resumed {
+		if _, found, err := r.chat.Sent(ctx, r.cfg.FallbackChannel, m.Key); err != nil {
+			return fmt.Errorf("look for an earlier notice: %w", err)
+		} else if found {
+			return nil
+		}
+	}
+	if _, err := r.chat.Post(ctx, r.cfg.FallbackChannel, m); err != nil {
+		return fmt.Errorf("post to the fallback channel: %w", err)
+	}
+	return nil
+}
+
+func issueLink(is Issue) *Link {
+	if is.URL == "" {
+		return nil
+	}
+	return &Link{URL: is.URL, Text: fmt.Sprintf("%s#%d: %s", is.Repo, is.Number, is.Title)}
+}
+
+// rejectNotice describes an alarm that can't be routed, for the fallback channel.
+func rejectNotice(in Inbound, reason error) Message {
+	excerpt := shorten(strings.ToValidUTF8(string(in.Body), "\uFFFD"), 500)
+	return Message{
+		Key:   "rejected/" + in.DeliveryID,
+		Title: "Rejected an alarm that can't be routed",
+		Body:  reason.Error() + "\n\nMessage (first 500 characters):\n" + excerpt,
+		Note:  "delivery " + in.DeliveryID + " · moved to the dead-letter queue",
+	}
+}

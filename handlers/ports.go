@@ -1,0 +1,134 @@
+// Package handlers holds dispatch's use cases: route an alarm, take a user's answer, run a deferred
+// task, answer a /dispatch command. Plain values in, plain values out; every outside service is
+// reached through the small interfaces declared here, which the adapter packages implement.
+package handlers
+
+import (
+	"context"
+	"errors"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+)
+
+// Issue is a GitHub issue as the handlers see it.
+type Issue struct {
+	Repo   string // owner/name
+	Number int
+	Title  string
+	Body   string
+	URL    string
+	Open   bool
+	Labels []string
+}
+
+// HasLabel reports whether the issue carries the label.
+func (i Issue) HasLabel(name string) bool {
+	for _, l := range i.Labels {
+		if l == name {
+			return true
+		}
+	}
+	return false
+}
+
+// NewIssue is what Create needs.
+type NewIssue struct {
+	Title  string
+	Body   string
+	Labels []string
+}
+
+// Issues is the audit trail: GitHub issues in one or more repositories. Implementations retry
+// transient failures themselves and return errors that IsPermanent classifies.
+type Issues interface {
+	// FindByTitle returns the dispatch issues of repo whose title is exactly title: the open ones,
+	// and the closed ones too when includeClosed. It must see issues created moments ago (GitHub's
+	// search lags), so a redelivered alarm finds the issue its first delivery made.
+	FindByTitle(ctx context.Context, repo, title string, includeClosed bool) ([]Issue, error)
+	Create(ctx context.Context, repo string, issue NewIssue) (Issue, error)
+	Get(ctx context.Context, repo string, number int) (Issue, error)
+	Comment(ctx context.Context, repo string, number int, body string) error
+	// Comments returns the bodies of the issue's comments, oldest first.
+	Comments(ctx context.Context, repo string, number int) ([]string, error)
+	Close(ctx context.Context, repo string, number int) error
+	AddLabels(ctx context.Context, repo string, number int, labels ...string) error
+}
+
+// Link is a titled URL.
+type Link struct {
+	URL  string
+	Text string
+}
+
+// Page is one PagerDuty trigger.
+type Page struct {
+	ServiceID string // picks the routing key; "" is the default service
+	DedupKey  string // repeats with the same key collapse into one incident
+	Summary   string
+	Details   string
+	Source    string
+	Severity  string // critical, error, warning or info
+	Links     []Link
+}
+
+// Pager triggers incidents. Triggering twice with one DedupKey yields one incident.
+type Pager interface {
+	Trigger(ctx context.Context, p Page) error
+}
+
+// Button is an interactive button on a Slack message.
+type Button struct {
+	ActionID string
+	Label    string
+	Value    string
+	Style    string // "", "primary" or "danger"
+}
+
+// Message is what dispatch posts on Slack, in plain text; the Slack adapter escapes the text (alarm
+// text is untrusted) and lays it out within Block Kit's limits.
+type Message struct {
+	// Key identifies the message for idempotency: Sent finds a message posted with the same key.
+	Key     string
+	Title   string
+	Body    string
+	Link    *Link
+	Prompt  string
+	Buttons []Button
+	Note    string
+	// Mentions are user IDs the adapter may mention (<@U…>) in Note; nothing else is ever a mention.
+	Mentions []string
+}
+
+// MessageRef locates a posted message. Blocks, when set, are the message's blocks as Slack last
+// showed them (from an interaction payload), which saves a fetch when settling it.
+type MessageRef struct {
+	Channel string
+	TS      string
+	Blocks  []byte
+}
+
+// Chat is Slack's Web API as the handlers need it.
+type Chat interface {
+	// Resolve finds the Slack user ID for an alarm's user. It returns an error wrapping
+	// ErrUnknownUser when the user doesn't exist.
+	Resolve(ctx context.Context, u alerts.User) (string, error)
+	// DM posts a direct message to a user.
+	DM(ctx context.Context, userID string, m Message) (MessageRef, error)
+	// Post posts to a channel.
+	Post(ctx context.Context, channel string, m Message) (MessageRef, error)
+	// Sent finds a direct message to userID posted with m.Key among the recent ones.
+	Sent(ctx context.Context, userID, key string) (MessageRef, bool, error)
+	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.
+	Settle(ctx context.Context, ref MessageRef, outcome string) error
+	// Ephemeral shows text to one user in a channel.
+	Ephemeral(ctx context.Context, channel, userID, text string) error
+}
+
+// Tasks defers work to later, durably: the task goes back onto the alarm queue and comes round to
+// whichever replica receives it.
+type Tasks interface {
+	Defer(ctx context.Context, t Task) error
+}
+
+// ErrUnknownUser is wrapped by Chat.Resolve when a user can't be found.
+var ErrUnknownUser = errors.New("unknown slack user")

@@ -1,0 +1,228 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+)
+
+// Labels dispatch puts on its issues.
+const (
+	LabelDispatch  = "dispatch"
+	LabelEscalated = "dispatch:escalated"
+	LabelTest      = "dispatch:test"
+)
+
+// Config is what the use cases need to know of the configuration.
+type Config struct {
+	DefaultRepo       string // owner/name
+	DefaultGitHubUser string // login or org/team, mentioned when an alarm names no GitHub handle
+	FallbackChannel   string // Slack channel ID; "" means none
+	Source            string // names this deployment in PagerDuty incidents
+	RemindAfter       time.Duration
+	EscalateAfter     time.Duration
+}
+
+// Router routes alarms and answers. It is safe for concurrent use.
+type Router struct {
+	cfg    Config
+	issues Issues
+	pager  Pager
+	chat   Chat
+	tasks  Tasks
+	now    func() time.Time
+
+	locks keyedMutex
+}
+
+// NewRouter wires the use cases to their services. tasks may be nil, in which case failed answers
+// are retried only in-process.
+func NewRouter(cfg Config, issues Issues, pager Pager, chat Chat, tasks Tasks) *Router {
+	return &Router{cfg: cfg, issues: issues, pager: pager, chat: chat, tasks: tasks, now: time.Now}
+}
+
+// Inbound is one message taken off the queue.
+type Inbound struct {
+	DeliveryID string // stays the same when the message is delivered again (SNS or SQS message id)
+	Body       []byte
+}
+
+// Outcome says what handling an alarm did, for logs and metrics.
+type Outcome struct {
+	AlarmID   string
+	Type      alerts.Type
+	Duplicate bool     // de-duplicated against an existing issue: nothing new raised
+	Warnings  []string // e.g. trailing characters ignored
+}
+
+// Handle decodes and routes one alarm. A nil error means the alarm's work is done and the message
+// may be deleted. An error that retry.IsPermanent accepts (bad input included, as an
+// *alerts.InvalidError) means retrying can't help; any other error is transient and the message
+// should come round again. Handle is idempotent: delivering the same message twice raises nothing
+// twice.
+func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
+	log := zerolog.Ctx(ctx)
+	a, warnings, err := alerts.Decode(in.Body)
+	out := Outcome{Warnings: warnings}
+	if err != nil {
+		return out, err
+	}
+	out.AlarmID, out.Type = a.ID(in.DeliveryID), a.Type
+	l := log.With().Str("alarm_id", out.AlarmID).Str("alarm_type", string(a.Type)).Logger()
+	ctx = l.WithContext(ctx)
+	for _, w := range warnings {
+		l.Warn().Str("warning", w).Msg("alarm accepted with a warning")
+	}
+
+	switch a.Type {
+	case alerts.HighPriority:
+		err = r.page(ctx, &a, out.AlarmID)
+	default:
+		out.Duplicate, err = r.withIssue(ctx, &a, out.AlarmID)
+	}
+	return out, err
+}
+
+// page raises a high-priority alarm. Without a requestId the dedup key comes from the title, so
+// repeats of one alarm collapse into one incident while it is open.
+func (r *Router) page(ctx context.Context, a *alerts.Alarm, id string) error {
+	key := "dispatch/" + id
+	if a.RequestID == "" {
+		key = "dispatch/title/" + digest(a.PagerDutyServiceID, a.PagerDutyTitle)
+	}
+	return r.pager.Trigger(ctx, Page{
+		ServiceID: a.PagerDutyServiceID,
+		DedupKey:  key,
+		Summary:   a.PagerDutyTitle,
+		Details:   a.PagerDutyBody,
+		Source:    r.cfg.Source,
+		Severity:  "critical",
+	})
+}
+
+// withIssue handles every type that keeps an audit issue. It reports whether the alarm was a
+// duplicate of an existing one.
+func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string) (bool, error) {
+	repo := a.Repo(r.cfg.DefaultRepo)
+	// Alarms with one title are handled one at a time here, so two of them can't both miss the
+	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
+	unlock := r.locks.Lock(repo + "\x00" + a.GitHubTitle)
+	defer unlock()
+
+	recipients, err := r.resolveAll(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	existing, err := r.issues.FindByTitle(ctx, repo, a.GitHubTitle, !a.Retrigger && a.Type != alerts.Nag)
+	if err != nil {
+		return false, fmt.Errorf("look for existing issues: %w", err)
+	}
+	if a.Type == alerts.Nag {
+		return false, r.nag(ctx, a, id, repo, recipients, existing)
+	}
+	mine, others := splitByAlarm(existing, id)
+	if len(others) > 0 {
+		zerolog.Ctx(ctx).Info().Int("issue", others[0].Number).Str("repo", repo).
+			Msg("an issue with this title exists: nothing new raised")
+		return true, nil
+	}
+	switch a.Type {
+	case alerts.LowPriority:
+		_, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.lowPriorityIssue(a, id))
+	case alerts.Broadcast:
+		err = r.broadcast(ctx, a, id, repo, recipients, mine)
+	case alerts.SelfService:
+		err = r.selfService(ctx, a, id, repo, recipients, mine)
+	}
+	return false, err
+}
+
+// ensureIssue returns the issue this alarm made for mk.User, creating it (with mk hidden in its
+// body) if an earlier delivery didn't. resumed reports that it already existed.
+func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine []Issue, ni NewIssue) (is Issue, resumed bool, err error) {
+	for _, m := range mine {
+		if found, ok := findMarker(m.Body); ok && found.User == mk.User {
+			return m, true, nil
+		}
+	}
+	ni.Body += "\n\n" + mk.String()
+	is, err = r.issues.Create(ctx, repo, ni)
+	if err != nil {
+		return Issue{}, false, fmt.Errorf("create issue in %s: %w", repo, err)
+	}
+	zerolog.Ctx(ctx).Info().Str("repo", repo).Int("issue", is.Number).Str("user", mk.User).Msg("issue opened")
+	return is, false, nil
+}
+
+// notify posts an operator notice to the fallback channel, if there is one. A failure is logged:
+// notices must never hold up an alarm.
+func (r *Router) notify(ctx context.Context, m Message) {
+	if r.cfg.FallbackChannel == "" {
+		return
+	}
+	if _, err := r.chat.Post(ctx, r.cfg.FallbackChannel, m); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("could not post to the fallback channel")
+	}
+}
+
+// Reject announces an alarm that can't be routed in the fallback channel. The caller has logged and
+// counted it and moves it out of the queue's way.
+func (r *Router) Reject(ctx context.Context, in Inbound, reason error) {
+	r.notify(ctx, rejectNotice(in, reason))
+}
+
+func splitByAlarm(issues []Issue, id string) (mine, others []Issue) {
+	for _, is := range issues {
+		if mk, ok := findMarker(is.Body); ok && mk.Alarm == id {
+			mine = append(mine, is)
+		} else {
+			others = append(others, is)
+		}
+	}
+	return mine, others
+}
+
+// keyedMutex serialises work per key; entries go away when unused.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Lock locks key and returns its unlock.
+func (k *keyedMutex) Lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedEntry{}
+	}
+	e := k.locks[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.locks[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// errNoRecipients is returned when none of an alarm's users could be reached and there is no
+// fallback channel to tell.
+var errNoRecipients = errors.New("no user of the alarm could be reached on Slack and no fallback channel is configured")

@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Button action IDs of a self-service prompt.
+const (
+	ActionYes = "dispatch_yes"
+	ActionNo  = "dispatch_no"
+)
+
+// maxTicketValue keeps a ticket inside Slack's 2,000-character button value.
+const maxTicketValue = 2000
+
+// Ticket is what a self-service button carries: everything needed to handle the answer, so any
+// replica can take the click without shared memory. The responses ride along, shortened if they must.
+type Ticket struct {
+	V           int    `json:"v"`
+	Alarm       string `json:"a"`
+	User        string `json:"u"` // the Slack user the alarm was addressed to
+	Repo        string `json:"r"`
+	Issue       int    `json:"n"`
+	Service     string `json:"s,omitempty"`
+	YesResponse string `json:"y,omitempty"`
+	NoResponse  string `json:"x,omitempty"`
+}
+
+// Encode packs the ticket into a button value, shortening the responses to fit.
+func (t Ticket) Encode() string {
+	t.V = 1
+	for {
+		b, _ := json.Marshal(t)
+		s := base64.RawURLEncoding.EncodeToString(b)
+		if len(s) <= maxTicketValue {
+			return s
+		}
+		// Shrink the longer response by a quarter and try again; the other fields are small.
+		if utf8.RuneCountInString(t.YesResponse) >= utf8.RuneCountInString(t.NoResponse) {
+			t.YesResponse = shorten(t.YesResponse, utf8.RuneCountInString(t.YesResponse)*3/4)
+		} else {
+			t.NoResponse = shorten(t.NoResponse, utf8.RuneCountInString(t.NoResponse)*3/4)
+		}
+	}
+}
+
+// DecodeTicket unpacks a button value. It fails for anything Encode didn't make.
+func DecodeTicket(s string) (Ticket, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
+	}
+	var t Ticket
+	if err := json.Unmarshal(b, &t); err != nil {
+		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
+	}
+	if t.V != 1 || t.Alarm == "" || t.User == "" || t.Repo == "" || t.Issue <= 0 {
+		return Ticket{}, errors.New("decode ticket: incomplete ticket")
+	}
+	return t, nil
+}
+
+// shorten cuts s to at most n runes, marking the cut with an ellipsis.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n <= 1 {
+		return "…"
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}

@@ -1,0 +1,222 @@
+// Package slackapi is dispatch's Slack Web API adapter, over slack-go. It implements handlers.Chat:
+// it resolves users (by ID, email or handle, with a cached directory), posts and updates Block Kit
+// messages built from plain handlers.Message values, escaping all alarm text, and classifies
+// failures for package retry.
+package slackapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// metadataEventType tags dispatch's messages; the payload's "key" is handlers.Message.Key.
+const metadataEventType = "dispatch_alarm"
+
+// sentLookback is how many recent messages Sent reads.
+const sentLookback = 100
+
+// Options configure a Client.
+type Options struct {
+	BotToken   string
+	AppToken   string
+	APIURL     string // Web API base, ending in "/"
+	HTTPClient *http.Client
+	Retry      retry.Policy
+	// DirectoryTTL is how long the users.list directory is trusted (default 10 minutes).
+	DirectoryTTL time.Duration
+}
+
+// Client is a handlers.Chat over Slack's Web API. It is safe for concurrent use.
+type Client struct {
+	api   *slack.Client
+	retry retry.Policy
+	dir   directory
+
+	dmMu sync.Mutex
+	dms  map[string]string // user ID → DM channel ID
+}
+
+var _ handlers.Chat = (*Client)(nil)
+
+// New makes a Client.
+func New(opts Options) *Client {
+	slackOpts := []slack.Option{}
+	if opts.APIURL != "" {
+		u := opts.APIURL
+		if !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		slackOpts = append(slackOpts, slack.OptionAPIURL(u))
+	}
+	if opts.AppToken != "" {
+		slackOpts = append(slackOpts, slack.OptionAppLevelToken(opts.AppToken))
+	}
+	if opts.HTTPClient != nil {
+		slackOpts = append(slackOpts, slack.OptionHTTPClient(opts.HTTPClient))
+	}
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = retry.Default
+	}
+	if opts.DirectoryTTL == 0 {
+		opts.DirectoryTTL = 10 * time.Minute
+	}
+	return &Client{
+		api:   slack.New(opts.BotToken, slackOpts...),
+		retry: opts.Retry,
+		dir:   directory{ttl: opts.DirectoryTTL, minReload: time.Minute},
+		dms:   map[string]string{},
+	}
+}
+
+// API is the underlying slack-go client, for the Socket Mode runtime.
+func (c *Client) API() *slack.Client { return c.api }
+
+func (c *Client) call(ctx context.Context, method string, fn func(context.Context) error) error {
+	return c.retry.Do(ctx, *zerolog.Ctx(ctx), "slack "+method, func(ctx context.Context) error {
+		return classify(fn(ctx))
+	})
+}
+
+// AuthTest checks the bot token and returns the bot's user ID and team name.
+func (c *Client) AuthTest(ctx context.Context) (userID, team string, err error) {
+	var resp *slack.AuthTestResponse
+	err = c.call(ctx, "auth.test", func(ctx context.Context) error {
+		var err error
+		resp, err = c.api.AuthTestContext(ctx)
+		return err
+	})
+	if err != nil {
+		return "", "", wrap("auth.test", err)
+	}
+	return resp.UserID, resp.Team, nil
+}
+
+// dmChannel opens (once, then cached) the DM channel with a user.
+func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
+	c.dmMu.Lock()
+	ch, ok := c.dms[userID]
+	c.dmMu.Unlock()
+	if ok {
+		return ch, nil
+	}
+	err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
+		channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
+		if err == nil {
+			ch = channel.ID
+		}
+		return err
+	})
+	if err != nil {
+		return "", wrap("conversations.open", err)
+	}
+	c.dmMu.Lock()
+	c.dms[userID] = ch
+	c.dmMu.Unlock()
+	return ch, nil
+}
+
+// target turns a user ID into their DM channel; a channel ID is returned as is.
+func (c *Client) target(ctx context.Context, to string) (string, error) {
+	if userIDPattern.MatchString(to) {
+		return c.dmChannel(ctx, to)
+	}
+	return to, nil
+}
+
+// DM posts m to a user's direct messages.
+func (c *Client) DM(ctx context.Context, userID string, m handlers.Message) (handlers.MessageRef, error) {
+	ch, err := c.dmChannel(ctx, userID)
+	if err != nil {
+		return handlers.MessageRef{}, err
+	}
+	return c.Post(ctx, ch, m)
+}
+
+// Post posts m to a channel. The message carries m.Key as metadata, for Sent.
+func (c *Client) Post(ctx context.Context, channel string, m handlers.Message) (handlers.MessageRef, error) {
+	blocks, text := render(m)
+	opts := []slack.MsgOption{slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}
+	if m.Key != "" {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEventType, EventPayload: map[string]any{"key": m.Key}}))
+	}
+	var ref handlers.MessageRef
+	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
+		ref = handlers.MessageRef{Channel: ch, TS: ts}
+		return err
+	})
+	return ref, wrap("chat.postMessage", err)
+}
+
+// Sent looks through the recent messages of a DM (to is a user ID) or channel for one posted with key.
+func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef, bool, error) {
+	ch, err := c.target(ctx, to)
+	if err != nil {
+		return handlers.MessageRef{}, false, err
+	}
+	var hist *slack.GetConversationHistoryResponse
+	err = c.call(ctx, "conversations.history", func(ctx context.Context) error {
+		hist, err = c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch, Limit: sentLookback, IncludeAllMetadata: true})
+		return err
+	})
+	if err != nil {
+		return handlers.MessageRef{}, false, wrap("conversations.history", err)
+	}
+	for _, msg := range hist.Messages {
+		if msg.Metadata.EventType == metadataEventType && fmt.Sprint(msg.Metadata.EventPayload["key"]) == key {
+			return handlers.MessageRef{Channel: ch, TS: msg.Timestamp}, true, nil
+		}
+	}
+	return handlers.MessageRef{}, false, nil
+}
+
+// Settle replaces the message's buttons with outcome. Without ref.Blocks it fetches the message.
+func (c *Client) Settle(ctx context.Context, ref handlers.MessageRef, outcome string) error {
+	var blocks slack.Blocks
+	if len(ref.Blocks) > 0 {
+		if err := json.Unmarshal(ref.Blocks, &blocks); err != nil {
+			return fmt.Errorf("slack settle: decode blocks: %w", err)
+		}
+	} else {
+		err := c.call(ctx, "conversations.history", func(ctx context.Context) error {
+			hist, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ref.Channel, Latest: ref.TS, Inclusive: true, Limit: 1})
+			if err == nil && len(hist.Messages) > 0 {
+				blocks = hist.Messages[0].Blocks
+			}
+			return err
+		})
+		if err != nil {
+			return wrap("conversations.history", err)
+		}
+	}
+	newBlocks := settled(blocks.BlockSet, outcome)
+	return wrap("chat.update", c.call(ctx, "chat.update", func(ctx context.Context) error {
+		_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionBlocks(newBlocks...), slack.MsgOptionText(cut(Escape(outcome), maxFallbackText), false))
+		return err
+	}))
+}
+
+// Ephemeral shows text (escaped) to one user in a channel.
+func (c *Client) Ephemeral(ctx context.Context, channel, userID, text string) error {
+	return wrap("chat.postEphemeral", c.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
+		_, err := c.api.PostEphemeralContext(ctx, channel, userID, slack.MsgOptionText(Escape(text), false))
+		return err
+	}))
+}
+
+// AppTokenTest checks the app-level token by opening (and abandoning) a Socket Mode connection URL.
+func (c *Client) AppTokenTest(ctx context.Context) error {
+	_, _, err := c.api.StartSocketModeContext(ctx)
+	return wrap("apps.connections.open", err)
+}

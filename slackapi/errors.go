@@ -1,0 +1,59 @@
+package slackapi
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// transientErrors are Slack `ok:false` errors worth another try; every other one is permanent.
+var transientErrors = map[string]bool{
+	"ratelimited": true, "internal_error": true, "fatal_error": true, "service_unavailable": true,
+	"request_timeout": true, "team_added_to_org": true,
+}
+
+// classify marks a slack-go error for the retrier: 429 carries its Retry-After, 5xx and network
+// failures are transient, Slack's `ok:false` errors are permanent unless listed above.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return retry.After(err, rl.RetryAfter)
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		if sc.Code >= 500 || sc.Code == 408 {
+			return err
+		}
+		return retry.Permanent(err)
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		if transientErrors[se.Err] {
+			return err
+		}
+		return retry.Permanent(err)
+	}
+	return err
+}
+
+// slackError returns Slack's error code of an `ok:false` response, or "".
+func slackError(err error) string {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("slack %s: %w", what, err)
+}

@@ -1,0 +1,225 @@
+// Package sqsqueue is dispatch's SQS adapter, over aws-sdk-go-v2: long-poll receive, delete,
+// visibility changes, dead-lettering and deferred tasks (delayed messages on the same queue). It also
+// reads SNS notification envelopes, so a subscription may have raw delivery on or off.
+package sqsqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+)
+
+// MaxDelay is the longest SQS holds a message back.
+const MaxDelay = 15 * time.Minute
+
+// Message is one received queue message.
+type Message struct {
+	ID           string
+	Receipt      string
+	Body         []byte
+	ReceiveCount int
+	SentAt       time.Time
+}
+
+// Queue is one SQS queue, with its dead-letter queue when it has a redrive policy.
+type Queue struct {
+	sqs     *sqs.Client
+	url     string
+	dlqURL  string
+	taskKey []byte
+}
+
+// New makes a Queue. Call Discover to learn its dead-letter queue.
+func New(client *sqs.Client, url string, taskKey []byte) *Queue {
+	return &Queue{sqs: client, url: url, taskKey: taskKey}
+}
+
+// URL is the queue's URL.
+func (q *Queue) URL() string { return q.url }
+
+// DLQURL is the dead-letter queue's URL, or "" when the queue has no redrive policy.
+func (q *Queue) DLQURL() string { return q.dlqURL }
+
+// Discover reads the queue's attributes (proving it is reachable) and finds its dead-letter queue
+// from the redrive policy, if any.
+func (q *Queue) Discover(ctx context.Context) error {
+	out, err := q.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: &q.url, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy, types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return fmt.Errorf("sqs queue %s: %w", q.url, err)
+	}
+	policy := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	if policy == "" {
+		return nil
+	}
+	var rp struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+	}
+	if err := json.Unmarshal([]byte(policy), &rp); err != nil || rp.DeadLetterTargetArn == "" {
+		return fmt.Errorf("sqs queue %s: unreadable redrive policy %q", q.url, policy)
+	}
+	// arn:aws:sqs:region:account:name
+	parts := strings.Split(rp.DeadLetterTargetArn, ":")
+	name, account := parts[len(parts)-1], ""
+	if len(parts) >= 6 {
+		account = parts[4]
+	}
+	in := &sqs.GetQueueUrlInput{QueueName: &name}
+	if account != "" {
+		in.QueueOwnerAWSAccountId = &account
+	}
+	u, err := q.sqs.GetQueueUrl(ctx, in)
+	if err != nil {
+		return fmt.Errorf("sqs dead-letter queue %s: %w", rp.DeadLetterTargetArn, err)
+	}
+	q.dlqURL = aws.ToString(u.QueueUrl)
+	return nil
+}
+
+// Receive long-polls for up to n (1–10) messages, waiting up to wait (at most 20 s).
+func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
+	out, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:            &q.url,
+		MaxNumberOfMessages: int32(min(max(n, 1), 10)),
+		WaitTimeSeconds:     int32(min(wait/time.Second, 20)),
+		VisibilityTimeout:   int32(visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
+			types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameSentTimestamp,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqs receive: %w", err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msg := Message{ID: aws.ToString(m.MessageId), Receipt: aws.ToString(m.ReceiptHandle), Body: []byte(aws.ToString(m.Body))}
+		msg.ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
+			msg.SentAt = time.UnixMilli(ms)
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs, nil
+}
+
+// Unwrap reads a received message's envelope (see the package function Unwrap).
+func (q *Queue) Unwrap(m Message) (Unwrapped, error) {
+	return Unwrap(m.Body, m.ID, q.taskKey)
+}
+
+// Delete removes a handled message.
+func (q *Queue) Delete(ctx context.Context, m Message) error {
+	_, err := q.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.url, ReceiptHandle: &m.Receipt})
+	if err != nil {
+		return fmt.Errorf("sqs delete: %w", err)
+	}
+	return nil
+}
+
+// SetVisibility makes the message invisible for d from now (0 releases it at once).
+func (q *Queue) SetVisibility(ctx context.Context, m Message, d time.Duration) error {
+	_, err := q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: &q.url, ReceiptHandle: &m.Receipt, VisibilityTimeout: int32(min(d, 12*time.Hour) / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("sqs change visibility: %w", err)
+	}
+	return nil
+}
+
+// ErrNoDLQ is returned by DeadLetter when the queue has no dead-letter queue.
+var ErrNoDLQ = errors.New("the queue has no dead-letter queue (no redrive policy)")
+
+// DeadLetter moves a message to the dead-letter queue, with the reason as a message attribute, and
+// deletes it from the queue.
+func (q *Queue) DeadLetter(ctx context.Context, m Message, reason string) error {
+	if q.dlqURL == "" {
+		return ErrNoDLQ
+	}
+	body := string(m.Body)
+	_, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    &q.dlqURL,
+		MessageBody: &body,
+		MessageAttributes: map[string]types.MessageAttributeValue{
+			"dispatch-reason":     {DataType: aws.String("String"), StringValue: aws.String(truncate(reason, 1000))},
+			"dispatch-message-id": {DataType: aws.String("String"), StringValue: aws.String(m.ID)},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("sqs send to dead-letter queue: %w", err)
+	}
+	return q.Delete(ctx, m)
+}
+
+// Defer puts a task on the queue, delayed by t.Delay (at most 15 minutes).
+func (q *Queue) Defer(ctx context.Context, t handlers.Task) error {
+	body, err := SealTask(t, q.taskKey)
+	if err != nil {
+		return fmt.Errorf("seal task: %w", err)
+	}
+	s := string(body)
+	_, err = q.sqs.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: &q.url, MessageBody: &s, DelaySeconds: int32(min(t.Delay, MaxDelay) / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("sqs send task: %w", err)
+	}
+	return nil
+}
+
+// Depth is how many messages wait in the queue and in its dead-letter queue (-1 when there is none).
+func (q *Queue) Depth(ctx context.Context) (queued, inFlight, dead int, err error) {
+	queued, inFlight, err = q.depth(ctx, q.url)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	dead = -1
+	if q.dlqURL != "" {
+		if dead, _, err = q.depth(ctx, q.dlqURL); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	return queued, inFlight, dead, nil
+}
+
+func (q *Queue) depth(ctx context.Context, url string) (visible, inFlight int, err error) {
+	out, err := q.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: &url,
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqs queue attributes: %w", err)
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
+	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inFlight, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Send puts a raw alarm body on the queue (dispatch publish --queue-url, /dispatch test).
+func (q *Queue) Send(ctx context.Context, body []byte) error {
+	s := string(body)
+	if _, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: &s}); err != nil {
+		return fmt.Errorf("sqs send: %w", err)
+	}
+	return nil
+}
