@@ -1,0 +1,121 @@
+package fakegithub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+func TestRateLimitHeaders(t *testing.T) {
+	s := newFake(t, Options{})
+	c := newClient(t, s, "ghp_testtoken")
+	ctx := context.Background()
+	_, resp, err := c.Issues.ListByRepo(ctx, "acme", "alarms", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Rate.Limit != 5000 || resp.Rate.Remaining != 4999 || resp.Rate.Reset.IsZero() ||
+		resp.Header.Get("X-RateLimit-Used") != "1" || resp.Header.Get("X-RateLimit-Resource") != "core" {
+		t.Errorf("rate = %+v used=%q resource=%q", resp.Rate, resp.Header.Get("X-RateLimit-Used"), resp.Header.Get("X-RateLimit-Resource"))
+	}
+	_, resp, err = c.Search.Issues(ctx, "repo:acme/alarms x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("X-RateLimit-Resource") != "search" || resp.Rate.Remaining != 4999 {
+		t.Errorf("search counted in its own resource: resource=%q remaining=%d", resp.Header.Get("X-RateLimit-Resource"), resp.Rate.Remaining)
+	}
+	limits, _, err := c.RateLimit.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limits.GetCore().Remaining != 4999 || limits.GetSearch().Remaining != 4999 {
+		t.Errorf("GET /rate_limit: core %+v search %+v", limits.GetCore(), limits.GetSearch())
+	}
+}
+
+func TestPrimaryRateLimit(t *testing.T) {
+	s := newFake(t, Options{})
+	clk := newFakeClock(s)
+	s.SetPrimaryLimit(3, time.Hour)
+	c := newClient(t, s, "ghp_testtoken")
+	ctx := context.Background()
+	for i := range 3 {
+		_, resp, err := c.Issues.ListByRepo(ctx, "acme", "alarms", nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		if resp.Rate.Remaining != 2-i {
+			t.Errorf("request %d: remaining %d, want %d", i+1, resp.Rate.Remaining, 2-i)
+		}
+	}
+	listCalls := func() int { return s.Calls()["GET /repos/{owner}/{repo}/issues"] }
+
+	// go-github saw Remaining 0 and refuses locally: the server sees nothing.
+	_, _, err := c.Issues.ListByRepo(ctx, "acme", "alarms", nil)
+	var rle *github.RateLimitError
+	if !errors.As(err, &rle) || listCalls() != 3 || s.LimitViolations() != 0 {
+		t.Errorf("same client: err=%v calls=%d violations=%d, want local RateLimitError", err, listCalls(), s.LimitViolations())
+	}
+
+	// A fresh client reaches the server, which refuses it.
+	_, _, err = newClient(t, s, "ghp_testtoken").Issues.ListByRepo(ctx, "acme", "alarms", nil)
+	if !errors.As(err, &rle) || rle.Rate.Remaining != 0 || rle.Response.StatusCode != http.StatusForbidden ||
+		!strings.Contains(rle.Message, "API rate limit exceeded") {
+		t.Fatalf("fresh client: %v, want server RateLimitError", err)
+	}
+	if listCalls() != 4 || s.LimitViolations() != 1 {
+		t.Errorf("calls=%d violations=%d, want 4 and 1", listCalls(), s.LimitViolations())
+	}
+
+	// Search has its own budget; a new window restores core.
+	if _, _, err := newClient(t, s, "ghp_testtoken").Search.Issues(ctx, "repo:acme/alarms x", nil); err != nil {
+		t.Errorf("search while core is exhausted: %v", err)
+	}
+	clk.Advance(time.Hour)
+	if _, _, err := newClient(t, s, "ghp_testtoken").Issues.ListByRepo(ctx, "acme", "alarms", nil); err != nil {
+		t.Errorf("after the window: %v", err)
+	}
+}
+
+func TestSecondaryRateLimit(t *testing.T) {
+	s := newFake(t, Options{})
+	clk := newFakeClock(s)
+	s.SetSecondaryLimit(2)
+	c := newClient(t, s, "ghp_testtoken")
+	ctx := context.Background()
+	mustCreate(t, c, "one", "")
+	clk.Advance(10 * time.Second)
+	mustCreate(t, c, "two", "")
+	// Reads are not content-creating and stay allowed.
+	if _, _, err := c.Issues.Get(ctx, "acme", "alarms", 1); err != nil {
+		t.Fatalf("read under the secondary limit: %v", err)
+	}
+	clk.Advance(5 * time.Second)
+
+	_, _, err := c.Issues.Create(ctx, "acme", "alarms", &github.IssueRequest{Title: github.String("three")})
+	var are *github.AbuseRateLimitError
+	if !errors.As(err, &are) {
+		t.Fatalf("third create: %v (%T), want *github.AbuseRateLimitError", err, err)
+	}
+	// The first slot frees 60 s after the first create, 15 s ago.
+	if are.RetryAfter == nil || *are.RetryAfter != 45*time.Second {
+		t.Errorf("RetryAfter = %v, want 45s", are.RetryAfter)
+	}
+	if s.IssueCount(testRepo) != 2 || s.LimitViolations() != 1 || s.ContentCreatingCalls() != 3 {
+		t.Errorf("issues=%d violations=%d content calls=%d, want 2, 1, 3",
+			s.IssueCount(testRepo), s.LimitViolations(), s.ContentCreatingCalls())
+	}
+
+	// Once a slot frees, a client that has not been told to wait may create again.
+	clk.Advance(45 * time.Second)
+	mustCreate(t, newClient(t, s, "ghp_testtoken"), "three", "")
+	if s.IssueCount(testRepo) != 3 {
+		t.Errorf("issues = %d, want 3", s.IssueCount(testRepo))
+	}
+}

@@ -1,0 +1,162 @@
+package fakeslack
+
+import (
+	"math"
+	"net/http"
+	"time"
+)
+
+// failure is an injected HTTP-level failure (FailNext).
+type failure struct {
+	n          int
+	status     int
+	retryAfter time.Duration
+}
+
+func (f *failure) reply() reply {
+	if f.status == http.StatusTooManyRequests {
+		return reply{status: f.status, retryAfter: f.retryAfter, body: map[string]any{"ok": false, "error": "ratelimited"}}
+	}
+	return reply{status: f.status, retryAfter: f.retryAfter, body: "<html><body>fakeslack: injected failure</body></html>"}
+}
+
+// slackError is an injected {"ok":false} answer (SetError).
+type slackError struct {
+	n    int
+	code string
+}
+
+// SetLatency delays every answer of method by d before anything else happens; method ""
+// applies to every method that has no delay of its own. d <= 0 removes the delay.
+func (s *Server) SetLatency(method string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.latency, method)
+		return
+	}
+	s.latency[method] = d
+}
+
+func (s *Server) latencyLocked(method string) time.Duration {
+	if d, ok := s.latency[method]; ok {
+		return d
+	}
+	return s.latency[""]
+}
+
+// FailNext makes the next n calls of method answer with HTTP status instead of running. A
+// 429 carries a Retry-After header (whole seconds, rounded up) when retryAfter > 0, which
+// slack-go turns into *slack.RateLimitedError; any other status, or a 429 without
+// Retry-After, becomes slack.StatusCodeError. Method "" matches calls of any method that
+// has no failure of its own. A later call replaces the earlier setting; n <= 0 clears it.
+func (s *Server) FailNext(method string, n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.failures, method)
+		return
+	}
+	s.failures[method] = &failure{n: n, status: status, retryAfter: retryAfter}
+}
+
+func (s *Server) takeFailureLocked(method string) *failure {
+	for _, key := range []string{method, ""} {
+		if f, ok := s.failures[key]; ok {
+			f.n--
+			if f.n <= 0 {
+				delete(s.failures, key)
+			}
+			return f
+		}
+	}
+	return nil
+}
+
+// SetError makes the next n authenticated calls of method answer
+// {"ok":false,"error":slackError} (HTTP 200), which slack-go returns as
+// slack.SlackErrorResponse. Method "" matches any method without its own setting. A later
+// call replaces the earlier one; n <= 0 clears it.
+func (s *Server) SetError(method, slackErrorCode string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.slackErrors, method)
+		return
+	}
+	s.slackErrors[method] = &slackError{n: n, code: slackErrorCode}
+}
+
+func (s *Server) takeSlackErrorLocked(method string) string {
+	for _, key := range []string{method, ""} {
+		if e, ok := s.slackErrors[key]; ok {
+			e.n--
+			if e.n <= 0 {
+				delete(s.slackErrors, key)
+			}
+			return e.code
+		}
+	}
+	return ""
+}
+
+// Calls returns how many requests reached method, failed ones included; "" counts every
+// method.
+func (s *Server) Calls(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if method != "" {
+		return s.calls[method]
+	}
+	total := 0
+	for _, n := range s.calls {
+		total += n
+	}
+	return total
+}
+
+// postLimit is a token bucket per channel for chat.postMessage, like Slack's "about one
+// message per second per channel, short bursts allowed".
+type postLimit struct {
+	rate    float64 // tokens per second
+	burst   float64
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// SetPostRateLimit limits chat.postMessage to perChannelPerSecond messages per channel with
+// bursts of up to burst; a post over the limit answers HTTP 429 with Retry-After: 1 (and
+// stores nothing). perChannelPerSecond <= 0 turns the limit off, which is the default.
+func (s *Server) SetPostRateLimit(perChannelPerSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perChannelPerSecond <= 0 {
+		s.postLimit = nil
+		return
+	}
+	s.postLimit = &postLimit{rate: perChannelPerSecond, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
+}
+
+// allowPostLocked takes a token from the channel's bucket, reporting false when it is empty.
+func (s *Server) allowPostLocked(channel string, now time.Time) bool {
+	l := s.postLimit
+	if l == nil {
+		return true
+	}
+	b, ok := l.buckets[channel]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[channel] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
