@@ -22,6 +22,10 @@ const (
 	MaxLabels       = 20
 	MaxLabelRunes   = 50
 	MaxRequestID    = 128
+	MaxServiceID    = 64
+	MaxSummaryRunes = 1024 // PagerDuty's limit on an incident summary
+	MaxShortRunes   = 256  // handles, emails, button labels
+	MaxPromptRunes  = 3000 // one Slack section
 	MaxDuration     = 7 * 24 * time.Hour
 )
 
@@ -29,6 +33,7 @@ var (
 	repoPattern    = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]{0,38}/)?[A-Za-z0-9._-]{1,100}$`)
 	githubLogin    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 	requestIDChars = regexp.MustCompile(`^[A-Za-z0-9._:/@+=-]+$`)
+	serviceIDChars = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
 // Problem is one thing wrong with a message: the field it concerns (a JSON path such as
@@ -96,7 +101,7 @@ func Decode(data []byte) (Alarm, []string, error) {
 		return Alarm{}, nil, invalid("", "message must be a JSON object, got "+kind(raw))
 	}
 	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
-		warnings = append(warnings, fmt.Sprintf("ignored %d trailing characters after the JSON object", len(rest)))
+		warnings = append(warnings, fmt.Sprintf("ignored %d trailing characters after the JSON object", utf8.RuneCount(rest)))
 	}
 
 	r := reader{}
@@ -115,9 +120,17 @@ func invalid(field, msg string) error {
 type reader struct {
 	problems []Problem
 	warnings []string
+	failed   map[string]bool // fields with a problem already: one problem per field is enough
 }
 
 func (r *reader) fail(field, format string, args ...any) {
+	if r.failed[field] {
+		return
+	}
+	if r.failed == nil {
+		r.failed = map[string]bool{}
+	}
+	r.failed[field] = true
 	r.problems = append(r.problems, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -128,7 +141,7 @@ func (r *reader) alarm(obj map[string]any) Alarm {
 		r.fail("type", "is required (one of self-service, broadcast, high-priority, low-priority, nag)")
 	} else if t, ok := ParseType(typeName); ok {
 		a.Type = t
-	} else {
+	} else if !r.failed["type"] {
 		r.fail("type", "%q is not a known type (one of self-service, broadcast, high-priority or high, low-priority or low, nag)", truncate(typeName, 40))
 	}
 
@@ -137,10 +150,13 @@ func (r *reader) alarm(obj map[string]any) Alarm {
 		r.fail("requestId", "must be at most %d characters of letters, digits and ._:/@+=-", MaxRequestID)
 	}
 	a.GitHubRepo, _ = r.str(obj, "githubRepo", "githubRepo")
-	if a.GitHubRepo != "" && !repoPattern.MatchString(a.GitHubRepo) {
+	if a.GitHubRepo != "" && (!repoPattern.MatchString(a.GitHubRepo) || dotName(a.GitHubRepo)) {
 		r.fail("githubRepo", "must be a repository name or owner/name")
 	}
 	a.PagerDutyServiceID, _ = r.str(obj, "pagerDutyServiceId", "pagerDutyServiceId")
+	if a.PagerDutyServiceID != "" && (len(a.PagerDutyServiceID) > MaxServiceID || !serviceIDChars.MatchString(a.PagerDutyServiceID)) {
+		r.fail("pagerDutyServiceId", "must be a PagerDuty service ID: at most %d letters, digits and ._-", MaxServiceID)
+	}
 	a.Retrigger = true
 	if v, ok := obj["retrigger"]; ok && v != nil {
 		if b, isBool := v.(bool); isBool {
@@ -238,6 +254,8 @@ func (r *reader) labels(v any, field string) []string {
 			r.fail(fmt.Sprintf("%s[%d]", field, i), "must be a string, got %s", kind(item))
 		case strings.TrimSpace(s) == "":
 			r.fail(fmt.Sprintf("%s[%d]", field, i), "must not be empty")
+		case strings.ContainsRune(s, 0):
+			r.fail(fmt.Sprintf("%s[%d]", field, i), "must not contain NUL characters")
 		case utf8.RuneCountInString(s) > MaxLabelRunes || strings.Contains(s, ","):
 			r.fail(fmt.Sprintf("%s[%d]", field, i), "must be at most %d characters without commas", MaxLabelRunes)
 		default:
@@ -263,7 +281,7 @@ func (r *reader) duration(obj map[string]any, key string) time.Duration {
 // required checks the fields each type needs.
 func (r *reader) required(a *Alarm) {
 	if a.Type.NeedsUsers() {
-		if len(a.Users) == 0 {
+		if len(a.Users) == 0 && !r.failed["users"] {
 			r.fail("users", "%s alarms need at least one user", a.Type)
 		}
 		for i, u := range a.Users {
@@ -271,14 +289,14 @@ func (r *reader) required(a *Alarm) {
 				r.fail(fmt.Sprintf("users[%d]", i), "needs slackId, slack or email to be reached on Slack")
 			}
 		}
-		if strings.TrimSpace(a.SlackMessage) == "" {
+		if strings.TrimSpace(a.SlackMessage) == "" && !r.failed["body.slack.message"] {
 			r.fail("body.slack.message", "is required for %s alarms", a.Type)
 		}
 	}
-	if a.Type.OpensIssue() && strings.TrimSpace(a.GitHubTitle) == "" {
+	if a.Type.OpensIssue() && strings.TrimSpace(a.GitHubTitle) == "" && !r.failed["body.github.title"] {
 		r.fail("body.github.title", "is required for %s alarms", a.Type)
 	}
-	if a.Type == HighPriority && strings.TrimSpace(a.PagerDutyTitle) == "" {
+	if a.Type == HighPriority && strings.TrimSpace(a.PagerDutyTitle) == "" && !r.failed["body.pagerduty.title"] {
 		r.fail("body.pagerduty.title", "is required for high-priority alarms")
 	}
 	if a.Type != SelfService && (a.RemindAfter > 0 || a.EscalateAfter > 0) {
@@ -288,17 +306,31 @@ func (r *reader) required(a *Alarm) {
 }
 
 func (r *reader) lengths(a *Alarm) {
-	for _, f := range []struct {
+	a.GitHubTitle = strings.TrimSpace(a.GitHubTitle)
+	type limit struct {
 		field string
 		value string
 		max   int
-	}{
+	}
+	limits := []limit{
 		{"body.github.title", a.GitHubTitle, MaxTitleRunes},
 		{"body.github.body", a.GitHubBody, MaxBodyRunes},
-		{"body.pagerduty.title", a.PagerDutyTitle, 1024},
+		{"body.pagerduty.title", a.PagerDutyTitle, MaxSummaryRunes},
 		{"body.pagerduty.body", a.PagerDutyBody, MaxBodyRunes},
 		{"body.slack.message", a.SlackMessage, MaxBodyRunes},
-	} {
+		{"body.slack.prompt", a.SlackPrompt, MaxPromptRunes},
+		{"body.slack.actions.yes", a.Actions.Yes, MaxShortRunes},
+		{"body.slack.actions.no", a.Actions.No, MaxShortRunes},
+		{"body.slack.actions.yes_response", a.Actions.YesResponse, MaxPromptRunes},
+		{"body.slack.actions.no_response", a.Actions.NoResponse, MaxPromptRunes},
+	}
+	for i, u := range a.Users {
+		limits = append(limits,
+			limit{fmt.Sprintf("users[%d].slackId", i), u.SlackID, MaxShortRunes},
+			limit{fmt.Sprintf("users[%d].slack", i), u.Slack, MaxShortRunes},
+			limit{fmt.Sprintf("users[%d].email", i), u.Email, MaxShortRunes})
+	}
+	for _, f := range limits {
 		if n := utf8.RuneCountInString(f.value); n > f.max {
 			r.fail(f.field, "is %d characters, more than the %d allowed", n, f.max)
 		}
@@ -306,14 +338,11 @@ func (r *reader) lengths(a *Alarm) {
 }
 
 func applyDefaults(a *Alarm) {
-	a.GitHubTitle = strings.TrimSpace(a.GitHubTitle)
-	if a.SlackPrompt == "" {
-		a.SlackPrompt = DefaultPrompt
-	}
 	for _, d := range []struct {
 		field *string
 		value string
 	}{
+		{&a.SlackPrompt, DefaultPrompt},
 		{&a.Actions.Yes, DefaultYes},
 		{&a.Actions.No, DefaultNo},
 		{&a.Actions.YesResponse, DefaultYesResponse},
@@ -356,6 +385,13 @@ func (r *reader) str(obj map[string]any, key, field string) (string, bool) {
 		return "", true
 	}
 	return s, true
+}
+
+// dotName reports a repository name of "." or "..", which GitHub doesn't allow and which would
+// change the meaning of an API path.
+func dotName(repo string) bool {
+	name := repo[strings.LastIndex(repo, "/")+1:]
+	return strings.Trim(name, ".") == ""
 }
 
 func kind(v any) string {
