@@ -162,7 +162,8 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 		}
 		click := handlers.Click{
 			UserID: cb.User.ID, ActionID: a.ActionID, Value: a.Value, Channel: channel,
-			Message: handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
+			Message:     handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
+			ResponseURL: cb.ResponseURL,
 		}
 		if cb.Container.Type == "view" {
 			click.Message = handlers.MessageRef{}

@@ -18,6 +18,12 @@ type Click struct {
 	Value    string // the button's value: an encoded Ticket
 	Channel  string // where the message is
 	Message  MessageRef
+	// ResponseURL answers the user who clicked (from the interaction payload).
+	ResponseURL string
+}
+
+func (c Click) audience() Audience {
+	return Audience{UserID: c.UserID, Channel: c.Channel, ResponseURL: c.ResponseURL}
 }
 
 // Answer records a user's answer to a self-service alarm: Yes closes its issue, No escalates it.
@@ -30,15 +36,15 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	t, err := DecodeTicket(c.Value)
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
-		return r.chat.Ephemeral(ctx, c.Channel, c.UserID, "This button isn't one dispatch can act on any more.")
+		return r.chat.Tell(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
 	}
 	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
 	ctx = log.WithContext(ctx)
 	if c.UserID != t.User {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
-		return r.chat.Ephemeral(ctx, c.Channel, c.UserID, fmt.Sprintf("This alarm was sent to <@%s>; only they can answer it.", t.User))
+		return r.chat.Tell(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
 	}
-	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message}
+	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL}
 	return r.record(ctx, task)
 }
 
@@ -50,15 +56,16 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 
 	done, err := r.apply(ctx, task)
 	if err == nil {
-		outcome := answeredText(task)
 		if !done {
-			outcome = alreadyAnsweredText(task)
+			// A second click, or the issue was closed meanwhile: the DM keeps the first answer.
+			if task.Attempts > 0 {
+				return nil
+			}
+			return r.chat.Tell(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL},
+				"This alarm was already answered or its issue was closed; nothing changed.")
 		}
-		if err := r.chat.Settle(ctx, task.Message, outcome); err != nil {
+		if err := r.chat.Settle(ctx, task.Message, answeredText(task)); err != nil {
 			log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
-		}
-		if !done && task.Attempts == 0 {
-			return r.chat.Ephemeral(ctx, task.Message.Channel, task.UserID, "This alarm was already answered or closed; nothing changed.")
 		}
 		return nil
 	}
@@ -186,10 +193,6 @@ func answeredText(task AnswerTask) string {
 		resp = task.Ticket.NoResponse
 	}
 	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
-}
-
-func alreadyAnsweredText(task AnswerTask) string {
-	return "This alarm was already answered or its issue was closed; nothing changed."
 }
 
 func pendingText(task AnswerTask) string {

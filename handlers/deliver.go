@@ -90,8 +90,9 @@ func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string
 	return r.tell(ctx, a, id, is, rcs, resumed)
 }
 
-// nag DMs every user every time, on the open issue with the alarm's title (or a new one).
-func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, existing []Issue) error {
+// nag DMs every user every time, on the open issue with the alarm's title (or a new one). Each
+// delivery is a new nag, even with the same requestId; only a redelivery of the same message is not.
+func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, deliveryID, repo string, rcs []recipient, existing []Issue) error {
 	var is Issue
 	if len(existing) > 0 {
 		is = existing[0]
@@ -101,8 +102,9 @@ func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, repo string, rcs 
 			return err
 		}
 	}
-	// A nag can't tell a redelivery from the next nag by its issue, so it always looks before it DMs.
-	return r.tell(ctx, a, id, is, rcs, true)
+	// A nag can't tell a redelivery from the next nag by its issue, so it always looks before it
+	// DMs, for the key of this delivery.
+	return r.tell(ctx, a, id+"/"+deliveryID, is, rcs, true)
 }
 
 // tell DMs the alarm's message, without buttons, to every recipient, and names the missing ones in

@@ -120,8 +120,16 @@ type Chat interface {
 	Sent(ctx context.Context, userID, key string) (MessageRef, bool, error)
 	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.
 	Settle(ctx context.Context, ref MessageRef, outcome string) error
-	// Ephemeral shows text to one user in a channel.
-	Ephemeral(ctx context.Context, channel, userID, text string) error
+	// Tell shows text to one user only: through the interaction's response URL when there is one,
+	// else as an ephemeral message in the channel.
+	Tell(ctx context.Context, to Audience, text string) error
+}
+
+// Audience is who Tell speaks to.
+type Audience struct {
+	UserID      string
+	Channel     string
+	ResponseURL string // from an interaction; preferred, as it works wherever the user clicked
 }
 
 // Tasks defers work to later, durably: the task goes back onto the alarm queue and comes round to

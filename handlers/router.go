@@ -84,7 +84,7 @@ func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
 	case alerts.HighPriority:
 		err = r.page(ctx, &a, out.AlarmID)
 	default:
-		out.Duplicate, err = r.withIssue(ctx, &a, out.AlarmID)
+		out.Duplicate, err = r.withIssue(ctx, &a, out.AlarmID, in.DeliveryID)
 	}
 	return out, err
 }
@@ -108,7 +108,7 @@ func (r *Router) page(ctx context.Context, a *alerts.Alarm, id string) error {
 
 // withIssue handles every type that keeps an audit issue. It reports whether the alarm was a
 // duplicate of an existing one.
-func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string) (bool, error) {
+func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id, deliveryID string) (bool, error) {
 	repo := a.Repo(r.cfg.DefaultRepo)
 	// Alarms with one title are handled one at a time here, so two of them can't both miss the
 	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
@@ -124,7 +124,7 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string) (boo
 		return false, fmt.Errorf("look for existing issues: %w", err)
 	}
 	if a.Type == alerts.Nag {
-		return false, r.nag(ctx, a, id, repo, recipients, existing)
+		return false, r.nag(ctx, a, id, deliveryID, repo, recipients, existing)
 	}
 	mine, others := splitByAlarm(existing, id)
 	if len(others) > 0 {

@@ -17,10 +17,12 @@ type Task struct {
 
 // AnswerTask is an answer that still has to reach GitHub or PagerDuty.
 type AnswerTask struct {
-	Ticket   Ticket     `json:"ticket"`
-	Yes      bool       `json:"yes"`
-	UserID   string     `json:"user"`
-	At       time.Time  `json:"at"`
-	Message  MessageRef `json:"message"`
-	Attempts int        `json:"attempts"`
+	Ticket  Ticket     `json:"ticket"`
+	Yes     bool       `json:"yes"`
+	UserID  string     `json:"user"`
+	At      time.Time  `json:"at"`
+	Message MessageRef `json:"message"`
+	// ResponseURL is kept only for the first try: Slack's response URLs expire after 30 minutes.
+	ResponseURL string `json:"-"`
+	Attempts    int    `json:"attempts"`
 }

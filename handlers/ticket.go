@@ -30,14 +30,19 @@ type Ticket struct {
 	NoResponse  string `json:"x,omitempty"`
 }
 
-// Encode packs the ticket into a button value, shortening the responses to fit.
+// Encode packs the ticket into a button value, shortening the responses to fit. The other fields
+// are bounded by the message spec, so without the responses a ticket always fits.
 func (t Ticket) Encode() string {
 	t.V = 1
 	for {
 		b, _ := json.Marshal(t)
 		s := base64.RawURLEncoding.EncodeToString(b)
-		if len(s) <= maxTicketValue {
+		if len(s) <= maxTicketValue || (t.YesResponse == "" && t.NoResponse == "") {
 			return s
+		}
+		if utf8.RuneCountInString(t.YesResponse) <= 1 && utf8.RuneCountInString(t.NoResponse) <= 1 {
+			t.YesResponse, t.NoResponse = "", ""
+			continue
 		}
 		// Shrink the longer response by a quarter and try again; the other fields are small.
 		if utf8.RuneCountInString(t.YesResponse) >= utf8.RuneCountInString(t.NoResponse) {

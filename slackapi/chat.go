@@ -40,6 +40,7 @@ type Options struct {
 // Client is a handlers.Chat over Slack's Web API. It is safe for concurrent use.
 type Client struct {
 	api   *slack.Client
+	http  *http.Client // for response URLs
 	retry retry.Policy
 	dir   directory
 
@@ -71,8 +72,12 @@ func New(opts Options) *Client {
 	if opts.DirectoryTTL == 0 {
 		opts.DirectoryTTL = 10 * time.Minute
 	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
 	return &Client{
 		api:   slack.New(opts.BotToken, slackOpts...),
+		http:  opts.HTTPClient,
 		retry: opts.Retry,
 		dir:   directory{ttl: opts.DirectoryTTL, minReload: time.Minute},
 		dms:   map[string]string{},
@@ -207,10 +212,17 @@ func (c *Client) Settle(ctx context.Context, ref handlers.MessageRef, outcome st
 	}))
 }
 
-// Ephemeral shows text (escaped) to one user in a channel.
-func (c *Client) Ephemeral(ctx context.Context, channel, userID, text string) error {
+// Tell shows text (escaped) to one user: through the response URL of their interaction when there
+// is one (it works wherever they clicked), else as an ephemeral message in the channel.
+func (c *Client) Tell(ctx context.Context, to handlers.Audience, text string) error {
+	if to.ResponseURL != "" {
+		msg := &slack.WebhookMessage{Text: Escape(text), ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false}
+		return wrap("response_url", c.call(ctx, "response_url", func(ctx context.Context) error {
+			return slack.PostWebhookCustomHTTPContext(ctx, to.ResponseURL, c.http, msg)
+		}))
+	}
 	return wrap("chat.postEphemeral", c.call(ctx, "chat.postEphemeral", func(ctx context.Context) error {
-		_, err := c.api.PostEphemeralContext(ctx, channel, userID, slack.MsgOptionText(Escape(text), false))
+		_, err := c.api.PostEphemeralContext(ctx, to.Channel, to.UserID, slack.MsgOptionText(Escape(text), false))
 		return err
 	}))
 }

@@ -57,13 +57,15 @@ func Unwrap(body []byte, sqsMessageID string, taskKey []byte) (Unwrapped, error)
 		out.Task = task
 		return out, nil
 	}
-	if _, ok := probe["Type"]; !ok {
+	_, snsType := probe["Type"]
+	_, alarmType := probe["type"]
+	if !snsType || alarmType {
+		// "type" (lower case) is the alarm's own; "Type" alone is SNS's.
 		return out, nil
 	}
 	var env snsEnvelope
 	if err := json.Unmarshal(probe["Type"], &env.Type); err != nil || env.Type != "Notification" {
-		// "type" (lower case) is the alarm's; "Type" is SNS's. A "Type" that isn't a notification is
-		// not something SNS delivers to a queue.
+		// A "Type" that isn't a notification is not something SNS delivers to a queue.
 		return out, fmt.Errorf("SNS envelope of type %s, want Notification", string(probe["Type"]))
 	}
 	if err := json.Unmarshal(trimmed, &env); err != nil {
