@@ -41,11 +41,12 @@ func publish(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awsfix.HTTPClient(nil)))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "dispatch publish: aws configuration:", err)
 		return 1
 	}
+	cfg.HTTPClient = awsfix.Wrap(cfg.HTTPClient)
 	body := string(data)
 	if *topic != "" {
 		out, err := sns.NewFromConfig(cfg).Publish(ctx, &sns.PublishInput{TopicArn: topic, Message: &body})

@@ -36,6 +36,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
@@ -76,12 +77,41 @@ type transport struct {
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(hideWriterTo(req))
+}
+
+// Wrap returns an aws.HTTPClient that hides io.WriterTo on request bodies before handing them to
+// inner. Use it on the client config.LoadDefaultConfig built (cfg.HTTPClient = awsfix.Wrap(cfg.HTTPClient)),
+// which keeps everything that client was configured with, AWS_CA_BUNDLE included: passing a plain
+// *http.Client through config.WithHTTPClient instead fails when AWS_CA_BUNDLE is set.
+func Wrap(inner aws.HTTPClient) aws.HTTPClient {
+	if inner == nil {
+		inner = awshttp.NewBuildableClient()
+	}
+	if w, ok := inner.(wrapped); ok {
+		return w
+	}
+	return wrapped{inner: inner}
+}
+
+type wrapped struct {
+	inner aws.HTTPClient
+}
+
+// Do implements aws.HTTPClient.
+func (w wrapped) Do(req *http.Request) (*http.Response, error) {
+	return w.inner.Do(hideWriterTo(req))
+}
+
+// hideWriterTo returns req, or a shallow copy whose body has no WriteTo method. A RoundTripper must
+// not modify the caller's request, hence the copy.
+func hideWriterTo(req *http.Request) *http.Request {
 	if _, ok := req.Body.(io.WriterTo); !ok || req.Body == http.NoBody {
-		return t.base.RoundTrip(req)
+		return req
 	}
 	r := new(http.Request)
-	*r = *req // a RoundTripper must not modify the caller's request
+	*r = *req
 	r.Body = readCloser{req.Body}
 	if getBody := req.GetBody; getBody != nil {
 		r.GetBody = func() (io.ReadCloser, error) {
@@ -92,7 +122,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return readCloser{b}, nil
 		}
 	}
-	return t.base.RoundTrip(r)
+	return r
 }
 
 // readCloser exposes only Read and Close of the body it embeds.

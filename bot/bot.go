@@ -21,6 +21,7 @@ import (
 	"github.com/dispatch-oss/dispatch/awsfix"
 	"github.com/dispatch-oss/dispatch/githubapi"
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/pagerdutyapi"
 	"github.com/dispatch-oss/dispatch/slackapi"
 	"github.com/dispatch-oss/dispatch/sqsqueue"
@@ -40,11 +41,8 @@ type Options struct {
 	PingInterval time.Duration
 	// PollWait overrides the 20 s long-poll wait (tests that stop quickly).
 	PollWait time.Duration
-	// Visibility is the visibility timeout given to received messages, extended while they are
-	// worked on (default 60 s).
-	Visibility time.Duration
 	// GitHubPace overrides GitHub's secondary-limit pacing windows (benchmarks with scaled limits).
-	GitHubPace []githubapi.Window
+	GitHubPace []pace.Window
 }
 
 // Bot is one running dispatch.
@@ -73,9 +71,6 @@ type Bot struct {
 // New builds a Bot from a validated Config. It makes no connection.
 func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bot, error) {
 	b := &Bot{cfg: cfg, opts: opts, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
-	if opts.Visibility == 0 {
-		b.opts.Visibility = 60 * time.Second
-	}
 	if opts.PollWait == 0 {
 		b.opts.PollWait = 20 * time.Second
 	}
@@ -102,16 +97,15 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 
 	awsCfg := opts.AWS
 	if awsCfg == nil {
-		c, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awsfix.HTTPClient(nil)))
+		c, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("aws configuration: %w", err)
 		}
 		awsCfg = &c
-	} else {
-		c := awsCfg.Copy()
-		c.HTTPClient = awsfix.HTTPClient(nil)
-		awsCfg = &c
 	}
+	c := awsCfg.Copy()
+	c.HTTPClient = awsfix.Wrap(c.HTTPClient)
+	awsCfg = &c
 	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, sqsqueue.TaskKey(cfg.SlackAppToken))
 
 	host, _ := os.Hostname()
@@ -122,30 +116,34 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.github, b)
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.consumer = &consumer{q: queueWatch{b.queue, b}, router: b.router, metrics: b.metrics, log: log,
-		slots: cfg.Concurrency, visibility: b.opts.Visibility, wait: b.opts.PollWait}
+		slots: cfg.Concurrency, visibility: cfg.Visibility, wait: b.opts.PollWait}
 	return b, nil
 }
 
-// githubHTTP authenticates GitHub calls with the token (or, later, the GitHub App).
+// githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,
+// else with GITHUB_TOKEN. It fails only on an unusable app key.
 func (b *Bot) githubHTTP(c *http.Client) (*http.Client, error) {
-	tok := b.cfg.GitHubToken
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
+	if b.cfg.GitHubAppID != 0 {
+		auth, err := githubapi.NewAppAuth(b.cfg.GitHubAppID, b.cfg.GitHubInstallationID, []byte(b.cfg.GitHubAppKey), b.cfg.GitHubAPIURL, c.Transport)
+		if err != nil {
+			return nil, fmt.Errorf("github app: %w", err)
+		}
+		c.Transport = auth
+		return c, nil
 	}
-	c.Transport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+tok)
-		return next.RoundTrip(r)
-	})
+	c.Transport = githubapi.TokenTransport(b.cfg.GitHubToken, c.Transport)
 	return c, nil
 }
 
-// Check verifies, before serving, that Slack accepts the bot token and the queue is reachable.
+// Check verifies, before serving, that Slack accepts both tokens and the queue is reachable. It
+// reports every failure at once.
 func (b *Bot) Check(ctx context.Context) error {
 	var errs []error
 	if _, _, err := b.slack.AuthTest(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("SLACK_BOT_TOKEN was refused by Slack (check it is the app's Bot User OAuth Token, xoxb-…): %w", err))
+	}
+	if err := b.slack.AppTokenTest(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("SLACK_APP_TOKEN was refused by Slack (check it is an app-level token with connections:write, xapp-…, and that Socket Mode is on): %w", err))
 	}
 	if err := b.queue.Discover(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("DISPATCH_QUEUE_URL is not reachable (check the URL, the region and the credentials): %w", err))

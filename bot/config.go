@@ -38,6 +38,9 @@ type Config struct {
 	PagerDutyURL    string
 	Concurrency     int           // alarms handled at once (DISPATCH_CONCURRENCY)
 	ShutdownTimeout time.Duration // how long a stop waits for work in flight (DISPATCH_SHUTDOWN_TIMEOUT)
+	// Visibility is the visibility timeout dispatch gives each message it receives, extended while it
+	// works on it (DISPATCH_VISIBILITY_TIMEOUT): after a crash, the message is back this soon.
+	Visibility time.Duration
 }
 
 // Defaults returns a Config with every default set.
@@ -51,6 +54,7 @@ func Defaults() Config {
 		PagerDutyURL:    "https://events.pagerduty.com",
 		Concurrency:     8,
 		ShutdownTimeout: 25 * time.Second,
+		Visibility:      60 * time.Second,
 	}
 }
 
@@ -113,6 +117,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	dur(&c.RemindAfter, "DISPATCH_REMIND_AFTER")
 	dur(&c.EscalateAfter, "DISPATCH_ESCALATE_AFTER")
 	dur(&c.ShutdownTimeout, "DISPATCH_SHUTDOWN_TIMEOUT")
+	dur(&c.Visibility, "DISPATCH_VISIBILITY_TIMEOUT")
 	str(&c.HTTPAddr, "DISPATCH_HTTP_ADDR")
 	str(&c.LogLevel, "LOG_LEVEL")
 	str(&c.LogFormat, "LOG_FORMAT")
@@ -207,6 +212,9 @@ func (c *Config) validate() []string {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p = append(p, fmt.Sprintf("%s: %q is not an http(s) URL", name, v))
 		}
+	}
+	if c.Visibility < 3*time.Second || c.Visibility > 12*time.Hour {
+		p = append(p, "DISPATCH_VISIBILITY_TIMEOUT must be from 3s to 12h")
 	}
 	if c.RemindAfter > 0 && c.EscalateAfter > 0 && c.EscalateAfter <= c.RemindAfter {
 		p = append(p, "DISPATCH_ESCALATE_AFTER must be longer than DISPATCH_REMIND_AFTER")

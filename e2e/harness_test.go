@@ -21,7 +21,7 @@ import (
 	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
 	"github.com/dispatch-oss/dispatch/fakes/fakepagerduty"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
-	"github.com/dispatch-oss/dispatch/githubapi"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 const (
@@ -52,6 +52,7 @@ type env struct {
 	pd     *fakepagerduty.Server
 	logs   *syncBuffer
 	cfg    bot.Config
+	awsCfg *aws.Config // nil: the in-process goaws
 
 	bots []*running
 }
@@ -65,6 +66,7 @@ type running struct {
 type envOptions struct {
 	configure func(*bot.Config)
 	dlq       bool
+	aws       *aws.Config // the bot's SQS endpoint, when not the in-process goaws (TestAWSCLIExamples)
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -73,7 +75,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatalf("goaws: %v", err)
 	}
-	e := &env{t: t, aws: a, logs: &syncBuffer{}}
+	e := &env{t: t, aws: a, logs: &syncBuffer{}, awsCfg: opts.aws}
 	e.queue = a.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: 30 * time.Second, DLQ: opts.dlq})
 	e.raw = a.NewTopic(t, e.queue, true)
 	e.sns = a.NewTopic(t, e.queue, false)
@@ -109,6 +111,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.cfg.HTTPAddr = "127.0.0.1:0"
 	e.cfg.ShutdownTimeout = 10 * time.Second
 	e.cfg.LogLevel = "debug"
+	e.cfg.Visibility = 30 * time.Second
 	if opts.configure != nil {
 		opts.configure(&e.cfg)
 	}
@@ -127,9 +130,12 @@ func (e *env) startBot() *running {
 	e.t.Helper()
 	log := bot.NewLogger(e.logs, e.cfg.LogLevel, "json", e.cfg.Secrets()...)
 	awsCfg := e.aws.AWSConfig()
+	if e.awsCfg != nil {
+		awsCfg = e.awsCfg.Copy()
+	}
 	b, err := bot.New(context.Background(), e.cfg, bot.Options{
-		AWS: &awsCfg, PollWait: time.Second, Visibility: 30 * time.Second, PingInterval: 10 * time.Second,
-		GitHubPace: []githubapi.Window{{Limit: 1000, Span: time.Minute}},
+		AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second,
+		GitHubPace: []pace.Window{{Limit: 1000, Span: time.Minute}},
 	}, log)
 	if err != nil {
 		e.t.Fatalf("bot.New: %v", err)

@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -23,7 +25,7 @@ type Options struct {
 	// HTTPClient carries authentication (a token or GitHub App transport) and instrumentation.
 	HTTPClient *http.Client
 	// Pace lists the windows content-creating requests are held within; nil means SecondaryLimits.
-	Pace  []Window
+	Pace  []pace.Window
 	Retry retry.Policy
 	// Label marks dispatch's issues; listings are filtered by it.
 	Label string
@@ -32,12 +34,16 @@ type Options struct {
 // Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
 type Client struct {
 	gh    *github.Client
-	pace  *pacer
+	pace  *pace.Pacer
 	retry retry.Policy
 	label string
 }
 
 var _ handlers.Issues = (*Client)(nil)
+
+// SecondaryLimits are GitHub's documented limits on content-creating requests (POST, PATCH, PUT,
+// DELETE): 80 a minute and 500 an hour. Exceeding them gets the token blocked for a while.
+var SecondaryLimits = []pace.Window{{Limit: 80, Span: time.Minute}, {Limit: 500, Span: time.Hour}}
 
 // New makes a Client. It fails only on a malformed BaseURL.
 func New(opts Options) (*Client, error) {
@@ -63,7 +69,7 @@ func New(opts Options) (*Client, error) {
 	if opts.Label == "" {
 		opts.Label = handlers.LabelDispatch
 	}
-	return &Client{gh: gh, pace: newPacer(opts.Pace), retry: opts.Retry, label: opts.Label}, nil
+	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label}, nil
 }
 
 func splitRepo(repo string) (string, string, error) {

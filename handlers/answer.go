@@ -128,8 +128,10 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		zerolog.Ctx(ctx).Info().Msg("answered yes: issue closed")
 		return true, nil
 	}
-	// No: the page matters most, so it goes first.
-	if err := r.pager.Trigger(ctx, Page{
+	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
+	if t.Test {
+		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
+	} else if err := r.pager.Trigger(ctx, Page{
 		ServiceID: t.Service,
 		DedupKey:  "dispatch/" + t.Alarm + "/" + t.User,
 		Summary:   shorten(fmt.Sprintf("%s answered No: %s", t.User, is.Title), 1024),
@@ -180,7 +182,10 @@ func answerWord(yes bool) string {
 
 func answerComment(task AnswerTask) string {
 	what := "confirmed this was them; closing."
-	if !task.Yes {
+	switch {
+	case !task.Yes && task.Ticket.Test:
+		what = "said this was **not** them. This is a `/dispatch test` alarm, so PagerDuty was not paged."
+	case !task.Yes:
 		what = "said this was **not** them; escalated to PagerDuty."
 	}
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",

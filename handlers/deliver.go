@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -63,7 +64,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			continue
 		}
 		t := Ticket{Alarm: id, User: rc.SlackID, Repo: repo, Issue: is.Number, Service: a.PagerDutyServiceID,
-			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse}
+			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
 		m := Message{
 			Key:    id + "/" + rc.Key,
 			Body:   a.SlackMessage,

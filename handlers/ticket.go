@@ -26,6 +26,7 @@ type Ticket struct {
 	Repo        string `json:"r"`
 	Issue       int    `json:"n"`
 	Service     string `json:"s,omitempty"`
+	Test        bool   `json:"t,omitempty"` // a /dispatch test alarm: a No never pages
 	YesResponse string `json:"y,omitempty"`
 	NoResponse  string `json:"x,omitempty"`
 }

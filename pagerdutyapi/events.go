@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -26,13 +27,20 @@ type Options struct {
 	HTTPClient  *http.Client
 	Retry       retry.Policy
 	Client      string // names dispatch in the incident ("dispatch")
+	// Pace holds events within PagerDuty's limit per routing key; nil means EventLimits.
+	Pace []pace.Window
 }
+
+// EventLimits follow PagerDuty's Events API v2 limit: on the order of 120 events a minute per
+// routing key.
+var EventLimits = []pace.Window{{Limit: 120, Span: time.Minute}}
 
 // Client is a handlers.Pager. It is safe for concurrent use.
 type Client struct {
 	pd    *pagerduty.Client
 	opts  Options
 	retry retry.Policy
+	pace  *pace.Keyed // by routing key
 }
 
 var _ handlers.Pager = (*Client)(nil)
@@ -52,7 +60,10 @@ func New(opts Options) *Client {
 	if opts.Client == "" {
 		opts.Client = "dispatch"
 	}
-	return &Client{pd: pd, opts: opts, retry: opts.Retry}
+	if opts.Pace == nil {
+		opts.Pace = EventLimits
+	}
+	return &Client{pd: pd, opts: opts, retry: opts.Retry, pace: pace.NewKeyed(opts.Pace...)}
 }
 
 // RoutingKey picks the routing key for a service ID: its own when PAGERDUTY_SERVICE_KEYS names it,
@@ -99,6 +110,9 @@ func (c *Client) Trigger(ctx context.Context, p handlers.Page) error {
 		ev.ClientURL = p.Links[0].URL
 	}
 	err := c.retry.Do(ctx, *zerolog.Ctx(ctx), "pagerduty trigger", func(ctx context.Context) error {
+		if err := c.pace.Wait(ctx, key); err != nil {
+			return err
+		}
 		_, err := c.pd.ManageEventWithContext(ctx, ev)
 		return classify(err)
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -35,7 +36,13 @@ type Options struct {
 	Retry      retry.Policy
 	// DirectoryTTL is how long the users.list directory is trusted (default 10 minutes).
 	DirectoryTTL time.Duration
+	// PostPace holds chat.postMessage within Slack's limit per channel; nil means PostLimits.
+	PostPace []pace.Window
 }
+
+// PostLimits follow Slack's documented limit for chat.postMessage: about one message a second per
+// channel, with short bursts allowed.
+var PostLimits = []pace.Window{{Limit: 4, Span: 4 * time.Second}}
 
 // Client is a handlers.Chat over Slack's Web API. It is safe for concurrent use.
 type Client struct {
@@ -43,6 +50,7 @@ type Client struct {
 	http  *http.Client // for response URLs
 	retry retry.Policy
 	dir   directory
+	posts *pace.Keyed // by channel
 
 	dmMu sync.Mutex
 	dms  map[string]string // user ID → DM channel ID
@@ -69,6 +77,9 @@ func New(opts Options) *Client {
 	if opts.Retry.Attempts == 0 {
 		opts.Retry = retry.Default
 	}
+	if opts.PostPace == nil {
+		opts.PostPace = PostLimits
+	}
 	if opts.DirectoryTTL == 0 {
 		opts.DirectoryTTL = 10 * time.Minute
 	}
@@ -81,6 +92,7 @@ func New(opts Options) *Client {
 		retry: opts.Retry,
 		dir:   directory{ttl: opts.DirectoryTTL, minReload: time.Minute},
 		dms:   map[string]string{},
+		posts: pace.NewKeyed(opts.PostPace...),
 	}
 }
 
@@ -157,6 +169,9 @@ func (c *Client) Post(ctx context.Context, channel string, m handlers.Message) (
 	}
 	var ref handlers.MessageRef
 	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+		if err := c.posts.Wait(ctx, channel); err != nil {
+			return err
+		}
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
 		ref = handlers.MessageRef{Channel: ch, TS: ts}
 		return err

@@ -1,4 +1,7 @@
-package githubapi
+// Package pace holds calls to an outside service within its documented rate limits, ahead of time,
+// so dispatch never has to be told to slow down (GitHub blocks a token that ignores its secondary
+// limits; Slack and PagerDuty answer 429).
+package pace
 
 import (
 	"context"
@@ -12,27 +15,24 @@ type Window struct {
 	Span  time.Duration
 }
 
-// SecondaryLimits are GitHub's documented limits on content-creating requests (POST, PATCH, PUT,
-// DELETE): 80 a minute and 500 an hour. Exceeding them gets the token blocked for a while, so
-// dispatch paces itself below them rather than waiting to be told.
-var SecondaryLimits = []Window{{Limit: 80, Span: time.Minute}, {Limit: 500, Span: time.Hour}}
-
-// pacer admits requests so that no window's limit is ever exceeded, keeping the times of the most
+// Pacer admits requests so that no window's limit is ever exceeded, keeping the times of the most
 // recent requests (as many as the largest limit). It is exact, not a token bucket approximation.
-type pacer struct {
+// A nil *Pacer admits everything.
+type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
 	times   []time.Time // admitted request times, oldest first, at most max(limit) entries
 	now     func() time.Time
 }
 
-func newPacer(windows []Window) *pacer {
-	return &pacer{windows: windows, now: time.Now}
+// New makes a Pacer for the windows; with none it admits everything.
+func New(windows ...Window) *Pacer {
+	return &Pacer{windows: windows, now: time.Now}
 }
 
 // Wait blocks until a request may be made, and counts it as made. It returns ctx's error if ctx ends
 // first.
-func (p *pacer) Wait(ctx context.Context) error {
+func (p *Pacer) Wait(ctx context.Context) error {
 	if p == nil || len(p.windows) == 0 {
 		return nil
 	}
@@ -69,10 +69,38 @@ func (p *pacer) Wait(ctx context.Context) error {
 	}
 }
 
-func (p *pacer) maxLimit() int {
+func (p *Pacer) maxLimit() int {
 	m := 0
 	for _, w := range p.windows {
 		m = max(m, w.Limit)
 	}
 	return m
+}
+
+// Keyed keeps one Pacer per key (a Slack channel, a PagerDuty routing key), each with the same
+// windows.
+type Keyed struct {
+	mu      sync.Mutex
+	windows []Window
+	pacers  map[string]*Pacer
+}
+
+// NewKeyed makes a Keyed pacer.
+func NewKeyed(windows ...Window) *Keyed {
+	return &Keyed{windows: windows, pacers: map[string]*Pacer{}}
+}
+
+// Wait waits for key's turn (see Pacer.Wait). A nil *Keyed admits everything.
+func (k *Keyed) Wait(ctx context.Context, key string) error {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	p := k.pacers[key]
+	if p == nil {
+		p = New(k.windows...)
+		k.pacers[key] = p
+	}
+	k.mu.Unlock()
+	return p.Wait(ctx)
 }

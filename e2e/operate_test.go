@@ -1,0 +1,219 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
+)
+
+// slash sends "/dispatch text" as user and returns dispatch's reply (posted to the response_url).
+func (e *env) slash(user, text string) fakeslack.ResponseURLPost {
+	e.t.Helper()
+	before := len(e.slack.ResponseURLPosts())
+	id, err := e.slack.SlashCommand(user, "/dispatch", text)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.slack.WaitAck(waitFor(e.t), id); err != nil {
+		e.t.Fatalf("slash command not acked: %v", err)
+	}
+	var posts []fakeslack.ResponseURLPost
+	e.eventually("a reply to /dispatch "+text, wait, func() bool {
+		posts = e.slack.ResponseURLPosts()
+		return len(posts) > before
+	})
+	p := posts[before]
+	if p.User != user || (p.ResponseType != "ephemeral" && p.ResponseType != "") {
+		e.t.Errorf("reply to %s is %q for %s, want ephemeral for %s", text, p.ResponseType, p.User, user)
+	}
+	return p
+}
+
+func TestSlashCommands(t *testing.T) {
+	e := newEnv(t, envOptions{dlq: true})
+	e.startBot()
+
+	help := e.slash("U0ALICE", "help")
+	for _, sub := range []string{"/dispatch help", "/dispatch status", "/dispatch list", "/dispatch test"} {
+		if !strings.Contains(help.Text, sub) {
+			t.Errorf("help lacks %q:\n%s", sub, help.Text)
+		}
+	}
+	if unknown := e.slash("U0ALICE", "frobnicate now"); !strings.Contains(unknown.Text, "I don't know `frobnicate`") || !strings.Contains(unknown.Text, "/dispatch status") {
+		t.Errorf("an unknown subcommand should answer with help:\n%s", unknown.Text)
+	}
+	if empty := e.slash("U0ALICE", ""); !strings.Contains(empty.Text, "/dispatch list") {
+		t.Errorf("no subcommand should answer with help:\n%s", empty.Text)
+	}
+
+	e.publishRaw(`{"type":"self-service","users":[{"slack":"alice"}],"body":{"github":{"title":"alice's alarm"},"slack":{"message":"m"}}}`)
+	e.publishRaw(`{"type":"self-service","users":[{"slack":"bobby"}],"body":{"github":{"title":"bob's alarm"},"slack":{"message":"m"}}}`)
+	e.publishRaw(`{"type":"low","body":{"github":{"title":"a low one"}}}`)
+	e.send(`not json`)
+	e.queueEmpty(wait)
+
+	status := e.slash("U0ALICE", "status")
+	for _, want := range []string{"dispatch dev", "Slack: connected", "Queue: 0 waiting", "Dead-letter queue: 1", "Alarms handled since start: 3", "self-service 2", "low-priority 1", "Errors since start: 1", "Last alarm:"} {
+		if !strings.Contains(status.Text, want) {
+			t.Errorf("status lacks %q:\n%s", want, status.Text)
+		}
+	}
+
+	list := e.slash("U0ALICE", "list")
+	if !strings.Contains(list.Text, "alice's alarm") || strings.Contains(list.Text, "bob's alarm") || !strings.Contains(list.Text, "https://github.com/acme/alarms/issues/") {
+		t.Errorf("list should show alice's own open alarm with its link, only:\n%s", list.Text)
+	}
+	if none := e.slash("U0CAROL", "list"); !strings.Contains(none.Text, "no open alarms") {
+		t.Errorf("carol has none:\n%s", none.Text)
+	}
+}
+
+func TestDispatchTestSendsARealAlarmWhoseNoDoesNotPage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.startBot()
+	reply := e.slash("U0CAROL", "test")
+	if !strings.Contains(reply.Text, "on its way") {
+		t.Errorf("reply: %s", reply.Text)
+	}
+	m := e.dm("U0CAROL", 1)
+	bs := buttonsOf(t, m)
+	if len(bs) != 2 {
+		t.Fatalf("the test alarm has %d buttons", len(bs))
+	}
+	e.click("U0CAROL", m, bs[1].ActionID)
+	e.eventually("the answer to be recorded", wait, func() bool {
+		is, _ := e.github.Issue(repo, 1)
+		return len(is.Comments) == 1
+	})
+	is, _ := e.github.Issue(repo, 1)
+	if !slices.Contains(is.Labels, "dispatch:test") || !strings.Contains(is.Comments[0].Body, "not paged") {
+		t.Errorf("test issue labels %v, comment %q", is.Labels, is.Comments[0].Body)
+	}
+	if n := len(e.pd.Events()); n != 0 {
+		t.Errorf("a No on a test alarm paged (%d events)", n)
+	}
+}
+
+func TestReadyzFollowsTheSlackConnection(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := e.startBot()
+	if code, body := e.httpGet(r, "/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	e.eventually("ready", wait, func() bool { code, _ := e.httpGet(r, "/readyz"); return code == 200 })
+
+	// Slack refuses new connections for a while; the current one drops.
+	e.slack.FailNext("apps.connections.open", 4, http.StatusInternalServerError, 0)
+	e.slack.DropConnections()
+	e.eventually("not ready while Slack is away", wait, func() bool {
+		code, body := e.httpGet(r, "/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"slack_connected":false`)
+	})
+	e.eventually("ready again after the reconnect", 60*time.Second, func() bool {
+		code, _ := e.httpGet(r, "/readyz")
+		return code == 200
+	})
+}
+
+func TestMetricsMoveWithTheTraffic(t *testing.T) {
+	e := newEnv(t, envOptions{dlq: true})
+	r := e.startBot()
+	_, before := e.httpGet(r, "/metrics")
+	if strings.Contains(before, `dispatch_alarms_handled_total{type="low-priority"}`) {
+		t.Fatal("counted before any traffic")
+	}
+	e.publishRaw(`{"type":"low","body":{"github":{"title":"counted"}}}`)
+	e.publishRaw(`{"type":"high","body":{"pagerduty":{"title":"counted"}}}`)
+	e.send(`{"type":"nope"}`)
+	e.queueEmpty(wait)
+	_, after := e.httpGet(r, "/metrics")
+	for _, want := range []string{
+		`dispatch_alarms_received_total 3`,
+		`dispatch_alarms_handled_total{type="low-priority"} 1`,
+		`dispatch_alarms_handled_total{type="high-priority"} 1`,
+		`dispatch_alarms_rejected_total{reason="type"} 1`,
+		`dispatch_escalations_total 1`,
+		`dispatch_api_calls_total{outcome="2xx",service="github"}`,
+		`dispatch_api_calls_total{outcome="2xx",service="pagerduty"} 1`,
+		`dispatch_slack_connected 1`,
+		`dispatch_alarm_handling_seconds_count 2`,
+	} {
+		if !strings.Contains(after, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestCheckReportsAWrongTokenAndAnUnreachableQueue(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cfg := e.cfg
+	cfg.SlackBotToken = "xoxb-not-the-right-token"
+	cfg.QueueURL = e.aws.URL() + "/100010001000/no-such-queue"
+	awsCfg := e.aws.AWSConfig()
+	b, err := bot.New(context.Background(), cfg, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.logs, "debug", "json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := b.CheckAll(context.Background())
+	byName := map[string]bot.CheckResult{}
+	for _, r := range results {
+		byName[r.Name] = r
+	}
+	for name, want := range map[string]struct {
+		ok     bool
+		detail string
+	}{
+		"Slack bot token (auth.test)":   {false, "invalid_auth"},
+		"Slack app token (Socket Mode)": {true, "accepted"},
+		"SQS queue":                     {false, "DISPATCH_QUEUE_URL"},
+		"GitHub repository acme/alarms": {true, "write access"},
+		"PagerDuty routing key":         {true, "well formed"},
+		"PagerDuty service PSERVICE":    {true, "well formed"},
+	} {
+		got, ok := byName[name]
+		if !ok {
+			t.Errorf("no check named %q in %+v", name, results)
+			continue
+		}
+		if got.OK != want.ok || !strings.Contains(got.Detail, want.detail) {
+			t.Errorf("%s: ok=%v %q, want ok=%v and %q", name, got.OK, got.Detail, want.ok, want.detail)
+		}
+	}
+	if strings.Contains(fmt.Sprint(results), cfg.SlackBotToken) {
+		t.Error("a token appears in the check output")
+	}
+}
+
+func TestStartupSaysWhichSlackTokenIsWrong(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		configure func(*bot.Config)
+		want      string
+		notWant   string
+	}{
+		{"bot token", func(c *bot.Config) { c.SlackBotToken = "xoxb-wrong" }, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"},
+		{"app token", func(c *bot.Config) { c.SlackAppToken = "xapp-wrong" }, "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{configure: tc.configure})
+			awsCfg := e.aws.AWSConfig()
+			b, err := bot.New(context.Background(), e.cfg, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.logs, "debug", "json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			err = b.Run(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.notWant) {
+				t.Errorf("Run() = %v, want an error naming %s only", err, tc.want)
+			}
+		})
+	}
+}
