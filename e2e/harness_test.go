@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,9 +59,10 @@ type env struct {
 }
 
 type running struct {
-	bot    *bot.Bot
-	cancel context.CancelFunc
-	done   chan error
+	bot     *bot.Bot
+	cancel  context.CancelFunc
+	done    chan error
+	stopped atomic.Bool
 }
 
 type envOptions struct {
@@ -153,15 +155,27 @@ func (e *env) startBot() *running {
 	e.bots = append(e.bots, r)
 	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer wcancel()
-	if err := e.slack.WaitConnected(wctx, len(e.bots)); err != nil {
+	if err := e.slack.WaitConnected(wctx, e.live()); err != nil {
 		e.t.Fatalf("socket mode never connected: %v", err)
 	}
 	return r
 }
 
+// live counts the replicas not stopped.
+func (e *env) live() int {
+	n := 0
+	for _, r := range e.bots {
+		if !r.stopped.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // stop stops a replica gracefully and returns what Run returned.
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
+	r.stopped.Store(true)
 	r.cancel()
 	select {
 	case err := <-r.done:

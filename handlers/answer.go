@@ -131,21 +131,13 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
 	if t.Test {
 		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
-	} else if err := r.pager.Trigger(ctx, Page{
-		ServiceID: t.Service,
-		DedupKey:  "dispatch/" + t.Alarm + "/" + t.User,
-		Summary:   shorten(fmt.Sprintf("%s answered No: %s", t.User, is.Title), 1024),
-		Details:   fmt.Sprintf("Slack user %s said this was not them (alarm %s, %s).", t.User, t.Alarm, is.URL),
-		Source:    r.cfg.Source,
-		Severity:  "critical",
-		Links:     []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, t.Issue)}},
-	}); err != nil {
-		return false, fmt.Errorf("trigger pagerduty: %w", err)
-	}
-	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
-			return false, fmt.Errorf("label issue: %w", err)
+		if !is.HasLabel(LabelEscalated) {
+			if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
+				return false, fmt.Errorf("label issue: %w", err)
+			}
 		}
+	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+		return false, err
 	}
 	if comment != "" {
 		if err := r.issues.Comment(ctx, t.Repo, t.Issue, comment); err != nil {
@@ -154,6 +146,37 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	}
 	zerolog.Ctx(ctx).Info().Msg("answered no: escalated to PagerDuty")
 	return true, nil
+}
+
+// escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
+// for a No and for a missed deadline, so the two never make two incidents. The incident links the
+// issue and, when there is one, the DM.
+func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, t.Issue)}}
+	if dm.TS != "" {
+		if u, err := r.chat.Permalink(ctx, dm); err == nil {
+			links = append(links, Link{URL: u, Text: "Slack DM"})
+		} else {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("no permalink for the DM")
+		}
+	}
+	if err := r.pager.Trigger(ctx, Page{
+		ServiceID: t.Service,
+		DedupKey:  "dispatch/" + t.Alarm + "/" + t.User,
+		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
+		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
+		Source:    r.cfg.Source,
+		Severity:  "critical",
+		Links:     links,
+	}); err != nil {
+		return fmt.Errorf("trigger pagerduty: %w", err)
+	}
+	if !is.HasLabel(LabelEscalated) {
+		if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
+			return fmt.Errorf("label issue: %w", err)
+		}
+	}
+	return nil
 }
 
 // runAnswer is the deferred form of record.
@@ -211,6 +234,8 @@ func (r *Router) RunTask(ctx context.Context, t Task) error {
 	switch t.Kind {
 	case TaskAnswer:
 		return r.runAnswer(ctx, t.Answer)
+	case TaskRemind, TaskEscalate:
+		return r.deadline(ctx, t.Kind, t.Deadline)
 	}
 	return retry.Permanent(fmt.Errorf("unknown task kind %q", t.Kind))
 }

@@ -76,7 +76,11 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			},
 			Note: "dispatch alarm " + id,
 		}
-		if err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
+		dm, err := r.dmOnce(ctx, rc.SlackID, m, resumed)
+		if err != nil {
+			return err
+		}
+		if err := r.schedule(ctx, a, t, dm); err != nil {
 			return err
 		}
 	}
@@ -118,7 +122,7 @@ func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue,
 			continue
 		}
 		m := Message{Key: id + "/" + rc.Key, Body: a.SlackMessage, Link: issueLink(is), Note: "dispatch " + string(a.Type) + " " + id}
-		if err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
+		if _, err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
 			return err
 		}
 	}
@@ -128,21 +132,22 @@ func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue,
 	return nil
 }
 
-// dmOnce sends m to a user unless an earlier delivery of the alarm already did.
-func (r *Router) dmOnce(ctx context.Context, userID string, m Message, resumed bool) error {
+// dmOnce sends m to a user unless an earlier delivery of the alarm already did, and returns the DM.
+func (r *Router) dmOnce(ctx context.Context, userID string, m Message, resumed bool) (MessageRef, error) {
 	if resumed {
-		if _, found, err := r.chat.Sent(ctx, userID, m.Key); err != nil {
-			return fmt.Errorf("look for an earlier DM: %w", err)
+		if ref, found, err := r.chat.Sent(ctx, userID, m.Key); err != nil {
+			return MessageRef{}, fmt.Errorf("look for an earlier DM: %w", err)
 		} else if found {
 			zerolog.Ctx(ctx).Info().Str("user", userID).Msg("DM already sent by an earlier delivery")
-			return nil
+			return ref, nil
 		}
 	}
-	if _, err := r.chat.DM(ctx, userID, m); err != nil {
-		return fmt.Errorf("DM %s: %w", userID, err)
+	ref, err := r.chat.DM(ctx, userID, m)
+	if err != nil {
+		return MessageRef{}, fmt.Errorf("DM %s: %w", userID, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("user", userID).Msg("DM sent")
-	return nil
+	return ref, nil
 }
 
 // unreachable puts the alarm in the fallback channel for users who couldn't be found, without any

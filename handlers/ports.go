@@ -118,6 +118,10 @@ type Chat interface {
 	Post(ctx context.Context, channel string, m Message) (MessageRef, error)
 	// Sent finds a direct message to userID posted with m.Key among the recent ones.
 	Sent(ctx context.Context, userID, key string) (MessageRef, bool, error)
+	// Reply posts m in the thread of a message.
+	Reply(ctx context.Context, parent MessageRef, m Message) (MessageRef, error)
+	// Permalink returns a link to a message.
+	Permalink(ctx context.Context, ref MessageRef) (string, error)
 	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.
 	Settle(ctx context.Context, ref MessageRef, outcome string) error
 	// Tell shows text to one user only: through the interaction's response URL when there is one,

@@ -13,6 +13,8 @@ type Task struct {
 	Kind   string        `json:"kind"`
 	Delay  time.Duration `json:"-"` // how long the queue holds it before delivery (at most 15 minutes)
 	Answer *AnswerTask   `json:"answer,omitempty"`
+	// Deadline is set for TaskRemind and TaskEscalate.
+	Deadline *DeadlineTask `json:"deadline,omitempty"`
 }
 
 // AnswerTask is an answer that still has to reach GitHub or PagerDuty.

@@ -162,8 +162,28 @@ func (c *Client) DM(ctx context.Context, userID string, m handlers.Message) (han
 
 // Post posts m to a channel. The message carries m.Key as metadata, for Sent.
 func (c *Client) Post(ctx context.Context, channel string, m handlers.Message) (handlers.MessageRef, error) {
+	return c.post(ctx, channel, m)
+}
+
+// Reply posts m in the thread of parent.
+func (c *Client) Reply(ctx context.Context, parent handlers.MessageRef, m handlers.Message) (handlers.MessageRef, error) {
+	return c.post(ctx, parent.Channel, m, slack.MsgOptionTS(parent.TS))
+}
+
+// Permalink returns a link to a message.
+func (c *Client) Permalink(ctx context.Context, ref handlers.MessageRef) (string, error) {
+	var link string
+	err := c.call(ctx, "chat.getPermalink", func(ctx context.Context) error {
+		var err error
+		link, err = c.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: ref.Channel, Ts: ref.TS})
+		return err
+	})
+	return link, wrap("chat.getPermalink", err)
+}
+
+func (c *Client) post(ctx context.Context, channel string, m handlers.Message, extra ...slack.MsgOption) (handlers.MessageRef, error) {
 	blocks, text := render(m)
-	opts := []slack.MsgOption{slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}
+	opts := append([]slack.MsgOption{slack.MsgOptionBlocks(blocks...), slack.MsgOptionText(text, false), slack.MsgOptionDisableLinkUnfurl()}, extra...)
 	if m.Key != "" {
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEventType, EventPayload: map[string]any{"key": m.Key}}))
 	}
