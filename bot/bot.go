@@ -21,7 +21,6 @@ import (
 	"github.com/dispatch-oss/dispatch/awsfix"
 	"github.com/dispatch-oss/dispatch/githubapi"
 	"github.com/dispatch-oss/dispatch/handlers"
-	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/pagerdutyapi"
 	"github.com/dispatch-oss/dispatch/slackapi"
 	"github.com/dispatch-oss/dispatch/sqsqueue"
@@ -41,8 +40,6 @@ type Options struct {
 	PingInterval time.Duration
 	// PollWait overrides the 20 s long-poll wait (tests that stop quickly).
 	PollWait time.Duration
-	// GitHubPace overrides GitHub's secondary-limit pacing windows (benchmarks with scaled limits).
-	GitHubPace []pace.Window
 }
 
 // Bot is one running dispatch.
@@ -89,7 +86,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: opts.GitHubPace})
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits})
 	if err != nil {
 		return nil, err
 	}

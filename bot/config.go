@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/githubapi"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // Config is every setting of dispatch, read from the environment (see the README's table).
@@ -41,6 +44,10 @@ type Config struct {
 	// Visibility is the visibility timeout dispatch gives each message it receives, extended while it
 	// works on it (DISPATCH_VISIBILITY_TIMEOUT): after a crash, the message is back this soon.
 	Visibility time.Duration
+	// GitHubLimits are the windows content-creating GitHub requests are paced within
+	// (GITHUB_CONTENT_LIMITS, "80/1m,500/1h": github.com's secondary limits; a GitHub Enterprise
+	// server may set its own).
+	GitHubLimits []pace.Window
 }
 
 // Defaults returns a Config with every default set.
@@ -55,6 +62,7 @@ func Defaults() Config {
 		Concurrency:     8,
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
+		GitHubLimits:    githubapi.SecondaryLimits,
 	}
 }
 
@@ -129,6 +137,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad("DISPATCH_CONCURRENCY: %q is not a whole number from 1 to 100", v)
 		} else {
 			c.Concurrency = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("GITHUB_CONTENT_LIMITS")); v != "" {
+		windows, err := parseWindows(v)
+		if err != nil {
+			bad("GITHUB_CONTENT_LIMITS: %v", err)
+		} else {
+			c.GitHubLimits = windows
 		}
 	}
 	if v := strings.TrimSpace(getenv("PAGERDUTY_SERVICE_KEYS")); v != "" {
@@ -220,6 +236,21 @@ func (c *Config) validate() []string {
 		p = append(p, "DISPATCH_ESCALATE_AFTER must be longer than DISPATCH_REMIND_AFTER")
 	}
 	return p
+}
+
+// parseWindows reads "N/DURATION,…", e.g. "80/1m,500/1h".
+func parseWindows(v string) ([]pace.Window, error) {
+	var out []pace.Window
+	for _, part := range strings.Split(v, ",") {
+		n, span, ok := strings.Cut(strings.TrimSpace(part), "/")
+		limit, err := strconv.Atoi(n)
+		d, derr := time.ParseDuration(span)
+		if !ok || err != nil || derr != nil || limit < 1 || d <= 0 {
+			return nil, fmt.Errorf("%q is not COUNT/DURATION like 80/1m", part)
+		}
+		out = append(out, pace.Window{Limit: limit, Span: d})
+	}
+	return out, nil
 }
 
 func parseServiceKeys(v string) (map[string]string, error) {

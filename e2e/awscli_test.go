@@ -18,6 +18,7 @@ import (
 	"github.com/dispatch-oss/dispatch/awsfix"
 	"github.com/dispatch-oss/dispatch/bot"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
+	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
 // scripts/awscli-examples.sh starts goaws, publishes the READMEs' `aws sns publish` examples to it
@@ -46,27 +47,27 @@ func TestAWSCLIExamples(t *testing.T) {
 		BaseEndpoint: aws.String(endpoint),
 		HTTPClient:   awsfix.HTTPClient(nil),
 	}
-	e := newEnv(t, envOptions{aws: &awsCfg, configure: func(c *bot.Config) { c.QueueURL = queueURL }})
+	e := stack.New(t, stack.Options{AWS: &awsCfg, Configure: func(c *bot.Config) { c.QueueURL = queueURL }})
 	depth := func() (int, error) { return externalDepth(sqs.NewFromConfig(awsCfg), queueURL) }
 	if n, err := depth(); err != nil || n != 4 {
 		t.Fatalf("the queue holds %d messages (%v), want the 4 the script published", n, err)
 	}
-	e.startBot()
+	e.StartBot()
 
-	e.eventually("the queue to drain", wait, func() bool { n, err := depth(); return err == nil && n == 0 })
-	e.eventually("the DMs", wait, func() bool { return len(e.slack.DMs("U0ALICE")) >= 2 && len(e.slack.DMs("U0BOB")) >= 1 })
+	e.Eventually("the queue to drain", wait, func() bool { n, err := depth(); return err == nil && n == 0 })
+	e.Eventually("the DMs", wait, func() bool { return len(e.Slack.DMs("U0ALICE")) >= 2 && len(e.Slack.DMs("U0BOB")) >= 1 })
 
 	// self-service, published twice (the README's and the seed's command): one issue, one DM.
 	issues := map[string][]string{} // title → bodies
-	for _, is := range e.issues(repo) {
+	for _, is := range e.Issues(repo) {
 		issues[is.Title] = append(issues[is.Title], is.Body)
 	}
 	if got := issues["self-service title"]; len(got) != 1 || !strings.Contains(got[0], "self-service body") || !strings.Contains(got[0], "@alice") {
 		t.Errorf("want one self-service issue mentioning @alice, got %q", got)
 	}
 	var selfService, broadcast []fakeslack.Message
-	for _, m := range e.slack.DMs("U0ALICE") {
-		if len(buttonsOf(t, m)) > 0 {
+	for _, m := range e.Slack.DMs("U0ALICE") {
+		if len(stack.Buttons(t, m)) > 0 {
 			selfService = append(selfService, m)
 		} else {
 			broadcast = append(broadcast, m)
@@ -76,7 +77,7 @@ func TestAWSCLIExamples(t *testing.T) {
 		t.Fatalf("alice got %d DMs with buttons, want 1 (the second self-service example repeats the first)", len(selfService))
 	}
 	m := selfService[0]
-	if bs := buttonsOf(t, m); len(bs) != 2 || bs[0].Text != "testYesAction" || bs[1].Text != "testNoAction" {
+	if bs := stack.Buttons(t, m); len(bs) != 2 || bs[0].Text != "testYesAction" || bs[1].Text != "testNoAction" {
 		t.Errorf("self-service buttons = %+v", bs)
 	}
 	for _, want := range []string{"testSlackMessage", "testSlackPrompt", "/issues/"} {
@@ -84,17 +85,17 @@ func TestAWSCLIExamples(t *testing.T) {
 			t.Errorf("the self-service DM lacks %q: %s", want, m.Blocks)
 		}
 	}
-	if n := len(e.logLines("an issue with this title exists")); n != 1 {
+	if n := len(e.LogLines("an issue with this title exists")); n != 1 {
 		t.Errorf("want the repeated self-service example de-duplicated once, got %d log lines", n)
 	}
 
 	// broadcast: alice and bob get the message without buttons; one issue lists both.
-	broadcast = append(broadcast, e.slack.DMs("U0BOB")...)
+	broadcast = append(broadcast, e.Slack.DMs("U0BOB")...)
 	if len(broadcast) != 2 {
 		t.Errorf("want one broadcast DM each to alice and bob, got %d", len(broadcast))
 	}
 	for _, m := range broadcast {
-		if len(buttonsOf(t, m)) != 0 || !strings.Contains(string(m.Blocks), "testSlackMessage") {
+		if len(stack.Buttons(t, m)) != 0 || !strings.Contains(string(m.Blocks), "testSlackMessage") {
 			t.Errorf("broadcast DM = %s", m.Blocks)
 		}
 	}
@@ -106,12 +107,12 @@ func TestAWSCLIExamples(t *testing.T) {
 	}
 
 	// high: one page, though the seed's message ends in an extra "}".
-	events := e.pd.Events()
+	events := e.PD.Events()
 	if len(events) != 1 || events[0].Summary != "pagerduty title" || events[0].Action != "trigger" || events[0].RoutingKey != routingKey {
 		t.Errorf("PagerDuty events = %+v, want one trigger of \"pagerduty title\"", events)
 	}
 
-	if msgs := e.slack.Messages(fallbackChannel); len(msgs) != 0 {
+	if msgs := e.Slack.Messages(fallbackChannel); len(msgs) != 0 {
 		t.Errorf("an example was rejected or unroutable: the fallback channel got %d messages", len(msgs))
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dispatch-oss/dispatch/fakes/stack"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestBadInputIsRejectedAnnouncedAndDeadLettered(t *testing.T) {
-	e := newEnv(t, envOptions{dlq: true})
-	r := e.startBot()
+	e := stack.New(t, stack.Options{DLQ: true})
+	r := e.StartBot()
 	bad := []struct {
 		name, body, reason string // reason: a phrase the rejection must give
 	}{
@@ -34,27 +35,27 @@ func TestBadInputIsRejectedAnnouncedAndDeadLettered(t *testing.T) {
 		return fmt.Sprintf(`{"type":"low","requestId":"ok-%d","body":{"github":{"title":"valid alarm %d"}}}`, i, i)
 	}
 	for i, b := range bad {
-		e.send(valid(i))
-		e.send(b.body)
+		e.Send(valid(i))
+		e.Send(b.body)
 	}
-	e.send(valid(len(bad)))
-	e.queueEmpty(wait)
+	e.Send(valid(len(bad)))
+	e.QueueEmpty(wait)
 
-	if n := len(e.issues(repo)); n != len(bad)+1 {
+	if n := len(e.Issues(repo)); n != len(bad)+1 {
 		t.Errorf("valid alarms between the bad ones: %d issues, want %d", n, len(bad)+1)
 	}
-	dead, err := e.aws.Drain(waitFor(t), e.queue.DLQURL)
+	dead, err := e.AWS.Drain(stack.WaitFor(t), e.Queue.DLQURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(dead) != len(bad) {
 		t.Errorf("dead-letter queue holds %d messages, want %d", len(dead), len(bad))
 	}
-	notices := e.slack.Messages(fallbackChannel)
+	notices := e.Slack.Messages(fallbackChannel)
 	if len(notices) != len(bad) {
 		t.Errorf("fallback channel got %d notices, want %d", len(notices), len(bad))
 	}
-	rejected := e.logLines(`"alarm rejected"`)
+	rejected := e.LogLines(`"alarm rejected"`)
 	if len(rejected) != len(bad) {
 		t.Errorf("logged %d rejections, want %d", len(rejected), len(bad))
 	}
@@ -74,12 +75,12 @@ func TestBadInputIsRejectedAnnouncedAndDeadLettered(t *testing.T) {
 			t.Errorf("%s: not in the dead-letter queue unchanged", b.name)
 		}
 	}
-	if got := testutil.ToFloat64(r.bot.Metrics().Received); got != float64(2*len(bad)+1) {
+	if got := testutil.ToFloat64(r.Bot.Metrics().Received); got != float64(2*len(bad)+1) {
 		t.Errorf("received metric = %v, want %d", got, 2*len(bad)+1)
 	}
 	total := 0.0
 	for _, reason := range []string{"message", "type", "users", "body", "envelope"} {
-		total += testutil.ToFloat64(r.bot.Metrics().Rejected.WithLabelValues(reason))
+		total += testutil.ToFloat64(r.Bot.Metrics().Rejected.WithLabelValues(reason))
 	}
 	if total != float64(len(bad)) {
 		t.Errorf("rejected metrics add up to %v, want %d", total, len(bad))

@@ -10,130 +10,107 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/bot"
-	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
+	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
-// slash sends "/dispatch text" as user and returns dispatch's reply (posted to the response_url).
-func (e *env) slash(user, text string) fakeslack.ResponseURLPost {
-	e.t.Helper()
-	before := len(e.slack.ResponseURLPosts())
-	id, err := e.slack.SlashCommand(user, "/dispatch", text)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.slack.WaitAck(waitFor(e.t), id); err != nil {
-		e.t.Fatalf("slash command not acked: %v", err)
-	}
-	var posts []fakeslack.ResponseURLPost
-	e.eventually("a reply to /dispatch "+text, wait, func() bool {
-		posts = e.slack.ResponseURLPosts()
-		return len(posts) > before
-	})
-	p := posts[before]
-	if p.User != user || (p.ResponseType != "ephemeral" && p.ResponseType != "") {
-		e.t.Errorf("reply to %s is %q for %s, want ephemeral for %s", text, p.ResponseType, p.User, user)
-	}
-	return p
-}
-
 func TestSlashCommands(t *testing.T) {
-	e := newEnv(t, envOptions{dlq: true})
-	e.startBot()
+	e := stack.New(t, stack.Options{DLQ: true})
+	e.StartBot()
 
-	help := e.slash("U0ALICE", "help")
+	help := e.Slash("U0ALICE", "help")
 	for _, sub := range []string{"/dispatch help", "/dispatch status", "/dispatch list", "/dispatch test"} {
 		if !strings.Contains(help.Text, sub) {
 			t.Errorf("help lacks %q:\n%s", sub, help.Text)
 		}
 	}
-	if unknown := e.slash("U0ALICE", "frobnicate now"); !strings.Contains(unknown.Text, "I don't know `frobnicate`") || !strings.Contains(unknown.Text, "/dispatch status") {
+	if unknown := e.Slash("U0ALICE", "frobnicate now"); !strings.Contains(unknown.Text, "I don't know `frobnicate`") || !strings.Contains(unknown.Text, "/dispatch status") {
 		t.Errorf("an unknown subcommand should answer with help:\n%s", unknown.Text)
 	}
-	if empty := e.slash("U0ALICE", ""); !strings.Contains(empty.Text, "/dispatch list") {
+	if empty := e.Slash("U0ALICE", ""); !strings.Contains(empty.Text, "/dispatch list") {
 		t.Errorf("no subcommand should answer with help:\n%s", empty.Text)
 	}
 
-	e.publishRaw(`{"type":"self-service","users":[{"slack":"alice"}],"body":{"github":{"title":"alice's alarm"},"slack":{"message":"m"}}}`)
-	e.publishRaw(`{"type":"self-service","users":[{"slack":"bobby"}],"body":{"github":{"title":"bob's alarm"},"slack":{"message":"m"}}}`)
-	e.publishRaw(`{"type":"low","body":{"github":{"title":"a low one"}}}`)
-	e.send(`not json`)
-	e.queueEmpty(wait)
+	e.PublishRaw(`{"type":"self-service","users":[{"slack":"alice"}],"body":{"github":{"title":"alice's alarm"},"slack":{"message":"m"}}}`)
+	e.PublishRaw(`{"type":"self-service","users":[{"slack":"bobby"}],"body":{"github":{"title":"bob's alarm"},"slack":{"message":"m"}}}`)
+	e.PublishRaw(`{"type":"low","body":{"github":{"title":"a low one"}}}`)
+	e.Send(`not json`)
+	e.QueueEmpty(wait)
 
-	status := e.slash("U0ALICE", "status")
+	status := e.Slash("U0ALICE", "status")
 	for _, want := range []string{"dispatch dev", "Slack: connected", "Queue: 0 waiting", "Dead-letter queue: 1", "Alarms handled since start: 3", "self-service 2", "low-priority 1", "Errors since start: 1", "Last alarm:"} {
 		if !strings.Contains(status.Text, want) {
 			t.Errorf("status lacks %q:\n%s", want, status.Text)
 		}
 	}
 
-	list := e.slash("U0ALICE", "list")
+	list := e.Slash("U0ALICE", "list")
 	if !strings.Contains(list.Text, "alice's alarm") || strings.Contains(list.Text, "bob's alarm") || !strings.Contains(list.Text, "https://github.com/acme/alarms/issues/") {
 		t.Errorf("list should show alice's own open alarm with its link, only:\n%s", list.Text)
 	}
-	if none := e.slash("U0CAROL", "list"); !strings.Contains(none.Text, "no open alarms") {
+	if none := e.Slash("U0CAROL", "list"); !strings.Contains(none.Text, "no open alarms") {
 		t.Errorf("carol has none:\n%s", none.Text)
 	}
 }
 
 func TestDispatchTestSendsARealAlarmWhoseNoDoesNotPage(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.startBot()
-	reply := e.slash("U0CAROL", "test")
+	e := stack.New(t, stack.Options{})
+	e.StartBot()
+	reply := e.Slash("U0CAROL", "test")
 	if !strings.Contains(reply.Text, "on its way") {
 		t.Errorf("reply: %s", reply.Text)
 	}
-	m := e.dm("U0CAROL", 1)
-	bs := buttonsOf(t, m)
+	m := e.DM("U0CAROL", 1)
+	bs := stack.Buttons(t, m)
 	if len(bs) != 2 {
 		t.Fatalf("the test alarm has %d buttons", len(bs))
 	}
-	e.click("U0CAROL", m, bs[1].ActionID)
-	e.eventually("the answer to be recorded", wait, func() bool {
-		is, _ := e.github.Issue(repo, 1)
+	e.Click("U0CAROL", m, bs[1].ActionID)
+	e.Eventually("the answer to be recorded", wait, func() bool {
+		is, _ := e.GitHub.Issue(repo, 1)
 		return len(is.Comments) == 1
 	})
-	is, _ := e.github.Issue(repo, 1)
+	is, _ := e.GitHub.Issue(repo, 1)
 	if !slices.Contains(is.Labels, "dispatch:test") || !strings.Contains(is.Comments[0].Body, "not paged") {
 		t.Errorf("test issue labels %v, comment %q", is.Labels, is.Comments[0].Body)
 	}
-	if n := len(e.pd.Events()); n != 0 {
+	if n := len(e.PD.Events()); n != 0 {
 		t.Errorf("a No on a test alarm paged (%d events)", n)
 	}
 }
 
 func TestReadyzFollowsTheSlackConnection(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	r := e.startBot()
-	if code, body := e.httpGet(r, "/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
+	e := stack.New(t, stack.Options{})
+	r := e.StartBot()
+	if code, body := e.HTTPGet(r, "/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
 		t.Errorf("/healthz = %d %s", code, body)
 	}
-	e.eventually("ready", wait, func() bool { code, _ := e.httpGet(r, "/readyz"); return code == 200 })
+	e.Eventually("ready", wait, func() bool { code, _ := e.HTTPGet(r, "/readyz"); return code == 200 })
 
 	// Slack refuses new connections for a while; the current one drops.
-	e.slack.FailNext("apps.connections.open", 4, http.StatusInternalServerError, 0)
-	e.slack.DropConnections()
-	e.eventually("not ready while Slack is away", wait, func() bool {
-		code, body := e.httpGet(r, "/readyz")
+	e.Slack.FailNext("apps.connections.open", 4, http.StatusInternalServerError, 0)
+	e.Slack.DropConnections()
+	e.Eventually("not ready while Slack is away", wait, func() bool {
+		code, body := e.HTTPGet(r, "/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, `"slack_connected":false`)
 	})
-	e.eventually("ready again after the reconnect", 60*time.Second, func() bool {
-		code, _ := e.httpGet(r, "/readyz")
+	e.Eventually("ready again after the reconnect", 60*time.Second, func() bool {
+		code, _ := e.HTTPGet(r, "/readyz")
 		return code == 200
 	})
 }
 
 func TestMetricsMoveWithTheTraffic(t *testing.T) {
-	e := newEnv(t, envOptions{dlq: true})
-	r := e.startBot()
-	_, before := e.httpGet(r, "/metrics")
+	e := stack.New(t, stack.Options{DLQ: true})
+	r := e.StartBot()
+	_, before := e.HTTPGet(r, "/metrics")
 	if strings.Contains(before, `dispatch_alarms_handled_total{type="low-priority"}`) {
 		t.Fatal("counted before any traffic")
 	}
-	e.publishRaw(`{"type":"low","body":{"github":{"title":"counted"}}}`)
-	e.publishRaw(`{"type":"high","body":{"pagerduty":{"title":"counted"}}}`)
-	e.send(`{"type":"nope"}`)
-	e.queueEmpty(wait)
-	_, after := e.httpGet(r, "/metrics")
+	e.PublishRaw(`{"type":"low","body":{"github":{"title":"counted"}}}`)
+	e.PublishRaw(`{"type":"high","body":{"pagerduty":{"title":"counted"}}}`)
+	e.Send(`{"type":"nope"}`)
+	e.QueueEmpty(wait)
+	_, after := e.HTTPGet(r, "/metrics")
 	for _, want := range []string{
 		`dispatch_alarms_received_total 3`,
 		`dispatch_alarms_handled_total{type="low-priority"} 1`,
@@ -152,12 +129,12 @@ func TestMetricsMoveWithTheTraffic(t *testing.T) {
 }
 
 func TestCheckReportsAWrongTokenAndAnUnreachableQueue(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	cfg := e.cfg
+	e := stack.New(t, stack.Options{})
+	cfg := e.Config
 	cfg.SlackBotToken = "xoxb-not-the-right-token"
-	cfg.QueueURL = e.aws.URL() + "/100010001000/no-such-queue"
-	awsCfg := e.aws.AWSConfig()
-	b, err := bot.New(context.Background(), cfg, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.logs, "debug", "json"))
+	cfg.QueueURL = e.AWS.URL() + "/100010001000/no-such-queue"
+	awsCfg := e.AWS.AWSConfig()
+	b, err := bot.New(context.Background(), cfg, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.Logs, "debug", "json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,9 +179,9 @@ func TestStartupSaysWhichSlackTokenIsWrong(t *testing.T) {
 		{"app token", func(c *bot.Config) { c.SlackAppToken = "xapp-wrong" }, "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{configure: tc.configure})
-			awsCfg := e.aws.AWSConfig()
-			b, err := bot.New(context.Background(), e.cfg, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.logs, "debug", "json"))
+			e := stack.New(t, stack.Options{Configure: tc.configure})
+			awsCfg := e.AWS.AWSConfig()
+			b, err := bot.New(context.Background(), e.Config, bot.Options{AWS: &awsCfg}, bot.NewLogger(e.Logs, "debug", "json"))
 			if err != nil {
 				t.Fatal(err)
 			}

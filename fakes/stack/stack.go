@@ -1,0 +1,206 @@
+// Package stack runs dispatch against everything it talks to, on this machine: goaws for SQS and
+// SNS (in process) and the fakes of Slack, GitHub and PagerDuty, driven through the real client
+// libraries. The end-to-end tests, the reliability suite and the benchmark share it. Dispatch runs
+// in process (StartBot) or as its real binary (StartProcess), never replaced by a stub.
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/fakes/awstest"
+	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
+	"github.com/dispatch-oss/dispatch/fakes/fakepagerduty"
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
+	"github.com/dispatch-oss/dispatch/pace"
+)
+
+// The names every stack uses.
+const (
+	Repo            = "acme/alarms"
+	OtherRepo       = "acme/other"
+	FallbackChannel = "C0FALLBACK"
+	RoutingKey      = "R0123456789abcdef0123456789abcde" // 32 characters
+	ServiceKey      = "S0123456789abcdef0123456789abcde"
+	GitHubToken     = "ghp_e2e_secret_token_0123456789"
+	// Wait is the usual deadline for something to happen.
+	Wait = 20 * time.Second
+)
+
+// People are the Slack users every stack knows.
+var People = []fakeslack.User{
+	{ID: "U0ALICE", Name: "alice", RealName: "Alice Liddell", DisplayName: "alice", Email: "alice@example.com"},
+	{ID: "U0BOB", Name: "bob", RealName: "Bob Builder", DisplayName: "bobby", Email: "bob@example.com"},
+	{ID: "U0CAROL", Name: "carol", RealName: "Carol Danvers", DisplayName: "captain", Email: "carol@example.com"},
+}
+
+// Options shape a stack.
+type Options struct {
+	Configure func(*bot.Config) // changes to the bot's configuration
+	DLQ       bool              // give the queue a dead-letter queue and redrive policy
+	AWS       *aws.Config       // the bot's SQS endpoint, when not the in-process goaws
+	// QueueVisibility is the queue's own visibility timeout (default 30 s); the bot sets its own
+	// on every receive (Config.Visibility).
+	QueueVisibility time.Duration
+	Users           []fakeslack.User // more users besides People
+}
+
+// Env is one dispatch under test with its own queue, topics and fake services.
+type Env struct {
+	T        testing.TB
+	AWS      *awstest.Server
+	Queue    awstest.Queue
+	RawTopic string // topic ARN, raw delivery on
+	SNSTopic string // topic ARN, raw delivery off (SNS envelope)
+	Slack    *fakeslack.Server
+	GitHub   *fakegithub.Server
+	PD       *fakepagerduty.Server
+	Logs     *SyncBuffer
+	Config   bot.Config
+
+	awsCfg *aws.Config
+	mu     sync.Mutex
+	bots   []*Replica
+	procs  []*Process
+}
+
+// New starts the services (goaws once per process) and prepares a configuration for dispatch.
+// Everything is stopped, and the log checked for secrets, when the test ends.
+func New(t testing.TB, opts Options) *Env {
+	t.Helper()
+	a, err := awstest.Start()
+	if err != nil {
+		t.Fatalf("goaws: %v", err)
+	}
+	e := &Env{T: t, AWS: a, Logs: &SyncBuffer{}, awsCfg: opts.AWS}
+	vis := opts.QueueVisibility
+	if vis == 0 {
+		vis = 30 * time.Second
+	}
+	e.Queue = a.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: vis, DLQ: opts.DLQ})
+	e.RawTopic = a.NewTopic(t, e.Queue, true)
+	e.SNSTopic = a.NewTopic(t, e.Queue, false)
+
+	e.Slack = fakeslack.New(fakeslack.Options{PingInterval: time.Second})
+	t.Cleanup(e.Slack.Close)
+	for _, p := range append(append([]fakeslack.User(nil), People...), opts.Users...) {
+		e.Slack.AddUser(p)
+	}
+	e.Slack.AddChannel(FallbackChannel, "dispatch-fallback")
+	e.GitHub = fakegithub.New(fakegithub.Options{Token: GitHubToken})
+	t.Cleanup(e.GitHub.Close)
+	e.GitHub.AddRepo(Repo)
+	e.GitHub.AddRepo(OtherRepo)
+	e.PD = fakepagerduty.New()
+	t.Cleanup(e.PD.Close)
+	e.PD.AddRoutingKey(RoutingKey)
+	e.PD.AddRoutingKey(ServiceKey)
+
+	c := bot.Defaults()
+	c.SlackBotToken = e.Slack.Options().BotToken
+	c.SlackAppToken = e.Slack.Options().AppToken
+	c.QueueURL = e.Queue.URL
+	c.GitHubToken = GitHubToken
+	c.GitHubRepo = Repo
+	c.PagerDutyKey = RoutingKey
+	c.ServiceKeys = map[string]string{"PSERVICE": ServiceKey}
+	c.FallbackChannel = FallbackChannel
+	c.GitHubDefault = "acme/security"
+	c.SlackAPIURL = e.Slack.APIURL()
+	c.GitHubAPIURL = e.GitHub.URL()
+	c.PagerDutyURL = e.PD.URL()
+	c.HTTPAddr = "127.0.0.1:0"
+	c.ShutdownTimeout = 10 * time.Second
+	c.LogLevel = "debug"
+	c.Visibility = 30 * time.Second
+	// The fake enforces github.com's 80 a minute too; tests make fewer, and the pacer's own tests
+	// and the reliability suite prove the pacing.
+	c.GitHubLimits = []pace.Window{{Limit: 1000, Span: time.Minute}}
+	if opts.Configure != nil {
+		opts.Configure(&c)
+	}
+	e.Config = c
+	t.Cleanup(func() {
+		e.StopAll()
+		e.assertNoSecretsLogged()
+		if t.Failed() {
+			t.Logf("dispatch log (last lines):\n%s", tail(e.Logs.String(), 60))
+		}
+	})
+	return e
+}
+
+// Example reads a file of docs/examples (from a package one level below the repository root).
+func Example(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/examples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (e *Env) assertNoSecretsLogged() {
+	e.T.Helper()
+	logs := e.Logs.String()
+	for _, s := range e.Config.Secrets() {
+		if len(s) >= 8 && strings.Contains(logs, s) {
+			e.T.Errorf("a secret (%s…) appears in the log", s[:4])
+		}
+	}
+}
+
+// LogLines returns the JSON log lines that contain all of subs, decoded.
+func (e *Env) LogLines(subs ...string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(e.Logs.String(), "\n") {
+		ok := line != ""
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if !ok {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// SyncBuffer is a goroutine-safe log sink.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
