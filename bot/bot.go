@@ -190,6 +190,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.log.Warn().Msg("work still in flight at the shutdown timeout was released back to the queue")
 	}
 	b.socket.wg.Wait() // answers started before the stop finish (or end with workCtx)
+	flush, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	b.router.Flush(flush)
+	cancelFlush()
 	stopSocket()
 	cancelWork()
 	if err := <-httpDone; err != nil {

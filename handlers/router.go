@@ -38,14 +38,24 @@ type Router struct {
 	tasks  Tasks
 	now    func() time.Time
 
-	locks keyedMutex
+	locks   keyedMutex
+	notices *notices
 }
 
 // NewRouter wires the use cases to their services. tasks may be nil, in which case failed answers
 // are retried only in-process.
 func NewRouter(cfg Config, issues Issues, pager Pager, chat Chat, tasks Tasks) *Router {
-	return &Router{cfg: cfg, issues: issues, pager: pager, chat: chat, tasks: tasks, now: time.Now}
+	r := &Router{cfg: cfg, issues: issues, pager: pager, chat: chat, tasks: tasks, now: time.Now}
+	r.notices = newNotices(func(ctx context.Context, m Message) error {
+		_, err := r.chat.Post(ctx, r.cfg.FallbackChannel, m)
+		return err
+	})
+	return r
 }
+
+// Flush waits, until ctx ends, for the operator notices still queued to be posted. Call it when
+// stopping.
+func (r *Router) Flush(ctx context.Context) { r.notices.flush(ctx) }
 
 // Inbound is one message taken off the queue.
 type Inbound struct {
@@ -160,21 +170,12 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 	return is, false, nil
 }
 
-// notify posts an operator notice to the fallback channel, if there is one. A failure is logged:
-// notices must never hold up an alarm.
-func (r *Router) notify(ctx context.Context, m Message) {
-	if r.cfg.FallbackChannel == "" {
-		return
-	}
-	if _, err := r.chat.Post(ctx, r.cfg.FallbackChannel, m); err != nil {
-		zerolog.Ctx(ctx).Error().Err(err).Msg("could not post to the fallback channel")
-	}
-}
-
-// Reject announces an alarm that can't be routed in the fallback channel. The caller has logged and
-// counted it and moves it out of the queue's way.
+// Reject announces an alarm that can't be routed in the fallback channel, if there is one, in the
+// background (see notices). The caller has logged and counted it and moves it out of the queue's way.
 func (r *Router) Reject(ctx context.Context, in Inbound, reason error) {
-	r.notify(ctx, rejectNotice(in, reason))
+	if r.cfg.FallbackChannel != "" {
+		r.notices.add(ctx, rejectNotice(in, reason))
+	}
 }
 
 func splitByAlarm(issues []Issue, id string) (mine, others []Issue) {

@@ -210,3 +210,35 @@ func (e *Env) RunCLI(stdin string, args ...string) (code int, stdout, stderr str
 	}
 	return 0, out.String(), errb.String()
 }
+
+// Text is all the text of a message's blocks (as posted, so Slack-escaped), one block a line.
+func Text(t testing.TB, m fakeslack.Message) string {
+	t.Helper()
+	var blocks []struct {
+		Text *struct {
+			Text string `json:"text"`
+		} `json:"text"`
+		Elements []struct {
+			Text json.RawMessage `json:"text"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatalf("blocks: %v", err)
+	}
+	var b strings.Builder
+	for _, bl := range blocks {
+		if bl.Text != nil {
+			b.WriteString(bl.Text.Text + "\n")
+		}
+		for _, el := range bl.Elements {
+			var s string
+			var obj struct{ Text string }
+			if json.Unmarshal(el.Text, &s) == nil {
+				b.WriteString(s + "\n")
+			} else if json.Unmarshal(el.Text, &obj) == nil {
+				b.WriteString(obj.Text + "\n")
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,120 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+)
+
+// Bounds of the notice queue: beyond maxPendingNotices the oldest are counted and dropped (the log,
+// the metrics and the dead-letter queue still have every one); a digest lists at most digestLines.
+const (
+	maxPendingNotices = 1000
+	digestLines       = 20
+)
+
+// notices posts operator notices to the fallback channel without holding up the alarms they are
+// about: one at a time in the background, and, when they pile up (a flood of bad input), as one
+// digest, so the channel stays readable and within Slack's per-channel limit.
+type notices struct {
+	post func(context.Context, Message) error
+	log  zerolog.Logger
+
+	mu      sync.Mutex
+	pending []Message
+	dropped int
+	wake    chan struct{}
+	idle    *sync.Cond // signalled when the queue is empty and nothing is being posted
+	busy    bool
+	once    sync.Once
+}
+
+func newNotices(post func(context.Context, Message) error) *notices {
+	n := &notices{post: post, wake: make(chan struct{}, 1)}
+	n.idle = sync.NewCond(&n.mu)
+	return n
+}
+
+// add queues a notice; it never blocks.
+func (n *notices) add(ctx context.Context, m Message) {
+	n.once.Do(func() {
+		n.log = *zerolog.Ctx(ctx)
+		go n.run()
+	})
+	n.mu.Lock()
+	if len(n.pending) >= maxPendingNotices {
+		n.pending = n.pending[1:]
+		n.dropped++
+	}
+	n.pending = append(n.pending, m)
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notices) run() {
+	for range n.wake {
+		for {
+			n.mu.Lock()
+			batch, dropped := n.pending, n.dropped
+			n.pending, n.dropped = nil, 0
+			n.busy = len(batch) > 0
+			if !n.busy {
+				n.idle.Broadcast()
+				n.mu.Unlock()
+				break
+			}
+			n.mu.Unlock()
+			m := batch[0]
+			if len(batch) > 1 || dropped > 0 {
+				m = noticeDigest(batch, dropped)
+			}
+			if err := n.post(context.Background(), m); err != nil {
+				n.log.Error().Err(err).Msg("could not post to the fallback channel")
+			}
+		}
+	}
+}
+
+// flush waits until every queued notice was posted, or ctx ends.
+func (n *notices) flush(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		n.mu.Lock()
+		for n.busy || len(n.pending) > 0 {
+			n.idle.Wait()
+		}
+		n.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// noticeDigest folds several notices into one.
+func noticeDigest(batch []Message, dropped int) Message {
+	var b strings.Builder
+	for i, m := range batch {
+		if i == digestLines {
+			fmt.Fprintf(&b, "…and %d more.\n", len(batch)-digestLines)
+			break
+		}
+		body, _, _ := strings.Cut(m.Body, "\n")
+		fmt.Fprintf(&b, "• %s: %s (%s)\n", m.Title, body, m.Note)
+	}
+	if dropped > 0 {
+		fmt.Fprintf(&b, "%d more notices were dropped in the flood.\n", dropped)
+	}
+	return Message{
+		Title: fmt.Sprintf("%d notices", len(batch)+dropped),
+		Body:  b.String(),
+		Note:  "every one is in the log (and rejected alarms in the dead-letter queue)",
+	}
+}
