@@ -12,9 +12,9 @@ import (
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
-// classify marks a go-github error for the retrier: rate limits carry their wait, 5xx and 429 and
-// network failures are transient, any other 4xx is permanent (a missing repository, no permission,
-// a rejected field).
+// classify marks a go-github error for the retrier: rate limits carry their wait; 5xx, 429, 401,
+// 403 and network failures are transient; any other 4xx is permanent (a missing repository, a
+// rejected field).
 func classify(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
@@ -37,6 +37,10 @@ func classify(err error) error {
 			}
 			return err
 		case code >= 500:
+			return err
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			// The credentials, not the alarm: a rotated token or a missing permission is mended by
+			// an operator, and the alarm must still be there then (not in the dead-letter queue).
 			return err
 		case code >= 400:
 			return retry.Permanent(err)

@@ -105,14 +105,10 @@ func (c *Client) call(ctx context.Context, method string, fn func(context.Contex
 	})
 }
 
-// AuthTest checks the bot token and returns the bot's user ID and team name.
+// AuthTest checks the bot token and returns the bot's user ID and team name. It tries once: it
+// answers a person (start-up, dispatch check) who wants to know now.
 func (c *Client) AuthTest(ctx context.Context) (userID, team string, err error) {
-	var resp *slack.AuthTestResponse
-	err = c.call(ctx, "auth.test", func(ctx context.Context) error {
-		var err error
-		resp, err = c.api.AuthTestContext(ctx)
-		return err
-	})
+	resp, err := c.api.AuthTestContext(ctx)
 	if err != nil {
 		return "", "", wrap("auth.test", err)
 	}

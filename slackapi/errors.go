@@ -10,9 +10,13 @@ import (
 )
 
 // transientErrors are Slack `ok:false` errors worth another try; every other one is permanent.
+// Token and scope errors are here too: an operator mends them, and the alarm must still be on the
+// queue then, not in the dead-letter queue.
 var transientErrors = map[string]bool{
 	"ratelimited": true, "internal_error": true, "fatal_error": true, "service_unavailable": true,
 	"request_timeout": true, "team_added_to_org": true,
+	"invalid_auth": true, "not_authed": true, "token_revoked": true, "token_expired": true,
+	"account_inactive": true, "missing_scope": true, "not_allowed_token_type": true,
 }
 
 // classify marks a slack-go error for the retrier: 429 carries its Retry-After, 5xx and network

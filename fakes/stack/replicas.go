@@ -31,7 +31,11 @@ type Replica struct {
 // connection.
 func (e *Env) StartBot() *Replica {
 	e.T.Helper()
-	log := bot.NewLogger(e.Logs, e.Config.LogLevel, "json", e.Config.Secrets()...)
+	secrets := e.Config.Secrets()
+	if e.noRedact {
+		secrets = nil
+	}
+	log := bot.NewLogger(e.Logs, e.Config.LogLevel, "json", secrets...)
 	awsCfg := e.AWS.AWSConfig()
 	if e.awsCfg != nil {
 		awsCfg = e.awsCfg.Copy()
@@ -87,8 +91,15 @@ type Process struct {
 // waits until Slack sees its connection.
 func (e *Env) StartProcess() *Process {
 	e.T.Helper()
+	return e.StartProcessWith()
+}
+
+// StartProcessWith is StartProcess with more environment variables ("KEY=value"), for settings the
+// Config does not carry (DISPATCH_PPROF); a later one wins over the stack's.
+func (e *Env) StartProcessWith(extraEnv ...string) *Process {
+	e.T.Helper()
 	cmd := exec.Command(Binary(e.T), "run")
-	cmd.Env = append(e.Environ(), "PATH="+os.Getenv("PATH"), "HOME="+os.TempDir())
+	cmd.Env = append(append(e.Environ(), "PATH="+os.Getenv("PATH"), "HOME="+os.TempDir()), extraEnv...)
 	cmd.Stdout, cmd.Stderr = e.Logs, e.Logs
 	if err := cmd.Start(); err != nil {
 		e.T.Fatalf("start dispatch: %v", err)
@@ -111,6 +122,9 @@ func (e *Env) StartProcess() *Process {
 	e.waitConnections()
 	return p
 }
+
+// PID is the operating system's id of the process, e.g. to read /proc/PID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Kill sends SIGKILL and waits for the process to die: no clean-up of any kind.
 func (p *Process) Kill() {
