@@ -243,6 +243,11 @@ func (b *Bot) Publish(ctx context.Context, body []byte) error {
 // Answer, Command: the Interactions the socket feeds.
 func (b *Bot) Answer(ctx context.Context, c handlers.Click) error { return b.router.Answer(ctx, c) }
 
+// HomeOpened publishes a user's App Home tab.
+func (b *Bot) HomeOpened(ctx context.Context, userID string) error {
+	return b.router.HomeOpened(ctx, userID)
+}
+
 // Command answers /dispatch.
 func (b *Bot) Command(ctx context.Context, c handlers.Command) handlers.Reply {
 	return b.commands.Command(ctx, c)

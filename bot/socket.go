@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -20,6 +21,7 @@ import (
 type Interactions interface {
 	Answer(ctx context.Context, c handlers.Click) error
 	Command(ctx context.Context, c handlers.Command) handlers.Reply
+	HomeOpened(ctx context.Context, userID string) error
 }
 
 // ErrInvalidAppToken is returned when Slack refuses SLACK_APP_TOKEN.
@@ -123,7 +125,12 @@ func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
 			s.slash(workCtx, cmd)
 		}
 	case socketmode.EventTypeEventsAPI:
-		s.ack(evt) // dispatch subscribes to no events yet; ack so Slack doesn't resend
+		s.ack(evt)
+		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
+			if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
+				s.async(workCtx, "home", func(ctx context.Context) error { return s.use.HomeOpened(ctx, home.User) })
+			}
+		}
 	}
 }
 

@@ -264,10 +264,15 @@ func convert(repo string, is *github.Issue) handlers.Issue {
 	return out
 }
 
-// OpenFor lists a Slack user's open self-service alarms in repo, newest first, through search (their
-// issues carry the user's ID in dispatch's marker). Search lags a little behind new issues.
-func (c *Client) OpenFor(ctx context.Context, repo, slackUserID string, limit int) ([]handlers.Issue, error) {
-	q := fmt.Sprintf("repo:%s is:issue is:open label:%q %q in:body", repo, c.label, "slack="+slackUserID)
+// AlarmsFor lists a Slack user's self-service alarms in repo, open or closed, newest first, through
+// search (their issues carry the user's ID in dispatch's marker). Search lags a little behind new
+// issues.
+func (c *Client) AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]handlers.Issue, error) {
+	state := "is:closed"
+	if open {
+		state = "is:open"
+	}
+	q := fmt.Sprintf("repo:%s is:issue %s label:%q %q in:body", repo, state, c.label, "slack="+slackUserID)
 	var out []handlers.Issue
 	err := c.do(ctx, "search issues", false, func(ctx context.Context) error {
 		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: limit}})
@@ -283,7 +288,7 @@ func (c *Client) OpenFor(ctx context.Context, repo, slackUserID string, limit in
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("search open alarms in %s: %w", repo, err)
+		return nil, fmt.Errorf("search alarms in %s: %w", repo, err)
 	}
 	if len(out) > limit {
 		out = out[:limit]

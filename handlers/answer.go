@@ -22,6 +22,22 @@ type Click struct {
 	ResponseURL string
 }
 
+// reply answers the user who clicked. A click on the App Home tab has nowhere to answer (no channel,
+// no response URL): its answer is the refreshed tab.
+func (r *Router) reply(ctx context.Context, to Audience, text string) error {
+	if to.ResponseURL == "" && to.Channel == "" {
+		return nil
+	}
+	return r.chat.Tell(ctx, to, text)
+}
+
+// refreshHome republishes a user's App Home tab after an answer; a failure is only logged.
+func (r *Router) refreshHome(ctx context.Context, userID string) {
+	if err := r.HomeOpened(ctx, userID); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not refresh the App Home tab")
+	}
+}
+
 func (c Click) audience() Audience {
 	return Audience{UserID: c.UserID, Channel: c.Channel, ResponseURL: c.ResponseURL}
 }
@@ -36,13 +52,13 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	t, err := DecodeTicket(c.Value)
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
-		return r.chat.Tell(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
+		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
 	}
 	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
 	ctx = log.WithContext(ctx)
 	if c.UserID != t.User {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
-		return r.chat.Tell(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
+		return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
 	}
 	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL}
 	return r.record(ctx, task)
@@ -54,18 +70,27 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 	unlock := r.locks.Lock(fmt.Sprintf("answer\x00%s\x00%d", task.Ticket.Repo, task.Ticket.Issue))
 	defer unlock()
 
+	if task.Message.TS == "" && task.Ticket.Key != "" {
+		// A click on the App Home tab: find the DM, so it shows the answer too.
+		if ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key); err == nil && found {
+			task.Message = ref
+		}
+	}
 	done, err := r.apply(ctx, task)
 	if err == nil {
+		defer r.refreshHome(ctx, task.UserID)
 		if !done {
 			// A second click, or the issue was closed meanwhile: the DM keeps the first answer.
 			if task.Attempts > 0 {
 				return nil
 			}
-			return r.chat.Tell(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL},
+			return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL},
 				"This alarm was already answered or its issue was closed; nothing changed.")
 		}
-		if err := r.chat.Settle(ctx, task.Message, answeredText(task)); err != nil {
-			log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
+		if task.Message.TS != "" {
+			if err := r.chat.Settle(ctx, task.Message, answeredText(task)); err != nil {
+				log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
+			}
 		}
 		return nil
 	}
@@ -78,7 +103,7 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 	if derr := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: retryDelay(task.Attempts), Answer: &task}); derr != nil {
 		return fmt.Errorf("answer failed (%w) and could not be deferred: %w", err, derr)
 	}
-	if task.Attempts == 1 {
+	if task.Attempts == 1 && task.Message.TS != "" {
 		if err := r.chat.Settle(ctx, task.Message, pendingText(task)); err != nil {
 			log.Error().Err(err).Msg("could not update the DM")
 		}

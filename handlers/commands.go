@@ -50,9 +50,9 @@ type Publisher interface {
 	Publish(ctx context.Context, body []byte) error
 }
 
-// OpenAlarms finds a Slack user's open self-service alarms.
+// OpenAlarms finds a Slack user's self-service alarms.
 type OpenAlarms interface {
-	OpenFor(ctx context.Context, repo, slackUserID string, limit int) ([]Issue, error)
+	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)
 }
 
 // subcommand is one entry of the /dispatch table.
@@ -155,7 +155,7 @@ func (c *Commands) statusCmd(ctx context.Context, _ Command, _ []string) Reply {
 }
 
 func (c *Commands) list(ctx context.Context, cmd Command, _ []string) Reply {
-	issues, err := c.open.OpenFor(ctx, c.repo, cmd.UserID, listLimit)
+	issues, err := c.open.AlarmsFor(ctx, c.repo, cmd.UserID, true, listLimit)
 	if err != nil {
 		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch list failed")
 		return Reply{Text: "I couldn't reach GitHub to list your alarms. Try again in a minute."}

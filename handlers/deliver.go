@@ -52,8 +52,13 @@ func (r *Router) resolveAll(ctx context.Context, a *alerts.Alarm) ([]recipient, 
 
 func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
 	for _, rc := range rcs {
-		ni := r.selfServiceIssue(a, id, rc)
-		is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}, mine, ni)
+		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Service: a.PagerDutyServiceID,
+			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
+		mk := marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}
+		if rc.SlackID != "" {
+			mk.Ticket = t.Encode()
+		}
+		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, r.selfServiceIssue(a, id, rc))
 		if err != nil {
 			return err
 		}
@@ -63,8 +68,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			}
 			continue
 		}
-		t := Ticket{Alarm: id, User: rc.SlackID, Repo: repo, Issue: is.Number, Service: a.PagerDutyServiceID,
-			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
+		t.Issue = is.Number
 		m := Message{
 			Key:    id + "/" + rc.Key,
 			Body:   a.SlackMessage,

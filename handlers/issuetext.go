@@ -14,17 +14,21 @@ import (
 // marker is hidden in every issue dispatch opens: which alarm made it, for which user. A redelivered
 // alarm finds its own issue by it and picks up where the first delivery stopped.
 type marker struct {
-	Alarm string
-	User  string // "" for an alarm-wide issue
-	Slack string // the addressed Slack user ID of a self-service issue
+	Alarm  string
+	User   string // "" for an alarm-wide issue
+	Slack  string // the addressed Slack user ID of a self-service issue
+	Ticket string // a self-service issue's encoded Ticket (without its number), for the App Home buttons
 }
 
-var markerPattern = regexp.MustCompile(`<!-- dispatch alarm=(\S*) user=(\S*)(?: slack=(\S*))? -->`)
+var markerPattern = regexp.MustCompile(`<!-- dispatch alarm=(\S*) user=(\S*)(?: slack=(\S*))?(?: ticket=(\S*))? -->`)
 
 func (m marker) String() string {
 	s := "<!-- dispatch alarm=" + url.QueryEscape(m.Alarm) + " user=" + url.QueryEscape(m.User)
 	if m.Slack != "" {
 		s += " slack=" + url.QueryEscape(m.Slack)
+	}
+	if m.Ticket != "" {
+		s += " ticket=" + m.Ticket // base64url: no spaces, nothing to escape
 	}
 	return s + " -->"
 }
@@ -46,6 +50,7 @@ func findMarker(body string) (marker, bool) {
 		return marker{}, false
 	}
 	mk.Slack, _ = url.QueryUnescape(m[3])
+	mk.Ticket = m[4]
 	return mk, true
 }
 

@@ -52,6 +52,9 @@ type Issues interface {
 	Comments(ctx context.Context, repo string, number int) ([]string, error)
 	Close(ctx context.Context, repo string, number int) error
 	AddLabels(ctx context.Context, repo string, number int, labels ...string) error
+	// AlarmsFor lists a Slack user's self-service issues in repo, open or closed, newest first.
+	// It may lag behind issues created moments ago (it uses GitHub search).
+	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)
 }
 
 // Link is a titled URL.
@@ -124,6 +127,8 @@ type Chat interface {
 	Permalink(ctx context.Context, ref MessageRef) (string, error)
 	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.
 	Settle(ctx context.Context, ref MessageRef, outcome string) error
+	// PublishHome shows a user their App Home tab.
+	PublishHome(ctx context.Context, v HomeView) error
 	// Tell shows text to one user only: through the interaction's response URL when there is one,
 	// else as an ephemeral message in the channel.
 	Tell(ctx context.Context, to Audience, text string) error

@@ -22,7 +22,8 @@ const maxTicketValue = 2000
 type Ticket struct {
 	V           int    `json:"v"`
 	Alarm       string `json:"a"`
-	User        string `json:"u"` // the Slack user the alarm was addressed to
+	User        string `json:"u"`           // the Slack user the alarm was addressed to
+	Key         string `json:"k,omitempty"` // the user's key within the alarm: finds the DM (Message.Key is Alarm/Key)
 	Repo        string `json:"r"`
 	Issue       int    `json:"n"`
 	Service     string `json:"s,omitempty"`
@@ -56,6 +57,15 @@ func (t Ticket) Encode() string {
 
 // DecodeTicket unpacks a button value. It fails for anything Encode didn't make.
 func DecodeTicket(s string) (Ticket, error) {
+	t, err := decodeTicket(s)
+	if err == nil && t.Issue <= 0 {
+		err = errors.New("decode ticket: incomplete ticket")
+	}
+	return t, err
+}
+
+// decodeTicket unpacks a ticket that may not know its issue yet (the one kept in the issue's marker).
+func decodeTicket(s string) (Ticket, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
@@ -64,7 +74,7 @@ func DecodeTicket(s string) (Ticket, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
 	}
-	if t.V != 1 || t.Alarm == "" || t.User == "" || t.Repo == "" || t.Issue <= 0 {
+	if t.V != 1 || t.Alarm == "" || t.User == "" || t.Repo == "" {
 		return Ticket{}, errors.New("decode ticket: incomplete ticket")
 	}
 	return t, nil

@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+)
+
+// homeLimit bounds each list of the App Home tab.
+const homeLimit = 10
+
+// HomeEntry is one alarm on a user's App Home tab.
+type HomeEntry struct {
+	Title   string
+	Link    *Link
+	Status  string
+	Buttons []Button // the same buttons as the DM, for a pending alarm
+}
+
+// HomeView is a user's App Home tab: what waits for their answer, and what they answered lately.
+type HomeView struct {
+	UserID  string
+	Pending []HomeEntry
+	Recent  []HomeEntry
+}
+
+// HomeOpened publishes a user's App Home tab: their pending confirmations, with the same buttons as
+// the DM, and their recent answers. It is also called after every answer, so the tab follows.
+func (r *Router) HomeOpened(ctx context.Context, userID string) error {
+	open, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, true, homeLimit*2)
+	if err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	closed, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, false, homeLimit)
+	if err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	v := HomeView{UserID: userID}
+	for _, is := range open {
+		if is.HasLabel(LabelEscalated) {
+			v.Recent = append(v.Recent, HomeEntry{Title: is.Title, Link: issueLink(is), Status: "You answered No: escalated to PagerDuty"})
+			continue
+		}
+		e := HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Waiting for your answer"}
+		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" {
+			if t, err := decodeTicket(mk.Ticket); err == nil && t.User == userID {
+				t.Issue = is.Number
+				e.Buttons = []Button{
+					{ActionID: ActionYes, Label: DefaultYesShort, Value: t.Encode(), Style: "primary"},
+					{ActionID: ActionNo, Label: DefaultNoShort, Value: t.Encode(), Style: "danger"},
+				}
+			}
+		}
+		if len(v.Pending) < homeLimit {
+			v.Pending = append(v.Pending, e)
+		}
+	}
+	for _, is := range closed {
+		v.Recent = append(v.Recent, HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Closed"})
+	}
+	if len(v.Recent) > homeLimit {
+		v.Recent = v.Recent[:homeLimit]
+	}
+	if err := r.chat.PublishHome(ctx, v); err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	zerolog.Ctx(ctx).Debug().Str("user", userID).Int("pending", len(v.Pending)).Msg("app home published")
+	return nil
+}
+
+// Labels of the App Home buttons (the DM's own labels are the alarm's; they aren't kept).
+const (
+	DefaultYesShort = "Yes, it was me"
+	DefaultNoShort  = "No, it wasn't me"
+)
