@@ -187,7 +187,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 	}
 	if err := r.pager.Trigger(ctx, Page{
 		ServiceID: t.Service,
-		DedupKey:  "dispatch/" + t.Alarm + "/" + t.User,
+		DedupKey:  escalationKey(t),
 		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
 		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
 		Source:    r.cfg.Source,
@@ -203,6 +203,10 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 	}
 	return nil
 }
+
+// escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
+// so the incident can be found from the issue (the Events API returns no incident URL).
+func escalationKey(t Ticket) string { return "dispatch/" + t.Alarm + "/" + t.User }
 
 // runAnswer is the deferred form of record.
 func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
@@ -234,7 +238,7 @@ func answerComment(task AnswerTask) string {
 	case !task.Yes && task.Ticket.Test:
 		what = "said this was **not** them. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case !task.Yes:
-		what = "said this was **not** them; escalated to PagerDuty."
+		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
 	}
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
 		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))

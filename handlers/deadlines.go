@@ -115,7 +115,7 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
 		return err
 	}
-	if err := r.issues.Comment(ctx, t.Repo, t.Issue, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged.\n\n%s", t.User, waited, mark)); err != nil {
+	if err := r.issues.Comment(ctx, t.Repo, t.Issue, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
 	if err := r.chat.Settle(ctx, d.Message, fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)); err != nil {
