@@ -88,7 +88,10 @@ func (p Policy) Do(ctx context.Context, log zerolog.Logger, what string, fn func
 			}
 			return nil
 		}
-		if IsPermanent(err) || try >= attempts || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		if IsPermanent(err) || try >= attempts {
 			return err
 		}
 		wait := p.backoff(try)
