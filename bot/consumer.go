@@ -119,7 +119,7 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	defer stop()
 
 	u, err := c.q.Unwrap(m)
-	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload}
+	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1}
 	if err != nil {
 		c.reject(ctx, m, in, retry.Permanent(err), "envelope")
 		return

@@ -146,6 +146,9 @@ func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClo
 	return found, nil
 }
 
+// CreateDelay is how long a Create made now would wait for the pacing of content-creating requests.
+func (c *Client) CreateDelay() time.Duration { return c.pace.Delay() }
+
 // Create opens an issue.
 func (c *Client) Create(ctx context.Context, repo string, ni handlers.NewIssue) (handlers.Issue, error) {
 	owner, name, err := splitRepo(repo)

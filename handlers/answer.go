@@ -54,7 +54,7 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
 		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
 	}
-	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Int("issue", t.Issue).Logger()
+	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Logger()
 	ctx = log.WithContext(ctx)
 	if c.UserID != t.User {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
@@ -67,7 +67,7 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 // record applies an answer, or defers it when a service fails.
 func (r *Router) record(ctx context.Context, task AnswerTask) error {
 	log := zerolog.Ctx(ctx)
-	unlock := r.locks.Lock(fmt.Sprintf("answer\x00%s\x00%d", task.Ticket.Repo, task.Ticket.Issue))
+	unlock := r.locks.Lock(answerLock(task.Ticket))
 	defer unlock()
 
 	if task.Message.TS == "" && task.Ticket.Key != "" {
@@ -116,10 +116,11 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 // reports done=false when the alarm had already been answered or closed.
 func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err error) {
 	t := task.Ticket
-	is, err := r.issues.Get(ctx, t.Repo, t.Issue)
+	is, err := r.issueFor(ctx, t)
 	if err != nil {
-		return false, fmt.Errorf("get issue: %w", err)
+		return false, err
 	}
+	n := is.Number
 	answer := answerMarker(t)
 	retrying := task.Attempts > 0
 	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
@@ -129,7 +130,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if retrying {
 		// An earlier try may have got part of the way: skip what it did, and finish the rest even if
 		// the issue changed meanwhile (an answer is never dropped once accepted).
-		comments, err := r.issues.Comments(ctx, t.Repo, t.Issue)
+		comments, err := r.issues.Comments(ctx, t.Repo, n)
 		if err != nil {
 			return false, fmt.Errorf("list comments: %w", err)
 		}
@@ -141,12 +142,12 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	}
 	if task.Yes {
 		if comment != "" {
-			if err := r.issues.Comment(ctx, t.Repo, t.Issue, comment); err != nil {
+			if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
 				return false, fmt.Errorf("comment: %w", err)
 			}
 		}
 		if is.Open {
-			if err := r.issues.Close(ctx, t.Repo, t.Issue); err != nil {
+			if err := r.issues.Close(ctx, t.Repo, n); err != nil {
 				return false, fmt.Errorf("close issue: %w", err)
 			}
 		}
@@ -157,7 +158,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if t.Test {
 		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
 		if !is.HasLabel(LabelEscalated) {
-			if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
+			if err := r.issues.AddLabels(ctx, t.Repo, n, LabelEscalated); err != nil {
 				return false, fmt.Errorf("label issue: %w", err)
 			}
 		}
@@ -165,7 +166,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		return false, err
 	}
 	if comment != "" {
-		if err := r.issues.Comment(ctx, t.Repo, t.Issue, comment); err != nil {
+		if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
 			return false, fmt.Errorf("comment: %w", err)
 		}
 	}
@@ -177,7 +178,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 // for a No and for a missed deadline, so the two never make two incidents. The incident links the
 // issue and, when there is one, the DM.
 func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
-	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, t.Issue)}}
+	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
 	if dm.TS != "" {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
 			links = append(links, Link{URL: u, Text: "Slack DM"})
@@ -197,7 +198,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 		return fmt.Errorf("trigger pagerduty: %w", err)
 	}
 	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, t.Issue, LabelEscalated); err != nil {
+		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
 			return fmt.Errorf("label issue: %w", err)
 		}
 	}
@@ -265,6 +266,8 @@ func (r *Router) RunTask(ctx context.Context, t Task) error {
 		return r.runAnswer(ctx, t.Answer)
 	case TaskRemind, TaskEscalate:
 		return r.deadline(ctx, t.Kind, t.Deadline)
+	case TaskFile:
+		return r.file(ctx, t.File)
 	}
 	return retry.Permanent(fmt.Errorf("unknown task kind %q", t.Kind))
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -84,18 +85,22 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	t := d.Ticket
 	log := zerolog.Ctx(ctx).With().Str("alarm_id", t.Alarm).Str("user", t.User).Str("task", kind).Logger()
 	ctx = log.WithContext(ctx)
-	unlock := r.locks.Lock(fmt.Sprintf("answer\x00%s\x00%d", t.Repo, t.Issue))
+	unlock := r.locks.Lock(answerLock(t))
 	defer unlock()
-	is, err := r.issues.Get(ctx, t.Repo, t.Issue)
+	is, err := r.issueFor(ctx, t)
+	if errors.Is(err, errNotFiled) {
+		// The prompt went out before its issue (GitHub was busy): come back once it is filed.
+		return r.tasks.Defer(ctx, Task{Kind: kind, Delay: 30 * time.Second, Deadline: d})
+	}
 	if err != nil {
-		return fmt.Errorf("get issue: %w", err)
+		return err
 	}
 	if !is.Open || is.HasLabel(LabelEscalated) {
 		log.Info().Msg("answered in time: nothing to do")
 		return nil
 	}
 	mark := "<!-- dispatch " + kind + " alarm=" + t.Alarm + " user=" + t.User + " -->"
-	comments, err := r.issues.Comments(ctx, t.Repo, t.Issue)
+	comments, err := r.issues.Comments(ctx, t.Repo, is.Number)
 	if err != nil {
 		return fmt.Errorf("list comments: %w", err)
 	}
@@ -110,12 +115,12 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 			return fmt.Errorf("remind: %w", err)
 		}
 		log.Info().Msg("reminded")
-		return r.issues.Comment(ctx, t.Repo, t.Issue, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
+		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
 	}
 	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
 		return err
 	}
-	if err := r.issues.Comment(ctx, t.Repo, t.Issue, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)); err != nil {
+	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
 	if err := r.chat.Settle(ctx, d.Message, fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)); err != nil {

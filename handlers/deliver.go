@@ -50,7 +50,7 @@ func (r *Router) resolveAll(ctx context.Context, a *alerts.Alarm) ([]recipient, 
 	return out, nil
 }
 
-func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
+func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue, redelivered bool) error {
 	for _, rc := range rcs {
 		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Service: a.PagerDutyServiceID,
 			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
@@ -58,7 +58,14 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		if rc.SlackID != "" {
 			mk.Ticket = t.Encode()
 		}
-		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, r.selfServiceIssue(a, id, rc))
+		ni := r.selfServiceIssue(a, id, rc)
+		if rc.SlackID != "" && !hasMarker(mine, rc.Key) && r.issues.CreateDelay() > inlineIssueWait {
+			if err := r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk); err != nil {
+				return err
+			}
+			continue
+		}
+		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, ni)
 		if err != nil {
 			return err
 		}
@@ -69,18 +76,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			continue
 		}
 		t.Issue = is.Number
-		m := Message{
-			Key:    id + "/" + rc.Key,
-			Body:   a.SlackMessage,
-			Link:   issueLink(is),
-			Prompt: a.SlackPrompt,
-			Buttons: []Button{
-				{ActionID: ActionYes, Label: a.Actions.Yes, Value: t.Encode(), Style: "primary"},
-				{ActionID: ActionNo, Label: a.Actions.No, Value: t.Encode(), Style: "danger"},
-			},
-			Note: "dispatch alarm " + id,
-		}
-		dm, err := r.dmOnce(ctx, rc.SlackID, m, resumed)
+		dm, err := r.dmOnce(ctx, rc.SlackID, r.promptMessage(a, id, rc, t, issueLink(is)), resumed || redelivered)
 		if err != nil {
 			return err
 		}
@@ -89,6 +85,33 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 	}
 	return nil
+}
+
+// promptMessage is a self-service DM: the message, the issue's link when there is one, the prompt
+// and the two buttons, both carrying the ticket.
+func (r *Router) promptMessage(a *alerts.Alarm, id string, rc recipient, t Ticket, link *Link) Message {
+	value := t.Encode()
+	return Message{
+		Key:    id + "/" + rc.Key,
+		Body:   a.SlackMessage,
+		Link:   link,
+		Prompt: a.SlackPrompt,
+		Buttons: []Button{
+			{ActionID: ActionYes, Label: a.Actions.Yes, Value: value, Style: "primary"},
+			{ActionID: ActionNo, Label: a.Actions.No, Value: value, Style: "danger"},
+		},
+		Note: "dispatch alarm " + id,
+	}
+}
+
+// hasMarker reports whether one of the issues is the one made for userKey.
+func hasMarker(issues []Issue, userKey string) bool {
+	for _, is := range issues {
+		if mk, ok := findMarker(is.Body); ok && mk.User == userKey {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {

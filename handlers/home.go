@@ -44,7 +44,7 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 		}
 		e := HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Waiting for your answer"}
 		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" {
-			if t, err := decodeTicket(mk.Ticket); err == nil && t.User == userID {
+			if t, err := DecodeTicket(mk.Ticket); err == nil && t.User == userID {
 				t.Issue = is.Number
 				e.Buttons = []Button{
 					{ActionID: ActionYes, Label: DefaultYesShort, Value: t.Encode(), Style: "primary"},

@@ -6,6 +6,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/dispatch-oss/dispatch/alerts"
 )
@@ -52,6 +53,8 @@ type Issues interface {
 	Comments(ctx context.Context, repo string, number int) ([]string, error)
 	Close(ctx context.Context, repo string, number int) error
 	AddLabels(ctx context.Context, repo string, number int, labels ...string) error
+	// CreateDelay is how long a Create made now would wait for the service's rate limits.
+	CreateDelay() time.Duration
 	// AlarmsFor lists a Slack user's self-service issues in repo, open or closed, newest first.
 	// It may lag behind issues created moments ago (it uses GitHub search).
 	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)

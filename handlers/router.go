@@ -61,6 +61,8 @@ func (r *Router) Flush(ctx context.Context) { r.notices.flush(ctx) }
 type Inbound struct {
 	DeliveryID string // stays the same when the message is delivered again (SNS or SQS message id)
 	Body       []byte
+	// Redelivered: the queue says this message was received before (a crash, a timeout).
+	Redelivered bool
 }
 
 // Outcome says what handling an alarm did, for logs and metrics.
@@ -94,7 +96,7 @@ func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
 	case alerts.HighPriority:
 		err = r.page(ctx, &a, out.AlarmID)
 	default:
-		out.Duplicate, err = r.withIssue(ctx, &a, out.AlarmID, in.DeliveryID)
+		out.Duplicate, err = r.withIssue(ctx, &a, out.AlarmID, in)
 	}
 	return out, err
 }
@@ -118,7 +120,7 @@ func (r *Router) page(ctx context.Context, a *alerts.Alarm, id string) error {
 
 // withIssue handles every type that keeps an audit issue. It reports whether the alarm was a
 // duplicate of an existing one.
-func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id, deliveryID string) (bool, error) {
+func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in Inbound) (bool, error) {
 	repo := a.Repo(r.cfg.DefaultRepo)
 	// Alarms with one title are handled one at a time here, so two of them can't both miss the
 	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
@@ -134,7 +136,7 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id, deliveryID 
 		return false, fmt.Errorf("look for existing issues: %w", err)
 	}
 	if a.Type == alerts.Nag {
-		return false, r.nag(ctx, a, id, deliveryID, repo, recipients, existing)
+		return false, r.nag(ctx, a, id, in.DeliveryID, repo, recipients, existing)
 	}
 	mine, others := splitByAlarm(existing, id)
 	if len(others) > 0 {
@@ -148,7 +150,7 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id, deliveryID 
 	case alerts.Broadcast:
 		err = r.broadcast(ctx, a, id, repo, recipients, mine)
 	case alerts.SelfService:
-		err = r.selfService(ctx, a, id, repo, recipients, mine)
+		err = r.selfService(ctx, a, id, repo, recipients, mine, in.Redelivered)
 	}
 	return false, err
 }
@@ -161,7 +163,9 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 			return m, true, nil
 		}
 	}
-	ni.Body += "\n\n" + mk.String()
+	if _, ok := findMarker(ni.Body); !ok {
+		ni.Body += "\n\n" + mk.String()
+	}
 	is, err = r.issues.Create(ctx, repo, ni)
 	if err != nil {
 		return Issue{}, false, fmt.Errorf("create issue in %s: %w", repo, err)

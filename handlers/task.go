@@ -15,6 +15,8 @@ type Task struct {
 	Answer *AnswerTask   `json:"answer,omitempty"`
 	// Deadline is set for TaskRemind and TaskEscalate.
 	Deadline *DeadlineTask `json:"deadline,omitempty"`
+	// File is set for TaskFile.
+	File *FileTask `json:"file,omitempty"`
 }
 
 // AnswerTask is an answer that still has to reach GitHub or PagerDuty.

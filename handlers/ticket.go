@@ -25,7 +25,8 @@ type Ticket struct {
 	User        string `json:"u"`           // the Slack user the alarm was addressed to
 	Key         string `json:"k,omitempty"` // the user's key within the alarm: finds the DM (Message.Key is Alarm/Key)
 	Repo        string `json:"r"`
-	Issue       int    `json:"n"`
+	Issue       int    `json:"n"`            // 0 while the issue is not yet filed (the prompt went first)
+	Title       string `json:"ti,omitempty"` // set when Issue is 0: the issue is found by title and marker
 	Service     string `json:"s,omitempty"`
 	Test        bool   `json:"t,omitempty"` // a /dispatch test alarm: a No never pages
 	YesResponse string `json:"y,omitempty"`
@@ -57,15 +58,6 @@ func (t Ticket) Encode() string {
 
 // DecodeTicket unpacks a button value. It fails for anything Encode didn't make.
 func DecodeTicket(s string) (Ticket, error) {
-	t, err := decodeTicket(s)
-	if err == nil && t.Issue <= 0 {
-		err = errors.New("decode ticket: incomplete ticket")
-	}
-	return t, err
-}
-
-// decodeTicket unpacks a ticket that may not know its issue yet (the one kept in the issue's marker).
-func decodeTicket(s string) (Ticket, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
@@ -74,7 +66,7 @@ func decodeTicket(s string) (Ticket, error) {
 	if err := json.Unmarshal(b, &t); err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
 	}
-	if t.V != 1 || t.Alarm == "" || t.User == "" || t.Repo == "" {
+	if t.V != 1 || t.Alarm == "" || t.User == "" || t.Repo == "" || (t.Issue <= 0 && t.Title == "" && t.Key == "") {
 		return Ticket{}, errors.New("decode ticket: incomplete ticket")
 	}
 	return t, nil

@@ -39,17 +39,7 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		now := p.now()
-		wait := time.Duration(0)
-		for _, w := range p.windows {
-			if len(p.times) < w.Limit {
-				continue
-			}
-			// The request Limit places back must have left the window.
-			oldest := p.times[len(p.times)-w.Limit]
-			if d := oldest.Add(w.Span).Sub(now); d > wait {
-				wait = d
-			}
-		}
+		wait := p.delayLocked(now)
 		if wait <= 0 {
 			p.times = append(p.times, now)
 			if keep := p.maxLimit(); len(p.times) > keep {
@@ -67,6 +57,31 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Delay is how long a request made now would wait, without making one. Callers use it to choose
+// between waiting and doing something else first.
+func (p *Pacer) Delay() time.Duration {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.delayLocked(p.now())
+}
+
+func (p *Pacer) delayLocked(now time.Time) time.Duration {
+	wait := time.Duration(0)
+	for _, w := range p.windows {
+		if len(p.times) < w.Limit {
+			continue
+		}
+		// The request Limit places back must have left the window.
+		if d := p.times[len(p.times)-w.Limit].Add(w.Span).Sub(now); d > wait {
+			wait = d
+		}
+	}
+	return wait
 }
 
 func (p *Pacer) maxLimit() int {

@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// TaskFile files the audit issue of a prompt that was sent first.
+const TaskFile = "file"
+
+// inlineIssueWait is how long a self-service alarm may wait for GitHub's pacing before its prompt:
+// past it (a burst beyond GitHub's 80 issues a minute), the DM goes first and the issue follows,
+// so nobody's "was this you?" waits on GitHub's limits.
+const inlineIssueWait = 2 * time.Second
+
+// errNotFiled: the prompt went first and its issue is not filed yet. Transient: an answer or a
+// deadline waits for it.
+var errNotFiled = errors.New("the alarm's issue is not filed yet")
+
+// FileTask is an issue still to file for a prompt already sent.
+type FileTask struct {
+	Repo   string     `json:"repo"`
+	Issue  NewIssue   `json:"issue"` // its body ends with the marker
+	Alarm  string     `json:"alarm"`
+	Key    string     `json:"key"` // the user's key within the alarm
+	Prompt MessageRef `json:"prompt"`
+}
+
+// answerLock serialises the work on one prompt (answers, deadlines) within a replica.
+func answerLock(t Ticket) string { return "answer\x00" + t.Alarm + "\x00" + t.User }
+
+// issueFor finds a ticket's issue: by number, or, for a prompt that went first, by its title and
+// marker through the consistent listing. errNotFiled when it isn't there yet.
+func (r *Router) issueFor(ctx context.Context, t Ticket) (Issue, error) {
+	if t.Issue > 0 {
+		is, err := r.issues.Get(ctx, t.Repo, t.Issue)
+		if err != nil {
+			return Issue{}, fmt.Errorf("get issue: %w", err)
+		}
+		return is, nil
+	}
+	found, err := r.issues.FindByTitle(ctx, t.Repo, t.Title, true)
+	if err != nil {
+		return Issue{}, fmt.Errorf("look for the issue: %w", err)
+	}
+	for _, is := range found {
+		if mk, ok := findMarker(is.Body); ok && mk.Alarm == t.Alarm && mk.User == t.Key {
+			return is, nil
+		}
+	}
+	return Issue{}, errNotFiled
+}
+
+// promptFirst sends a self-service prompt before its issue, which a deferred task files as GitHub's
+// pacing allows, then links in the DM's thread. A redelivered alarm looks for its DM first.
+func (r *Router) promptFirst(ctx context.Context, a *alerts.Alarm, id, repo string, rc recipient, t Ticket, redelivered bool, ni NewIssue, mk marker) error {
+	if r.tasks == nil {
+		return errors.New("no task queue to file the issue later")
+	}
+	t.Title = a.GitHubTitle
+	m := r.promptMessage(a, id, rc, t, nil)
+	m.Note += " · GitHub is busy: the audit issue follows in this thread"
+	dm, err := r.dmOnce(ctx, rc.SlackID, m, redelivered)
+	if err != nil {
+		return err
+	}
+	ni.Body += "\n\n" + mk.String()
+	delay := min(r.issues.CreateDelay(), maxTaskDelay)
+	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: delay, File: &FileTask{Repo: repo, Issue: ni, Alarm: id, Key: rc.Key, Prompt: dm}}); err != nil {
+		return fmt.Errorf("defer the issue: %w", err)
+	}
+	zerolog.Ctx(ctx).Info().Str("user", rc.SlackID).Dur("issue_in", delay).Msg("prompt sent before its issue")
+	return r.schedule(ctx, a, t, dm)
+}
+
+// file files the issue of a prompt that went first, once GitHub's pacing allows, and links it in the
+// DM's thread. A task redelivered after the issue was made finds it by its marker.
+func (r *Router) file(ctx context.Context, f *FileTask) error {
+	if f == nil {
+		return retry.Permanent(errors.New("file task without an issue"))
+	}
+	if d := r.issues.CreateDelay(); d > inlineIssueWait {
+		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: min(d, maxTaskDelay), File: f})
+	}
+	existing, err := r.issues.FindByTitle(ctx, f.Repo, f.Issue.Title, true)
+	if err != nil {
+		return fmt.Errorf("look for the issue: %w", err)
+	}
+	mine, _ := splitByAlarm(existing, f.Alarm)
+	is, resumed, err := r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue)
+	if err != nil {
+		return err
+	}
+	if resumed {
+		return nil // an earlier delivery of this task filed it (and linked it)
+	}
+	if _, err := r.chat.Reply(ctx, f.Prompt, Message{Body: "Audit issue filed:", Link: issueLink(is)}); err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("issue filed but not linked in the DM")
+	}
+	return nil
+}
