@@ -197,9 +197,20 @@ func (c *clicker) halt() {
 	<-c.done
 }
 
-// answeredOnce checks every alarm's issue is closed with exactly one answer comment.
-func answeredOnce(t *testing.T, e *stack.Env, want int) {
+// answeredOnce waits until want issues are closed, stops the clicker, and checks each has exactly
+// one answer comment.
+func answeredOnce(t *testing.T, e *stack.Env, cl *clicker, want int) {
 	t.Helper()
+	e.Eventually("every answer recorded", time.Minute, func() bool {
+		closed := 0
+		for _, is := range e.Issues(stack.Repo) {
+			if is.State == "closed" {
+				closed++
+			}
+		}
+		return closed == want
+	})
+	cl.halt()
 	closed, extra := 0, 0
 	for _, is := range e.Issues(stack.Repo) {
 		if is.State == "closed" {
