@@ -84,9 +84,11 @@ func splitRepo(repo string) (string, string, error) {
 func (c *Client) do(ctx context.Context, what string, creating bool, fn func(context.Context) error) error {
 	return c.retry.Do(ctx, *zerolog.Ctx(ctx), "github "+what, func(ctx context.Context) error {
 		if creating {
-			if err := c.pace.Wait(ctx); err != nil {
+			done, err := c.pace.Wait(ctx)
+			if err != nil {
 				return err
 			}
+			defer done()
 		}
 		return classify(fn(ctx))
 	})

@@ -15,45 +15,62 @@ type Window struct {
 	Span  time.Duration
 }
 
-// Pacer admits requests so that no window's limit is ever exceeded, keeping the times of the most
-// recent requests (as many as the largest limit). It is exact, not a token bucket approximation.
-// A nil *Pacer admits everything.
+// Pacer admits requests so that no window's limit is ever exceeded, keeping the most recent
+// requests (as many as the largest limit). It is exact, not a token bucket approximation, and it
+// counts each request from when it *finished*: the service counts arrivals, which fall somewhere
+// between a request's start and its end, so two requests a span apart by their start could land
+// closer than that when the first one travelled slowly. Until a request finishes, it keeps its
+// window's slot. A nil *Pacer admits everything.
 type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
-	times   []time.Time // admitted request times, oldest first, at most max(limit) entries
+	reqs    []*request // oldest first, at most max(limit) entries
 	now     func() time.Time
 }
+
+type request struct {
+	at   time.Time // when it finished, once done
+	done bool
+}
+
+// inFlightPoll is how often a waiter looks again while the request it waits on is still in flight.
+const inFlightPoll = 20 * time.Millisecond
 
 // New makes a Pacer for the windows; with none it admits everything.
 func New(windows ...Window) *Pacer {
 	return &Pacer{windows: windows, now: time.Now}
 }
 
-// Wait blocks until a request may be made, and counts it as made. It returns ctx's error if ctx ends
-// first.
-func (p *Pacer) Wait(ctx context.Context) error {
+// Wait blocks until a request may be made, and counts it as made. Call done when the request has
+// finished (its response arrived, or it failed). It returns ctx's error if ctx ends first.
+func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	if p == nil || len(p.windows) == 0 {
-		return nil
+		return func() {}, nil
 	}
 	for {
 		p.mu.Lock()
-		now := p.now()
-		wait := p.delayLocked(now)
+		wait := p.delayLocked(p.now())
 		if wait <= 0 {
-			p.times = append(p.times, now)
-			if keep := p.maxLimit(); len(p.times) > keep {
-				p.times = append(p.times[:0], p.times[len(p.times)-keep:]...)
+			r := &request{}
+			p.reqs = append(p.reqs, r)
+			if keep := p.maxLimit(); len(p.reqs) > keep {
+				p.reqs = append(p.reqs[:0], p.reqs[len(p.reqs)-keep:]...)
 			}
 			p.mu.Unlock()
-			return nil
+			return func() {
+				p.mu.Lock()
+				if !r.done {
+					r.at, r.done = p.now(), true
+				}
+				p.mu.Unlock()
+			}, nil
 		}
 		p.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return func() {}, ctx.Err()
 		case <-t.C:
 		}
 	}
@@ -73,13 +90,16 @@ func (p *Pacer) Delay() time.Duration {
 func (p *Pacer) delayLocked(now time.Time) time.Duration {
 	wait := time.Duration(0)
 	for _, w := range p.windows {
-		if len(p.times) < w.Limit {
+		if len(p.reqs) < w.Limit {
 			continue
 		}
 		// The request Limit places back must have left the window.
-		if d := p.times[len(p.times)-w.Limit].Add(w.Span).Sub(now); d > wait {
-			wait = d
+		r := p.reqs[len(p.reqs)-w.Limit]
+		d := inFlightPoll
+		if r.done {
+			d = r.at.Add(w.Span).Sub(now)
 		}
+		wait = max(wait, d)
 	}
 	return wait
 }
@@ -106,9 +126,9 @@ func NewKeyed(windows ...Window) *Keyed {
 }
 
 // Wait waits for key's turn (see Pacer.Wait). A nil *Keyed admits everything.
-func (k *Keyed) Wait(ctx context.Context, key string) error {
+func (k *Keyed) Wait(ctx context.Context, key string) (done func(), err error) {
 	if k == nil {
-		return nil
+		return func() {}, nil
 	}
 	k.mu.Lock()
 	p := k.pacers[key]

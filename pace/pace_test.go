@@ -7,11 +7,15 @@ import (
 	"time"
 )
 
-// admitted records the times the pacer admitted, by its own clock.
-func admitted(p *Pacer) []time.Time {
+// finished returns the times the pacer's kept requests finished, by its own clock.
+func finished(p *Pacer) []time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]time.Time(nil), p.times...)
+	var out []time.Time
+	for _, r := range p.reqs {
+		out = append(out, r.at)
+	}
+	return out
 }
 
 func TestPacerNeverExceedsAnyWindow(t *testing.T) {
@@ -22,21 +26,22 @@ func TestPacerNeverExceedsAnyWindow(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if err := p.Wait(context.Background()); err != nil {
+			done, err := p.Wait(context.Background())
+			if err != nil {
 				t.Error(err)
 			}
 			mu.Lock()
 			times = append(times, time.Now())
 			mu.Unlock()
+			done()
 		})
 	}
 	wg.Wait()
 	if len(times) != 20 {
 		t.Fatalf("admitted %d of 20", len(times))
 	}
-	// The pacer keeps the last 8 admissions: check every window over them, and over all 20 times
-	// as the callers saw them (admission precedes the caller's clock read).
-	got := admitted(p)
+	// The pacer keeps the last 8 requests: check every window over their finishing times.
+	got := finished(p)
 	if len(got) != 8 {
 		t.Fatalf("kept %d times, want 8", len(got))
 	}
@@ -70,12 +75,14 @@ func TestPacerNeverExceedsAnyWindow(t *testing.T) {
 
 func TestPacerStopsWaitingWhenTheContextEnds(t *testing.T) {
 	p := New(Window{Limit: 1, Span: time.Hour})
-	if err := p.Wait(context.Background()); err != nil {
+	done, err := p.Wait(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
+	done()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := p.Wait(ctx); err != context.Canceled {
+	if _, err := p.Wait(ctx); err != context.Canceled {
 		t.Errorf("Wait = %v, want context.Canceled", err)
 	}
 }
@@ -85,18 +92,40 @@ func TestKeyedPacersAreIndependentAndNilAdmitsAll(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, key := range []string{"C1", "C2", "C3"} {
-		if err := k.Wait(ctx, key); err != nil {
+		done, err := k.Wait(ctx, key)
+		if err != nil {
 			t.Fatalf("first call for %s waited: %v", key, err)
 		}
+		done()
 	}
 	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancelShort()
-	if err := k.Wait(short, "C1"); err == nil {
+	if _, err := k.Wait(short, "C1"); err == nil {
 		t.Error("a second call for C1 within the hour was admitted")
 	}
 	var nilKeyed *Keyed
 	var nilPacer *Pacer
-	if nilKeyed.Wait(ctx, "x") != nil || nilPacer.Wait(ctx) != nil {
+	_, errK := nilKeyed.Wait(ctx, "x")
+	_, errP := nilPacer.Wait(ctx)
+	if errK != nil || errP != nil {
 		t.Error("nil pacers must admit everything")
+	}
+}
+
+func TestARequestInFlightKeepsItsSlot(t *testing.T) {
+	p := New(Window{Limit: 1, Span: 10 * time.Millisecond})
+	done, err := p.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Long past the span, but the first request has not finished: the second must wait for it.
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Wait(short); err == nil {
+		t.Fatal("a second request was admitted while the first was still in flight")
+	}
+	done()
+	if d := p.Delay(); d <= 0 || d > 10*time.Millisecond {
+		t.Errorf("after the first finished, the wait is %s, want up to the span", d)
 	}
 }

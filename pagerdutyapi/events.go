@@ -110,10 +110,12 @@ func (c *Client) Trigger(ctx context.Context, p handlers.Page) error {
 		ev.ClientURL = p.Links[0].URL
 	}
 	err := c.retry.Do(ctx, *zerolog.Ctx(ctx), "pagerduty trigger", func(ctx context.Context) error {
-		if err := c.pace.Wait(ctx, key); err != nil {
+		done, err := c.pace.Wait(ctx, key)
+		if err != nil {
 			return err
 		}
-		_, err := c.pd.ManageEventWithContext(ctx, ev)
+		defer done()
+		_, err = c.pd.ManageEventWithContext(ctx, ev)
 		return classify(err)
 	})
 	if err != nil {

@@ -185,9 +185,11 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 	}
 	var ref handlers.MessageRef
 	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) error {
-		if err := c.posts.Wait(ctx, channel); err != nil {
+		done, err := c.posts.Wait(ctx, channel)
+		if err != nil {
 			return err
 		}
+		defer done()
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
 		ref = handlers.MessageRef{Channel: ch, TS: ts}
 		return err
