@@ -1,0 +1,37 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"testing"
+
+	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/fakes/stack"
+)
+
+// The bot configured as a GitHub App installation (no token) files issues with a minted token.
+func TestGitHubAppAuthFilesIssues(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	e := stack.New(t, stack.Options{Configure: func(c *bot.Config) {
+		c.GitHubToken = ""
+		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKey = 4242, 99, pemKey
+	}})
+	e.GitHub.SetApp(4242, 99, &key.PublicKey)
+	e.StartBot()
+	for _, title := range []string{"filed by the app", "filed by the app again"} {
+		e.PublishRaw(`{"type":"low","body":{"github":{"title":"` + title + `"}}}`)
+	}
+	e.QueueEmpty(wait)
+	if n := len(e.Issues(repo)); n != 2 {
+		t.Fatalf("%d issues, want 2", n)
+	}
+	if n := e.GitHub.TokensMinted(); n != 1 {
+		t.Errorf("%d installation tokens minted, want 1 (cached between calls)", n)
+	}
+}
