@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -107,43 +108,46 @@ func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClo
 	if includeClosed {
 		state = "all"
 	}
-	seen := map[int]bool{}
-	var found []handlers.Issue
-	keep := func(is *github.Issue) {
-		if is.IsPullRequest() || is.GetTitle() != title || seen[is.GetNumber()] {
-			return
-		}
-		seen[is.GetNumber()] = true
-		found = append(found, convert(repo, is))
-	}
-	err = c.do(ctx, "list issues", false, func(ctx context.Context) error {
-		list, _, err := c.gh.Issues.ListByRepo(ctx, owner, name, &github.IssueListByRepoOptions{
-			State: state, Labels: []string{c.label}, Sort: "created", Direction: "desc",
-			ListOptions: github.ListOptions{PerPage: 100},
-		})
-		for _, is := range list {
-			keep(is)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list issues of %s: %w", repo, err)
-	}
 	q := fmt.Sprintf("repo:%s is:issue label:%q in:title %q", repo, c.label, strings.ReplaceAll(title, `"`, " "))
 	if !includeClosed {
 		q += " is:open"
 	}
-	err = c.do(ctx, "search issues", false, func(ctx context.Context) error {
+	// The two requests are independent: made side by side, they cost one round trip, not two.
+	var listed, searched []*github.Issue
+	var listErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		listErr = c.do(ctx, "list issues", false, func(ctx context.Context) error {
+			var err error
+			listed, _, err = c.gh.Issues.ListByRepo(ctx, owner, name, &github.IssueListByRepoOptions{
+				State: state, Labels: []string{c.label}, Sort: "created", Direction: "desc",
+				ListOptions: github.ListOptions{PerPage: 100},
+			})
+			return err
+		})
+	})
+	searchErr := c.do(ctx, "search issues", false, func(ctx context.Context) error {
 		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: 100}})
 		if res != nil {
-			for _, is := range res.Issues {
-				keep(is)
-			}
+			searched = res.Issues
 		}
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("search issues of %s: %w", repo, err)
+	wg.Wait()
+	if listErr != nil {
+		return nil, fmt.Errorf("list issues of %s: %w", repo, listErr)
+	}
+	if searchErr != nil {
+		return nil, fmt.Errorf("search issues of %s: %w", repo, searchErr)
+	}
+	seen := map[int]bool{}
+	var found []handlers.Issue
+	for _, is := range append(listed, searched...) {
+		if is.IsPullRequest() || is.GetTitle() != title || seen[is.GetNumber()] {
+			continue
+		}
+		seen[is.GetNumber()] = true
+		found = append(found, convert(repo, is))
 	}
 	return found, nil
 }

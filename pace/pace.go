@@ -49,7 +49,7 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	}
 	for {
 		p.mu.Lock()
-		wait := p.delayLocked(p.now())
+		wait := p.delayLocked(p.now(), false)
 		if wait <= 0 {
 			r := &request{}
 			p.reqs = append(p.reqs, r)
@@ -84,10 +84,12 @@ func (p *Pacer) Delay() time.Duration {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.delayLocked(p.now())
+	return p.delayLocked(p.now(), true)
 }
 
-func (p *Pacer) delayLocked(now time.Time) time.Duration {
+// delayLocked is the wait before a request may start. A request still in flight will free its slot
+// a span after it finishes: an estimate counts it as finishing now; a waiter polls.
+func (p *Pacer) delayLocked(now time.Time, estimate bool) time.Duration {
 	wait := time.Duration(0)
 	for _, w := range p.windows {
 		if len(p.reqs) < w.Limit {
@@ -96,8 +98,11 @@ func (p *Pacer) delayLocked(now time.Time) time.Duration {
 		// The request Limit places back must have left the window.
 		r := p.reqs[len(p.reqs)-w.Limit]
 		d := inFlightPoll
-		if r.done {
+		switch {
+		case r.done:
 			d = r.at.Add(w.Span).Sub(now)
+		case estimate:
+			d = w.Span
 		}
 		wait = max(wait, d)
 	}

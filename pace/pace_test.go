@@ -124,6 +124,9 @@ func TestARequestInFlightKeepsItsSlot(t *testing.T) {
 	if _, err := p.Wait(short); err == nil {
 		t.Fatal("a second request was admitted while the first was still in flight")
 	}
+	if d := p.Delay(); d != 10*time.Millisecond {
+		t.Errorf("with the first in flight, Delay = %s, want the span (as if it finished now)", d)
+	}
 	done()
 	if d := p.Delay(); d <= 0 || d > 10*time.Millisecond {
 		t.Errorf("after the first finished, the wait is %s, want up to the span", d)
