@@ -73,7 +73,11 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	}
 	base := opts.HTTPClient
 	if base == nil {
-		base = &http.Client{Timeout: 30 * time.Second}
+		// net/http keeps 2 idle connections per host by default: with several alarms in flight
+		// the rest are closed and re-opened, each costing a TCP and TLS handshake to the service.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 64
+		base = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	client := func(service string) *http.Client {
 		c := *base

@@ -59,7 +59,7 @@ func Defaults() Config {
 		SlackAPIURL:     "https://slack.com/api/",
 		GitHubAPIURL:    "https://api.github.com/",
 		PagerDutyURL:    "https://events.pagerduty.com",
-		Concurrency:     8,
+		Concurrency:     32,
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,

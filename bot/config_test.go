@@ -33,7 +33,7 @@ func TestLoadConfigDefaultsAndOverrides(t *testing.T) {
 	if c.SlackAPIURL != "http://127.0.0.1:9/api/" {
 		t.Errorf("a missing trailing / must be added: %q", c.SlackAPIURL)
 	}
-	if c.HTTPAddr != ":8080" || c.LogFormat != "json" || c.Concurrency != 8 || c.GitHubAPIURL != "https://api.github.com/" {
+	if c.HTTPAddr != ":8080" || c.LogFormat != "json" || c.Concurrency != 32 || c.GitHubAPIURL != "https://api.github.com/" {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.ServiceKeys["PA"] != "key-a" || c.ServiceKeys["PB"] != "key-b" || c.GitHubDefault != "acme/security" || c.Visibility != 30*time.Second {

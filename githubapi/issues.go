@@ -6,6 +6,7 @@ package githubapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,7 +49,13 @@ var SecondaryLimits = []pace.Window{{Limit: 80, Span: time.Minute}, {Limit: 500,
 
 // New makes a Client. It fails only on a malformed BaseURL.
 func New(opts Options) (*Client, error) {
-	gh := github.NewClient(opts.HTTPClient)
+	hc := &http.Client{}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
+	}
+	hc.Transport = drainBodies{next: hc.Transport}
+	gh := github.NewClient(hc)
 	if opts.BaseURL != "" {
 		base := opts.BaseURL
 		if !strings.HasSuffix(base, "/") {
@@ -95,6 +102,10 @@ func (c *Client) do(ctx context.Context, what string, creating bool, fn func(con
 	})
 }
 
+// listingWindow bounds FindByTitle's listing to issues updated lately: it is there for the ones
+// search hasn't indexed yet (GitHub's search lags by seconds to a minute); search finds the rest.
+const listingWindow = 30 * time.Minute
+
 // FindByTitle looks in two places: the newest dispatch issues through a listing, which is
 // consistent (it sees an issue created a moment ago, as a redelivered alarm needs), and GitHub
 // search for older ones, which lags but reaches the whole history. Two requests, whatever the size
@@ -121,7 +132,7 @@ func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClo
 			var err error
 			listed, _, err = c.gh.Issues.ListByRepo(ctx, owner, name, &github.IssueListByRepoOptions{
 				State: state, Labels: []string{c.label}, Sort: "created", Direction: "desc",
-				ListOptions: github.ListOptions{PerPage: 100},
+				Since: time.Now().Add(-listingWindow), ListOptions: github.ListOptions{PerPage: 100},
 			})
 			return err
 		})
@@ -323,4 +334,28 @@ func (c *Client) CheckRepo(ctx context.Context, repo string) (string, error) {
 		return "", fmt.Errorf("the credentials can read %s but not write issues (need triage or write access)", repo)
 	}
 	return fmt.Sprintf("%s reachable, issues on, write access", r.GetFullName()), nil
+}
+
+// drainBodies reads what is left of a response body (up to 256 KiB) before closing it: go-github
+// decodes a response and closes it without reading to the end, so net/http can't reuse the
+// connection, and every alarm paid for a new TCP and TLS handshake to GitHub.
+type drainBodies struct{ next http.RoundTripper }
+
+func (d drainBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	next := d.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(r)
+	if err == nil && resp.Body != nil {
+		resp.Body = drainingBody{resp.Body}
+	}
+	return resp, err
+}
+
+type drainingBody struct{ io.ReadCloser }
+
+func (b drainingBody) Close() error {
+	_, _ = io.Copy(io.Discard, io.LimitReader(b.ReadCloser, 256<<10))
+	return b.ReadCloser.Close()
 }

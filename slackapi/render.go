@@ -28,9 +28,9 @@ const PromptBlockID = "dispatch_prompt"
 
 // Escape makes untrusted text inert in Slack mrkdwn: &, < and > become entities, so "<!channel>",
 // "<@U123>" and "<https://evil|click>" show as text and ping or link nothing.
-func Escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func Escape(s string) string { return escaper.Replace(s) }
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // render lays a handlers.Message out as Block Kit, within Slack's limits, and a plain fallback text
 // for notifications.
