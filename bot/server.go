@@ -5,13 +5,23 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// PprofEnv names the environment variable that adds Go's profiler to the health server:
+// DISPATCH_PPROF=true serves /debug/pprof/ (CPU, heap, goroutines…) next to /metrics. It is off by
+// default because profiles reveal the program's internals and a CPU profile costs CPU while it
+// runs: turn it on to measure, on an address that is not reachable from outside.
+const PprofEnv = "DISPATCH_PPROF"
+
 // health answers /healthz (the process is alive), /readyz (Slack connected and the queue reachable)
-// and /metrics (Prometheus).
+// and /metrics (Prometheus), and /debug/pprof/ when PprofEnv is set.
 func (b *Bot) healthHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -31,7 +41,33 @@ func (b *Bot) healthHandler() http.Handler {
 		writeJSON(w, code, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{}))
+	switch on, err := pprofSetting(os.Getenv(PprofEnv)); {
+	case err != nil:
+		b.log.Warn().Str("value", os.Getenv(PprofEnv)).Msg(PprofEnv + " is not true or false: the profiler stays off")
+	case on:
+		mountPprof(mux)
+		b.log.Info().Msg("profiler on: /debug/pprof/ is served on DISPATCH_HTTP_ADDR")
+	}
 	return mux
+}
+
+// pprofSetting reads PprofEnv: empty is off, else strconv.ParseBool's true or false.
+func pprofSetting(v string) (bool, error) {
+	if v = strings.TrimSpace(v); v == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(v)
+}
+
+// mountPprof serves net/http/pprof's handlers on mux (importing the package also registers them
+// on http.DefaultServeMux, which dispatch never serves).
+func mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index) // named profiles: heap, allocs, goroutine, block, mutex…
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol) // go tool pprof posts addresses
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/Admiral-Piett/goaws/app/models"
+
+	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
 )
 
 // goaws reads its global queue and topic maps without locks in most
@@ -32,6 +34,10 @@ type guard struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced after every call that may add messages
+
+	countMu sync.Mutex
+	counts  map[string]int // requests by action, a long-polled receive once
+	conns   conntrack.Tracker
 }
 
 // exclusiveActions change goaws's queue or topic maps, or settings other
@@ -50,7 +56,7 @@ const (
 )
 
 func newGuard(next http.Handler) *guard {
-	return &guard{next: next, wake: make(chan struct{})}
+	return &guard{next: next, wake: make(chan struct{}), counts: map[string]int{}}
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +66,11 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isJSON := r.Header.Get("Content-Type") == jsonContentType
-	switch action := actionOf(r, body, isJSON); {
+	action := actionOf(r, body, isJSON)
+	g.countMu.Lock()
+	g.counts[action]++
+	g.countMu.Unlock()
+	switch {
 	case action == "ReceiveMessage":
 		g.receive(w, r, body, isJSON)
 	default:
@@ -79,6 +89,13 @@ func (g *guard) serve(w http.ResponseWriter, r *http.Request, exclusive bool) {
 		defer g.mu.RUnlock()
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+// calls returns a copy of the request counts by action.
+func (g *guard) calls() map[string]int {
+	g.countMu.Lock()
+	defer g.countMu.Unlock()
+	return maps.Clone(g.counts)
 }
 
 func (g *guard) signal() {

@@ -62,6 +62,7 @@ type Server struct {
 	sqs *sqs.Client
 	sns *sns.Client
 	seq atomic.Uint64 // makes queue and topic names unique
+	g   *guard
 }
 
 var (
@@ -105,13 +106,15 @@ func start() (*Server, error) {
 		},
 	}
 
-	srv := &http.Server{Handler: newGuard(router.New()), ReadHeaderTimeout: 10 * time.Second}
+	g := newGuard(router.New())
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	g.conns.Track(srv)
 	go func() { _ = srv.Serve(l) }()
 	// Without this task goaws never expires visibility timeouts nor moves
 	// messages to a dead-letter queue. It runs for the life of the process.
 	go gosqs.PeriodicTasks(time.Second, make(chan bool))
 
-	s := &Server{url: "http://" + l.Addr().String()}
+	s := &Server{url: "http://" + l.Addr().String(), g: g}
 	s.cfg = aws.Config{
 		Region:       Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDAWSTEST", "awstest-secret", ""),
@@ -146,6 +149,15 @@ func (s *Server) URL() string { return s.url }
 // URL, and an HTTP client with the awsfix workaround. Each call returns a
 // fresh copy that the caller may change.
 func (s *Server) AWSConfig() aws.Config { return s.cfg.Copy() }
+
+// Calls returns how many SNS and SQS requests the server has answered since it started, keyed by
+// action ("ReceiveMessage", "Publish", …), from every client in the process: tests that share the
+// server see each other's calls. A long-polled ReceiveMessage counts once, as on AWS's bill.
+func (s *Server) Calls() map[string]int { return s.g.calls() }
+
+// TCPConnections reports how many TCP connections clients have opened to the server since it
+// started, from every client in the process.
+func (s *Server) TCPConnections() int { return s.g.conns.Opened() }
 
 // SQS returns an SQS client for the server, shared by all callers.
 func (s *Server) SQS() *sqs.Client { return s.sqs }

@@ -7,12 +7,13 @@ import (
 
 // faults is the fault-injection state. It is guarded by Server.mu.
 type faults struct {
-	latency    time.Duration
-	failNext   int
-	failStatus int
-	failUntil  time.Time
-	failFor    int // status while now < failUntil
-	hook       func(*http.Request) (int, bool)
+	latency        time.Duration
+	connectLatency time.Duration // more for the first request on a connection
+	failNext       int
+	failStatus     int
+	failUntil      time.Time
+	failFor        int // status while now < failUntil
+	hook           func(*http.Request) (int, bool)
 }
 
 // SetLatency delays every response by d before anything else happens to the
@@ -22,6 +23,15 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.latency = d
+}
+
+// SetConnectLatency adds d to the first request on each new connection, as a TCP and TLS handshake
+// would across the internet, so a client that does not reuse its connections pays for it. Zero
+// turns it off.
+func (s *Server) SetConnectLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.connectLatency = d
 }
 
 // FailNext makes the next n requests, of any kind and before authentication,

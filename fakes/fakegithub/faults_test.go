@@ -3,6 +3,7 @@ package fakegithub
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,5 +93,36 @@ func TestHandlerHook(t *testing.T) {
 	s.SetHandlerHook(nil)
 	if _, _, err := c.Issues.Edit(ctx, "acme", "alarms", 1, &github.IssueRequest{State: github.String("closed")}); err != nil {
 		t.Errorf("patch without hook: %v", err)
+	}
+}
+
+func TestConnectLatencyChargesNewConnections(t *testing.T) {
+	s := newFake(t, Options{})
+	s.SetConnectLatency(150 * time.Millisecond)
+	get := func(c *http.Client) time.Duration {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+"repos/acme/alarms", nil)
+		req.Header.Set("Authorization", "token ghp_testtoken")
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body) // read to the end, so the connection is reused
+		resp.Body.Close()
+		return time.Since(start)
+	}
+	kept := &http.Client{Transport: &http.Transport{}}
+	if d := get(kept); d < 150*time.Millisecond {
+		t.Errorf("first request on a new connection took %v, want at least the connect latency", d)
+	}
+	if d := get(kept); d >= 150*time.Millisecond {
+		t.Errorf("a reused connection took %v: it was charged the connect latency", d)
+	}
+	if d := get(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}); d < 150*time.Millisecond {
+		t.Errorf("another new connection took %v", d)
+	}
+	if s.TCPConnections() != 2 {
+		t.Errorf("TCPConnections = %d, want 2", s.TCPConnections())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // Issues returns copies of the issues of repo ("owner/name"), ordered by
@@ -56,6 +57,22 @@ func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.calls)
+}
+
+// ServiceTime reports how long the fake has spent answering requests, SetLatency's delay
+// excluded: the share of a client's wait that is the fake's own work (encoding a page of 100
+// issues takes milliseconds), which a benchmark of the client must not count against it.
+func (s *Server) ServiceTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serviceTime
+}
+
+func (s *Server) addServiceTime(start time.Time) {
+	d := time.Since(start)
+	s.mu.Lock()
+	s.serviceTime += d
+	s.mu.Unlock()
 }
 
 // ContentCreatingCalls reports how many POST, PATCH, PUT and DELETE requests

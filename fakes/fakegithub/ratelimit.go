@@ -10,10 +10,19 @@ import (
 
 // github.com's documented defaults.
 const (
-	defaultPrimaryLimit    = 5000
-	defaultPrimaryWindow   = time.Hour
-	defaultSecondaryPerMin = 80
+	defaultPrimaryLimit  = 5000
+	defaultPrimaryWindow = time.Hour
 )
+
+// Window is one secondary limit: at most Limit content-creating requests in any sliding Span.
+type Window struct {
+	Limit int
+	Span  time.Duration
+}
+
+// DefaultSecondaryLimits are github.com's documented secondary limits on content-creating
+// requests: 80 a minute and 500 an hour.
+var DefaultSecondaryLimits = []Window{{Limit: 80, Span: time.Minute}, {Limit: 500, Span: time.Hour}}
 
 // secondaryDocURL ends in "secondary-rate-limits", which is what go-github
 // looks for to return *github.AbuseRateLimitError.
@@ -25,8 +34,8 @@ type rateLimits struct {
 	primaryWindow time.Duration
 	windows       map[string]*rateWindow // by resource: "core", "search"
 
-	secondaryPerMin int         // content-creating requests per sliding minute; <= 0: off
-	recent          []time.Time // admitted content-creating requests, oldest first
+	secondary []Window    // sliding windows for content-creating requests; empty: off
+	recent    []time.Time // admitted content-creating requests, oldest first, at most the largest limit
 
 	violations int
 }
@@ -40,10 +49,10 @@ type rateWindow struct {
 
 func defaultRateLimits() rateLimits {
 	return rateLimits{
-		primary:         defaultPrimaryLimit,
-		primaryWindow:   defaultPrimaryWindow,
-		windows:         map[string]*rateWindow{},
-		secondaryPerMin: defaultSecondaryPerMin,
+		primary:       defaultPrimaryLimit,
+		primaryWindow: defaultPrimaryWindow,
+		windows:       map[string]*rateWindow{},
+		secondary:     append([]Window(nil), DefaultSecondaryLimits...),
 	}
 }
 
@@ -71,11 +80,32 @@ func (s *Server) SetPrimaryLimit(n int, window time.Duration) {
 // is answered 403 with Retry-After set to the seconds until a slot frees and
 // the secondary-rate-limit message and documentation_url, which go-github
 // turns into *github.AbuseRateLimitError. Rejected requests take no slot.
-// perMinute <= 0 disables the limit. Default: 80, as on github.com.
+// perMinute <= 0 disables the secondary limits. It replaces every secondary window, the hourly
+// one included (see SetSecondaryLimits). Default: github.com's 80 a minute and 500 an hour.
 func (s *Server) SetSecondaryLimit(perMinute int) {
+	if perMinute <= 0 {
+		s.SetSecondaryLimits()
+		return
+	}
+	s.SetSecondaryLimits(Window{Limit: perMinute, Span: time.Minute})
+}
+
+// SetSecondaryLimits replaces the secondary limits with windows, each allowing Limit
+// content-creating requests in any sliding Span, counted across all tokens; a request is refused
+// as SetSecondaryLimit describes, with Retry-After the whole seconds (at least 1) until every
+// window has a free slot. Windows with Limit or Span <= 0 are ignored; none disables the limits.
+// Shorter spans with the same limits model github.com's at a faster clock (a benchmark's time
+// scale). Default: DefaultSecondaryLimits. Calling it forgets earlier requests.
+func (s *Server) SetSecondaryLimits(windows ...Window) {
+	var keep []Window
+	for _, w := range windows {
+		if w.Limit > 0 && w.Span > 0 {
+			keep = append(keep, w)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.limits.secondaryPerMin = perMinute
+	s.limits.secondary = keep
 	s.limits.recent = nil
 }
 
@@ -152,16 +182,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 		})
 		return false
 	}
-	if isContentCreating(r.Method) && s.limits.secondaryPerMin > 0 {
-		cutoff := now.Add(-time.Minute)
-		i := 0
-		for i < len(s.limits.recent) && !s.limits.recent[i].After(cutoff) {
-			i++
-		}
-		s.limits.recent = s.limits.recent[i:]
-		if len(s.limits.recent) >= s.limits.secondaryPerMin {
+	if isContentCreating(r.Method) && len(s.limits.secondary) > 0 {
+		if wait, full := s.secondaryWaitLocked(now); full {
 			s.limits.violations++
-			wait := s.limits.recent[0].Add(time.Minute).Sub(now)
 			secs := max(int(math.Ceil(wait.Seconds())), 1)
 			s.setRateHeadersLocked(w.Header(), resource)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -173,10 +196,43 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 		s.limits.recent = append(s.limits.recent, now)
+		if keep := s.maxSecondaryLocked(); len(s.limits.recent) > keep {
+			s.limits.recent = append(s.limits.recent[:0], s.limits.recent[len(s.limits.recent)-keep:]...)
+		}
 	}
 	win.used++
 	s.setRateHeadersLocked(w.Header(), resource)
 	return true
+}
+
+// secondaryWaitLocked reports whether a secondary window is full at now, and how long until
+// every window has a free slot. s.mu must be held.
+func (s *Server) secondaryWaitLocked(now time.Time) (time.Duration, bool) {
+	var wait time.Duration
+	full := false
+	for _, w := range s.limits.secondary {
+		n := 0 // admitted requests within this window
+		for i := len(s.limits.recent) - 1; i >= 0 && now.Sub(s.limits.recent[i]) < w.Span; i-- {
+			n++
+		}
+		if n < w.Limit {
+			continue
+		}
+		full = true
+		// The request Limit places back must leave the window first.
+		oldest := s.limits.recent[len(s.limits.recent)-w.Limit]
+		wait = max(wait, oldest.Add(w.Span).Sub(now))
+	}
+	return wait, full
+}
+
+// maxSecondaryLocked is the largest secondary limit: how many request times must be kept.
+func (s *Server) maxSecondaryLocked() int {
+	m := 0
+	for _, w := range s.limits.secondary {
+		m = max(m, w.Limit)
+	}
+	return m
 }
 
 // handleRateLimit serves GET /rate_limit, which github.com does not count.

@@ -3,6 +3,7 @@ package fakegithub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -117,5 +118,60 @@ func TestSecondaryRateLimit(t *testing.T) {
 	mustCreate(t, newClient(t, s, "ghp_testtoken"), "three", "")
 	if s.IssueCount(testRepo) != 3 {
 		t.Errorf("issues = %d, want 3", s.IssueCount(testRepo))
+	}
+}
+
+func TestSecondaryLimitWindows(t *testing.T) {
+	s := newFake(t, Options{})
+	clk := newFakeClock(s)
+	// github.com's 80/min and 500/h at a clock 60 times faster: 80/s and 500/min, here 2/s and 3/min.
+	s.SetSecondaryLimits(Window{Limit: 2, Span: time.Second}, Window{Limit: 3, Span: time.Minute})
+	ctx := context.Background()
+	retryAfter := func(title string) time.Duration {
+		t.Helper()
+		_, _, err := newClient(t, s, "ghp_testtoken").Issues.Create(ctx, "acme", "alarms", &github.IssueRequest{Title: &title})
+		var are *github.AbuseRateLimitError
+		if !errors.As(err, &are) || are.RetryAfter == nil {
+			t.Fatalf("create %q: %v, want *github.AbuseRateLimitError with RetryAfter", title, err)
+		}
+		return *are.RetryAfter
+	}
+	c := newClient(t, s, "ghp_testtoken")
+	mustCreate(t, c, "one", "")
+	mustCreate(t, c, "two", "")
+	if got := retryAfter("three"); got != time.Second {
+		t.Errorf("short window full: RetryAfter %v, want 1s", got)
+	}
+	clk.Advance(time.Second)
+	mustCreate(t, newClient(t, s, "ghp_testtoken"), "three", "")
+	// The long window now holds 3: its first slot frees a minute after "one", 1 s ago.
+	if got := retryAfter("four"); got != 59*time.Second {
+		t.Errorf("long window full: RetryAfter %v, want 59s", got)
+	}
+	if s.IssueCount(testRepo) != 3 || s.LimitViolations() != 2 {
+		t.Errorf("issues=%d violations=%d, want 3 and 2", s.IssueCount(testRepo), s.LimitViolations())
+	}
+	clk.Advance(59 * time.Second)
+	mustCreate(t, newClient(t, s, "ghp_testtoken"), "four", "")
+}
+
+func TestDefaultSecondaryLimitsIncludeTheHourlyOne(t *testing.T) {
+	s := newFake(t, Options{})
+	clk := newFakeClock(s)
+	c := newClient(t, s, "ghp_testtoken")
+	start := clk.Now()
+	// One a second stays under 80 a minute; the 501st within the hour is refused.
+	for i := range 500 {
+		mustCreate(t, c, fmt.Sprintf("issue %d", i), "")
+		clk.Advance(time.Second)
+	}
+	title := "one too many"
+	_, _, err := c.Issues.Create(context.Background(), "acme", "alarms", &github.IssueRequest{Title: &title})
+	var are *github.AbuseRateLimitError
+	if !errors.As(err, &are) || are.RetryAfter == nil {
+		t.Fatalf("501st create: %v, want *github.AbuseRateLimitError", err)
+	}
+	if want := start.Add(time.Hour).Sub(clk.Now()); *are.RetryAfter != want {
+		t.Errorf("RetryAfter = %v, want %v (an hour after the first)", *are.RetryAfter, want)
 	}
 }

@@ -11,7 +11,7 @@
 //
 // The fake records every request and side effect for inspection, enforces
 // github.com's primary and secondary rate limits (defaults: 5,000 requests per
-// hour per resource, 80 content-creating requests per minute) and injects
+// hour per resource, 80 content-creating requests per minute and 500 per hour) and injects
 // faults on demand. All state lives in the Server; any number of servers may
 // run in one test binary. Every method is safe for concurrent use.
 package fakegithub
@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -48,6 +50,7 @@ type Server struct {
 	login   string
 	done    chan struct{}
 	once    sync.Once
+	conns   conntrack.Tracker
 
 	mu     sync.Mutex
 	now    func() time.Time
@@ -59,6 +62,7 @@ type Server struct {
 
 	calls        map[string]int
 	contentCalls int
+	serviceTime  time.Duration // spent answering, SetLatency's delay excluded
 
 	searchLag time.Duration
 
@@ -97,10 +101,15 @@ func New(opts Options) *Server {
 	s.routes()
 	// The base URL must be known before the first request can arrive.
 	s.srv = httptest.NewUnstartedServer(s)
+	s.conns.Track(s.srv.Config)
 	s.baseURL = "http://" + s.srv.Listener.Addr().String() + "/"
 	s.srv.Start()
 	return s
 }
+
+// TCPConnections reports how many TCP connections clients have opened to the server: with
+// keep-alive working, a handful; one per request when clients cannot reuse them.
+func (s *Server) TCPConnections() int { return s.conns.Opened() }
 
 // URL returns the base URL of the API, ending in "/", ready for
 // go-github's client.BaseURL.
@@ -177,6 +186,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.contentCalls++
 	}
 	latency, hook := s.faults.latency, s.faults.hook
+	if conntrack.First(r) {
+		latency += s.faults.connectLatency
+	}
 	s.mu.Unlock()
 
 	if latency > 0 {
@@ -190,6 +202,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	start := time.Now()
+	defer s.addServiceTime(start)
 	// The hook runs without the lock so it may call the inspection methods.
 	if hook != nil {
 		if status, fail := hook(r); fail {

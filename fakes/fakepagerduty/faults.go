@@ -7,7 +7,8 @@ import (
 
 // faults holds the injected misbehaviour; guarded by Server.mu.
 type faults struct {
-	latency time.Duration
+	latency        time.Duration
+	connectLatency time.Duration // more for the first request on a connection
 
 	failNext       int
 	failNextStatus int
@@ -15,8 +16,9 @@ type faults struct {
 	failUntil     time.Time
 	failForStatus int
 
-	perMinute  int
-	accepted   map[string][]time.Time // per routing key, within the last minute
+	perWindow  int
+	window     time.Duration
+	accepted   map[string][]time.Time // per routing key, within the last window
 	violations int
 }
 
@@ -26,6 +28,15 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.latency = d
+}
+
+// SetConnectLatency adds d to the first request on each new connection, as a TCP and TLS handshake
+// would across the internet, so a client that does not reuse its connections pays for it. Zero
+// turns it off.
+func (s *Server) SetConnectLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.connectLatency = d
 }
 
 // FailNext makes the next n requests fail with HTTP status (500, 502, 429,
@@ -49,9 +60,19 @@ func (s *Server) SetFailFor(d time.Duration, status int) {
 // sliding minute and answers the rest with 429 {"status":"throttle event",
 // ...}, as PagerDuty does; perMinute <= 0 turns the limit off.
 func (s *Server) SetRateLimit(perMinute int) {
+	s.SetRateLimitWindow(perMinute, time.Minute)
+}
+
+// SetRateLimitWindow is SetRateLimit with a window other than a minute: at most n valid events
+// per routing key in any sliding window (a benchmark's time scale shrinks the minute). n <= 0 or
+// window <= 0 turns the limit off. Calling it forgets earlier events.
+func (s *Server) SetRateLimitWindow(n int, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults.perMinute = max(perMinute, 0)
+	if n <= 0 || window <= 0 {
+		n, window = 0, 0
+	}
+	s.faults.perWindow, s.faults.window = n, window
 	s.faults.accepted = make(map[string][]time.Time)
 }
 
@@ -79,14 +100,14 @@ func (s *Server) injectedFailure() (status int, failed bool) {
 
 // allow applies the rate limit to one valid event; the caller holds s.mu.
 func (f *faults) allow(routingKey string, now time.Time) bool {
-	if f.perMinute == 0 {
+	if f.perWindow == 0 {
 		return true
 	}
 	recent := f.accepted[routingKey]
-	for len(recent) > 0 && now.Sub(recent[0]) >= time.Minute {
+	for len(recent) > 0 && now.Sub(recent[0]) >= f.window {
 		recent = recent[1:]
 	}
-	if len(recent) >= f.perMinute {
+	if len(recent) >= f.perWindow {
 		f.accepted[routingKey] = recent
 		f.violations++
 		return false

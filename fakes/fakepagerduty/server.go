@@ -27,6 +27,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
 )
 
 // EnqueuePath is where the Events API v2 takes events.
@@ -38,7 +40,8 @@ const maxEventBytes = 512 * 1024
 // Server is a fake Events API v2 listening on 127.0.0.1. Its methods are
 // safe for concurrent use.
 type Server struct {
-	srv *httptest.Server
+	srv   *httptest.Server
+	conns conntrack.Tracker
 
 	mu        sync.Mutex
 	changed   chan struct{} // closed and replaced whenever an event is accepted
@@ -49,6 +52,7 @@ type Server struct {
 	open      map[incidentKey]*Incident // triggered or acknowledged
 	requests  int
 	rejected  int
+	service   time.Duration // spent answering, SetLatency's delay excluded
 	faults    faults
 }
 
@@ -64,9 +68,29 @@ func New() *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, response{Status: "not found", Message: "Not Found"})
 	})
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conntrack.First(r) {
+			s.mu.Lock()
+			d := s.faults.connectLatency
+			s.mu.Unlock()
+			if d > 0 {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	s.conns.Track(s.srv.Config)
+	s.srv.Start()
 	return s
 }
+
+// TCPConnections reports how many TCP connections clients have opened to the server: with
+// keep-alive working, a handful; one per request when clients cannot reuse them.
+func (s *Server) TCPConnections() int { return s.conns.Opened() }
 
 // URL returns the base URL, "http://127.0.0.1:PORT", for
 // pagerduty.WithV2EventsAPIEndpoint; events go to URL()+EnqueuePath.
@@ -90,6 +114,21 @@ func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests
+}
+
+// ServiceTime reports how long the fake has spent answering requests, SetLatency's delay
+// excluded: the share of a client's wait that is the fake's own work.
+func (s *Server) ServiceTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.service
+}
+
+func (s *Server) addServiceTime(start time.Time) {
+	d := time.Since(start)
+	s.mu.Lock()
+	s.service += d
+	s.mu.Unlock()
 }
 
 // response is the Events API's answer body, for success and failure alike.
@@ -118,6 +157,8 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	start := time.Now()
+	defer s.addServiceTime(start)
 	if status, failed := s.injectedFailure(); failed {
 		writeJSON(w, status, failureBody(status))
 		return

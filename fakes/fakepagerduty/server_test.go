@@ -330,3 +330,25 @@ func TestWaitEvents(t *testing.T) {
 		t.Error("changing a returned event changed the server's record")
 	}
 }
+
+func TestRateLimitWindow(t *testing.T) {
+	pd, client, ctx := setup(t)
+	// 120 a minute at a clock 60 times faster is 120 a second; here 2 per 200 ms.
+	pd.SetRateLimitWindow(2, 200*time.Millisecond)
+	for i := range 2 {
+		if _, err := client.ManageEventWithContext(ctx, trigger("", "ok")); err != nil {
+			t.Fatalf("event %d under the limit: %v", i, err)
+		}
+	}
+	var apiErr pagerduty.APIError
+	if _, err := client.ManageEventWithContext(ctx, trigger("", "one too many")); !errors.As(err, &apiErr) || !apiErr.RateLimited() {
+		t.Fatalf("error = %v, want a rate-limited pagerduty.APIError", err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if _, err := client.ManageEventWithContext(ctx, trigger("", "after the window")); err != nil {
+		t.Errorf("after the window: %v", err)
+	}
+	if pd.LimitViolations() != 1 {
+		t.Errorf("violations %d, want 1", pd.LimitViolations())
+	}
+}

@@ -72,7 +72,7 @@ func (s *Server) chatPostMessage(c call) reply {
 	}
 	m := &storedMessage{Message: Message{
 		Channel: ch.id, TS: s.newTSLocked(), ThreadTS: c.p.str("thread_ts"),
-		Text: ct.text, Blocks: ct.blocks, Metadata: ct.metadata, User: s.opts.BotUserID,
+		Text: ct.text, Blocks: ct.blocks, Metadata: ct.metadata, User: s.opts.BotUserID, Posted: time.Now(),
 	}}
 	ch.msgs = append(ch.msgs, m)
 	return okReply(map[string]any{"channel": ch.id, "ts": m.TS, "message": s.messageJSON(m)})
@@ -131,7 +131,7 @@ func (s *Server) chatPostEphemeral(c call) reply {
 }
 
 func (s *Server) postEphemeralLocked(channel, userID, text string, blocks json.RawMessage) string {
-	m := &storedMessage{Message: Message{Channel: channel, TS: s.newTSLocked(), Text: text, Blocks: blocks, User: s.opts.BotUserID}}
+	m := &storedMessage{Message: Message{Channel: channel, TS: s.newTSLocked(), Text: text, Blocks: blocks, User: s.opts.BotUserID, Posted: time.Now()}}
 	s.ephemerals[userID] = append(s.ephemerals[userID], m)
 	return m.TS
 }

@@ -1,6 +1,7 @@
 package fakeslack
 
 import (
+	"maps"
 	"math"
 	"net/http"
 	"time"
@@ -43,6 +44,34 @@ func (s *Server) latencyLocked(method string) time.Duration {
 		return d
 	}
 	return s.latency[""]
+}
+
+// SetConnectLatency adds d to the first request on each new connection (Web API, response URLs
+// and the Socket Mode dial alike), as a TCP and TLS handshake would across the internet, so a
+// client that does not reuse its connections pays for it. Zero turns it off.
+func (s *Server) SetConnectLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connectLatency = d
+}
+
+// connectDelay sleeps the connect latency; false when the request or the server ended first.
+func (s *Server) connectDelay(r *http.Request) bool {
+	s.mu.Lock()
+	d := s.connectLatency
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	return false
 }
 
 // FailNext makes the next n calls of method answer with HTTP status instead of running. A
@@ -115,6 +144,37 @@ func (s *Server) Calls(method string) int {
 	return total
 }
 
+// CallCounts returns how many requests reached each method, failed ones included, keyed by
+// method name ("chat.postMessage").
+func (s *Server) CallCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// ServiceTime reports how long the Web API has spent answering calls, SetLatency's delays
+// excluded: the share of a client's wait that is the fake's own work, which a benchmark of the
+// client must not count against it.
+func (s *Server) ServiceTime() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serviceTime
+}
+
+func (s *Server) addServiceTime(start time.Time) {
+	d := time.Since(start)
+	s.mu.Lock()
+	s.serviceTime += d
+	s.mu.Unlock()
+}
+
+// PostLimitViolations reports how many chat.postMessage calls SetPostRateLimit's limit refused.
+func (s *Server) PostLimitViolations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.postViolations
+}
+
 // postLimit is a token bucket per channel for chat.postMessage, like Slack's "about one
 // message per second per channel, short bursts allowed".
 type postLimit struct {
@@ -155,6 +215,7 @@ func (s *Server) allowPostLocked(channel string, now time.Time) bool {
 	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens < 1 {
+		s.postViolations++
 		return false
 	}
 	b.tokens--

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // responseTarget is what a response_url acts on.
@@ -129,6 +130,7 @@ func (s *Server) applyResponseLocked(t responseTarget, text string, blocks json.
 	if responseType == "in_channel" {
 		m := &storedMessage{Message: Message{
 			Channel: ch.id, TS: s.newTSLocked(), ThreadTS: threadTS, Text: text, Blocks: blocks, User: s.opts.BotUserID,
+			Posted: time.Now(),
 		}}
 		ch.msgs = append(ch.msgs, m)
 		return

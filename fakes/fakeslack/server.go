@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
 )
 
 // Options configures a Server. The zero value is usable: every empty field gets the default
@@ -79,6 +81,7 @@ type Server struct {
 
 	done chan struct{} // closed by Close; ends sleeps and background goroutines
 	wg   sync.WaitGroup
+	tcp  conntrack.Tracker // TCP connections, websockets included
 
 	mu      sync.Mutex
 	closed  bool
@@ -100,6 +103,10 @@ type Server struct {
 	failures    map[string]*failure
 	slackErrors map[string]*slackError
 	postLimit   *postLimit
+	// postViolations counts posts postLimit refused (kept across SetPostRateLimit calls).
+	postViolations int
+	serviceTime    time.Duration // spent answering Web API calls, delays excluded
+	connectLatency time.Duration // more for the first request on a connection
 
 	// Socket Mode (socketmode.go, envelopes.go).
 	opens     int
@@ -139,12 +146,23 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
-	s.http = httptest.NewServer(mux)
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if conntrack.First(r) && !s.connectDelay(r) {
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	s.tcp.Track(s.http.Config)
+	s.http.Start()
 	s.baseURL = s.http.URL + "/"
 	s.apiURL = s.http.URL + "/api/"
 	s.linkURL = "ws://" + strings.TrimPrefix(s.http.URL, "http://") + "/link/"
 	return s
 }
+
+// TCPConnections reports how many TCP connections clients have opened to the server: with
+// keep-alive working, a handful; one per request when clients cannot reuse them.
+func (s *Server) TCPConnections() int { return s.tcp.Opened() }
 
 // APIURL is the Web API base for slack.OptionAPIURL, e.g. "http://127.0.0.1:PORT/api/". It ends
 // with "/" because slack-go appends the method name to it.

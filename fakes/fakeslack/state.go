@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // User is a workspace member as tests seed it; the Web API renders it as Slack's user object.
@@ -23,6 +24,7 @@ type Message struct {
 	Metadata json.RawMessage // {"event_type":…,"event_payload":…} when the post carried metadata
 	Updated  int             // how many times chat.update (or replace_original) changed it
 	User     string          // the poster: the bot user id
+	Posted   time.Time       // when the fake stored it (after any SetLatency delay), for latency measurements
 }
 
 type storedMessage struct {

@@ -203,6 +203,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	start := time.Now()
+	defer s.addServiceTime(start)
 	if fail != nil {
 		fail.reply().write(w)
 		return
