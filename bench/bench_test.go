@@ -54,11 +54,11 @@ func parseBursts(v string, def float64) ([]burstSpec, error) {
 		f, promptsOnly := strings.CutSuffix(strings.TrimSpace(f), "/prompts")
 		size, scale, hasScale := strings.Cut(f, "@")
 		n, err := strconv.Atoi(size)
-		sc := def
+		sc, scaleErr := def, error(nil)
 		if hasScale {
-			sc, err = strconv.ParseFloat(scale, 64)
+			sc, scaleErr = strconv.ParseFloat(scale, 64)
 		}
-		if err != nil || n < 1 || sc < 1 {
+		if err != nil || scaleErr != nil || n < 1 || sc < 1 {
 			return nil, fmt.Errorf("-bursts: %q is not SIZE[@SCALE],… with SIZE ≥ 1 and SCALE ≥ 1", v)
 		}
 		out = append(out, burstSpec{N: n, Scale: sc, PromptsOnly: promptsOnly})

@@ -152,8 +152,10 @@ func (r report) table() string {
 			row("  publish → its issue filed", len(b.IssueLags), b.IssueLags, realNote(b.IssueLags, b.Scale, "the audit trail, at GitHub's pace"))
 		}
 	}
-	t("", "", "", "", "", "", "")
-	t("DRAIN (first publish → last DM, link or issue)", "drain", "alarms/s", "lower bound", "ratio", "≙ real drain", "≙ real alarms/s")
+	tw.Flush()
+	p("\n")
+	tw = tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	t("DRAIN (first publish → last DM, link or issue)", "drain", "alarms/s", "lower bound", "ratio", "≙ real drain", "≙ real alarms/s", "publishing took")
 	for _, b := range r.Bursts {
 		name := b.name()
 		if b.PromptsOnly {
@@ -161,9 +163,11 @@ func (r report) table() string {
 		}
 		t(name, dur(b.Drain), fmt.Sprintf("%.1f", float64(b.N)/b.Drain.Seconds()),
 			dur(b.LowerBound), fmt.Sprintf("%.2f", b.Drain.Seconds()/b.LowerBound.Seconds()),
-			dur(realTime(b.Drain, b.Scale)), fmt.Sprintf("%.2f", float64(b.N)/realTime(b.Drain, b.Scale).Seconds()))
+			dur(realTime(b.Drain, b.Scale)), fmt.Sprintf("%.2f", float64(b.N)/realTime(b.Drain, b.Scale).Seconds()), dur(b.PublishSpan))
 	}
-	t("", "", "", "", "", "", "")
+	tw.Flush()
+	p("\n")
+	tw = tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	t("CLICK → ACK", "n", "p50", "p99", "max", "", "")
 	t(fmt.Sprintf("GitHub answering in %s (1x)", dur(s.ClickLatency)), fmt.Sprint(len(rt.Acks)),
 		dur(pct(rt.Acks, .5)), dur(pct(rt.Acks, .99)), dur(pct(rt.Acks, 1)), "", "")

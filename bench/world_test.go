@@ -23,7 +23,7 @@ import (
 	"github.com/dispatch-oss/dispatch/pace"
 )
 
-// The services' real limits, as documented (see /work/shared/NOTES.md and the README).
+// The services' real limits, as their documentation gives them (the README's "Rate limits").
 const (
 	ghPerMinute   = 80  // GitHub content-creating requests per minute
 	ghPerHour     = 500 // … and per hour
@@ -250,11 +250,10 @@ func (w *world) dms() map[string]fakeslack.Message {
 	return out
 }
 
-// procStats is what Linux reports about the bot process.
+// procStats is what Linux reports about the bot process (zero where /proc is not available).
 type procStats struct {
 	RSS, HWM int64         // VmRSS and VmHWM, bytes
 	CPU      time.Duration // utime + stime
-	OK       bool          // false where /proc is not available
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture Go
@@ -294,7 +293,6 @@ func (w *world) proc() procStats {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64) // field 14 of proc(5)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64) // field 15
 	ps.CPU = time.Duration(utime+stime) * time.Second / clockTicks
-	ps.OK = ps.RSS > 0
 	return ps
 }
 
