@@ -134,7 +134,9 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("%d singles with the services answering at once, want %d", len(rt.Bare), s.Singles)
 	}
 	for _, sg := range rt.Bare {
-		if sg.Latency <= 0 || sg.Fakes <= 0 || sg.Handling <= 0 || sg.added() <= 0 {
+		// Not added() > 0: the bot may take the message off the queue before Publish returns (the
+		// long poll wakes at once), so on a loaded machine publish and handling overlap.
+		if sg.Latency <= 0 || sg.Fakes <= 0 || sg.Handling <= 0 {
 			t.Errorf("bare single %+v: want every part measured", sg)
 		}
 	}
