@@ -48,6 +48,8 @@ type Config struct {
 	// (GITHUB_CONTENT_LIMITS, "80/1m,500/1h": github.com's secondary limits; a GitHub Enterprise
 	// server may set its own).
 	GitHubLimits []pace.Window
+	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
+	Pprof bool
 }
 
 // Defaults returns a Config with every default set.
@@ -138,6 +140,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		} else {
 			c.Concurrency = n
 		}
+	}
+	if v := strings.TrimSpace(getenv(PprofEnv)); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			bad("%s: %q is not true or false", PprofEnv, v)
+		}
+		c.Pprof = on
 	}
 	if v := strings.TrimSpace(getenv("GITHUB_CONTENT_LIMITS")); v != "" {
 		windows, err := parseWindows(v)

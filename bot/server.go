@@ -6,15 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// PprofEnv names the environment variable that adds Go's profiler to the health server:
+// PprofEnv names the setting (Config.Pprof) that adds Go's profiler to the health server:
 // DISPATCH_PPROF=true serves /debug/pprof/ (CPU, heap, goroutines…) next to /metrics. It is off by
 // default because profiles reveal the program's internals and a CPU profile costs CPU while it
 // runs: turn it on to measure, on an address that is not reachable from outside.
@@ -41,22 +38,11 @@ func (b *Bot) healthHandler() http.Handler {
 		writeJSON(w, code, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{}))
-	switch on, err := pprofSetting(os.Getenv(PprofEnv)); {
-	case err != nil:
-		b.log.Warn().Str("value", os.Getenv(PprofEnv)).Msg(PprofEnv + " is not true or false: the profiler stays off")
-	case on:
+	if b.cfg.Pprof {
 		mountPprof(mux)
 		b.log.Info().Msg("profiler on: /debug/pprof/ is served on DISPATCH_HTTP_ADDR")
 	}
 	return mux
-}
-
-// pprofSetting reads PprofEnv: empty is off, else strconv.ParseBool's true or false.
-func pprofSetting(v string) (bool, error) {
-	if v = strings.TrimSpace(v); v == "" {
-		return false, nil
-	}
-	return strconv.ParseBool(v)
 }
 
 // mountPprof serves net/http/pprof's handlers on mux (importing the package also registers them

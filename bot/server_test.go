@@ -14,9 +14,11 @@ func TestPprofSetting(t *testing.T) {
 		{"", false, false}, {"true", true, false}, {" 1 ", true, false}, {"false", false, false},
 		{"yes", false, true},
 	} {
-		on, err := pprofSetting(tc.v)
-		if on != tc.on || (err != nil) != tc.bad {
-			t.Errorf("pprofSetting(%q) = %v, %v; want %v, error %v", tc.v, on, err, tc.on, tc.bad)
+		m := valid()
+		m[PprofEnv] = tc.v
+		c, err := LoadConfig(env(m))
+		if c.Pprof != tc.on || (err != nil) != tc.bad {
+			t.Errorf("%s=%q: Pprof %v, err %v; want %v, error %v", PprofEnv, tc.v, c.Pprof, err, tc.on, tc.bad)
 		}
 	}
 }

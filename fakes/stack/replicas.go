@@ -95,7 +95,7 @@ func (e *Env) StartProcess() *Process {
 }
 
 // StartProcessWith is StartProcess with more environment variables ("KEY=value"), for settings the
-// Config does not carry (DISPATCH_PPROF); a later one wins over the stack's.
+// Config does not carry; a later one wins over the stack's.
 func (e *Env) StartProcessWith(extraEnv ...string) *Process {
 	e.T.Helper()
 	cmd := exec.Command(Binary(e.T), "run")
@@ -232,6 +232,9 @@ func (e *Env) Environ() []string {
 		"DISPATCH_VISIBILITY_TIMEOUT": c.Visibility.String(),
 		"AWS_ENDPOINT_URL":            e.AWS.URL(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+	}
+	if c.Pprof {
+		env[bot.PprofEnv] = "true"
 	}
 	if c.RemindAfter > 0 {
 		env["DISPATCH_REMIND_AFTER"] = c.RemindAfter.String()
