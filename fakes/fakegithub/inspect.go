@@ -62,18 +62,7 @@ func (s *Server) Calls() map[string]int {
 // ServiceTime reports how long the fake has spent answering requests, SetLatency's delay
 // excluded: the share of a client's wait that is the fake's own work (encoding a page of 100
 // issues takes milliseconds), which a benchmark of the client must not count against it.
-func (s *Server) ServiceTime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serviceTime
-}
-
-func (s *Server) addServiceTime(start time.Time) {
-	d := time.Since(start)
-	s.mu.Lock()
-	s.serviceTime += d
-	s.mu.Unlock()
-}
+func (s *Server) ServiceTime() time.Duration { return s.serviceTime.Total() }
 
 // ContentCreatingCalls reports how many POST, PATCH, PUT and DELETE requests
 // reached the server (refused ones included), excluding the GitHub App

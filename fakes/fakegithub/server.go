@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
+	"github.com/dispatch-oss/dispatch/fakes/internal/servicetime"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -62,7 +63,7 @@ type Server struct {
 
 	calls        map[string]int
 	contentCalls int
-	serviceTime  time.Duration // spent answering, SetLatency's delay excluded
+	serviceTime  servicetime.Clock // spent answering, SetLatency's delay excluded
 
 	searchLag time.Duration
 
@@ -203,7 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	defer s.addServiceTime(start)
+	defer s.serviceTime.Since(start)
 	// The hook runs without the lock so it may call the inspection methods.
 	if hook != nil {
 		if status, fail := hook(r); fail {

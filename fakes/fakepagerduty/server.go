@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
+	"github.com/dispatch-oss/dispatch/fakes/internal/servicetime"
 )
 
 // EnqueuePath is where the Events API v2 takes events.
@@ -52,7 +53,7 @@ type Server struct {
 	open      map[incidentKey]*Incident // triggered or acknowledged
 	requests  int
 	rejected  int
-	service   time.Duration // spent answering, SetLatency's delay excluded
+	service   servicetime.Clock // spent answering, SetLatency's delay excluded
 	faults    faults
 }
 
@@ -118,18 +119,7 @@ func (s *Server) Requests() int {
 
 // ServiceTime reports how long the fake has spent answering requests, SetLatency's delay
 // excluded: the share of a client's wait that is the fake's own work.
-func (s *Server) ServiceTime() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.service
-}
-
-func (s *Server) addServiceTime(start time.Time) {
-	d := time.Since(start)
-	s.mu.Lock()
-	s.service += d
-	s.mu.Unlock()
-}
+func (s *Server) ServiceTime() time.Duration { return s.service.Total() }
 
 // response is the Events API's answer body, for success and failure alike.
 type response struct {
@@ -158,7 +148,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	defer s.addServiceTime(start)
+	defer s.service.Since(start)
 	if status, failed := s.injectedFailure(); failed {
 		writeJSON(w, status, failureBody(status))
 		return

@@ -28,6 +28,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/dispatch-oss/dispatch/fakes/internal/conntrack"
+	"github.com/dispatch-oss/dispatch/fakes/internal/servicetime"
 )
 
 // Options configures a Server. The zero value is usable: every empty field gets the default
@@ -105,8 +106,8 @@ type Server struct {
 	postLimit   *postLimit
 	// postViolations counts posts postLimit refused (kept across SetPostRateLimit calls).
 	postViolations int
-	serviceTime    time.Duration // spent answering Web API calls, delays excluded
-	connectLatency time.Duration // more for the first request on a connection
+	serviceTime    servicetime.Clock // spent answering Web API calls, delays excluded
+	connectLatency time.Duration     // more for the first request on a connection
 
 	// Socket Mode (socketmode.go, envelopes.go).
 	opens     int

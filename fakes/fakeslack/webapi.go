@@ -204,7 +204,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	defer s.addServiceTime(start)
+	defer s.serviceTime.Since(start)
 	if fail != nil {
 		fail.reply().write(w)
 		return
