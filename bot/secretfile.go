@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -22,6 +23,9 @@ var secretNames = []string{
 	"DISPATCH_TASK_KEYS",
 	"DUO_SKEY",
 }
+
+// SecretNames returns the settings that hold a secret, each of which also accepts NAME_FILE.
+func SecretNames() []string { return slices.Clone(secretNames) }
 
 // maxSecretFile bounds what a NAME_FILE may hold: a PEM key is a few kilobytes, and a path pointing
 // at something huge (or endless, like /dev/zero) must not take the process down.
