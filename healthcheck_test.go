@@ -112,3 +112,12 @@ func TestHealthcheck(t *testing.T) {
 		})
 	}
 }
+
+// `dispatch healthcheck` is a command of the binary, as the Dockerfile's HEALTHCHECK runs it.
+func TestHealthcheckCommand(t *testing.T) {
+	t.Setenv("DISPATCH_HTTP_ADDR", serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("{}")) }))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"healthcheck"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Errorf("dispatch healthcheck: exit %d, stderr %q", code, stderr.String())
+	}
+}
