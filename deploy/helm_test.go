@@ -333,3 +333,16 @@ func TestHelmChartKnowsEverySecret(t *testing.T) {
 		t.Errorf("the chart's secret names %v differ from bot.SecretNames %v", got, want)
 	}
 }
+
+// The README's configuration table names NAME_FILE for every secret the bot reads from a file.
+func TestREADMEDocumentsEverySecretFile(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range bot.SecretNames() {
+		if !strings.Contains(string(readme), "`"+name+"_FILE`") {
+			t.Errorf("README.md does not document %s_FILE", name)
+		}
+	}
+}
