@@ -300,6 +300,8 @@ func TestHelmChartRefuses(t *testing.T) {
 	}{
 		{"a secret as a value", "config.SLACK_BOT_TOKEN=xoxb-123", "config.SLACK_BOT_TOKEN looks like a secret"},
 		{"a key that is not a secret setting", "secrets.keys={SLACK_BOT_TOKEN,GITHUB_REPO}", "secrets.keys: GITHUB_REPO is not one of dispatch's secret settings"},
+		{"a secret in extraEnv", "extraEnv[0].name=GITHUB_TOKEN,extraEnv[0].value=xoxb-123", "extraEnv: GITHUB_TOKEN is a secret setting"},
+		{"a secret file of one's own in extraEnv", "extraEnv[0].name=GITHUB_TOKEN_FILE,extraEnv[0].value=/x", "extraEnv: GITHUB_TOKEN_FILE is a secret setting"},
 		{"no queue", "config.DISPATCH_QUEUE_URL=", "config.DISPATCH_QUEUE_URL is required"},
 		{"no Secret", "secrets.existingSecret=", "secrets.existingSecret is required"},
 	}
