@@ -44,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return publish(args, stdin, stdout, stderr)
 	case "check":
 		return check(stdout, stderr)
+	case "healthcheck":
+		return healthcheckMain(stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "dispatch", bot.Version)
 		return 0

@@ -3,7 +3,6 @@ package bot
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -79,7 +78,7 @@ func (e *ConfigError) Error() string {
 // problem at once. getenv is os.Getenv in production.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Defaults()
-	var problems []string
+	getenv, problems := secretFiles(getenv, secretNames)
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	str := func(dst *string, name string) {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -117,13 +116,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	num(&c.GitHubAppID, "GITHUB_APP_ID")
 	num(&c.GitHubInstallationID, "GITHUB_APP_INSTALLATION_ID")
 	str(&c.GitHubAppKey, "GITHUB_APP_PRIVATE_KEY")
-	if f := strings.TrimSpace(getenv("GITHUB_APP_PRIVATE_KEY_FILE")); f != "" {
-		if b, err := os.ReadFile(f); err != nil {
-			bad("GITHUB_APP_PRIVATE_KEY_FILE: %v", err)
-		} else {
-			c.GitHubAppKey = string(b)
-		}
-	}
 	dur(&c.RemindAfter, "DISPATCH_REMIND_AFTER")
 	dur(&c.EscalateAfter, "DISPATCH_ESCALATE_AFTER")
 	dur(&c.ShutdownTimeout, "DISPATCH_SHUTDOWN_TIMEOUT")

@@ -28,6 +28,9 @@ type Metrics struct {
 	Connected   prometheus.Gauge
 	Reconnects  prometheus.Counter
 
+	state      *stateCollector
+	collectors []prometheus.Collector
+
 	mu        sync.Mutex
 	lastAlarm time.Time
 	counts    map[string]int // by type, for /dispatch status
@@ -55,8 +58,10 @@ func NewMetrics() *Metrics {
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_slack_reconnects_total", Help: "Socket Mode connections opened after the first."}),
 		counts:     map[string]int{},
 	}
-	for _, c := range []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	m.state = newStateCollector()
+	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects,
+		m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	for _, c := range m.collectors {
 		f(c)
 	}
 	return m

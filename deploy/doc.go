@@ -1,5 +1,8 @@
-// Package deploy holds dispatch's CloudFormation template, dispatch.yaml: the SNS topic, the SQS
-// queue with its dead-letter queue, the subscription, the queue policy and least-privilege IAM
-// policies for the bot and for publishers. It has no Go code; its test parses the template and
-// checks it against the SQS calls package sqsqueue makes.
+// Package deploy holds how dispatch is run in production, and the tests that keep it honest:
+// dispatch.yaml (CloudFormation: the SNS topic, the SQS queue with its dead-letter queue, the
+// subscription, the queue policies, least-privilege IAM policies, CloudWatch alarms on the queues
+// and, as an option, the bot on ECS Fargate), the Helm chart under helm/, Prometheus alert rules
+// under prometheus/ and a Grafana dashboard under grafana/. It has no Go code; its tests parse each
+// of them and check it against the code (the SQS calls sqsqueue makes, the metrics the bot exports,
+// its secret settings).
 package deploy

@@ -22,6 +22,7 @@ type template struct {
 	Parameters               map[string]map[string]any
 	Mappings                 map[string]any
 	Conditions               map[string]any
+	Rules                    map[string]any
 	Resources                map[string]resource
 	Outputs                  map[string]map[string]any
 }
@@ -213,6 +214,24 @@ func TestTemplateDeclaresTheResources(t *testing.T) {
 			"FilterPolicyScope", "DeliveryPolicy", "RedrivePolicy", "Region", "ReplayPolicy", "SubscriptionRoleArn"},
 		"AWS::SQS::QueuePolicy":   {"Queues", "PolicyDocument"},
 		"AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Description", "Path", "PolicyDocument", "Roles", "Users", "Groups"},
+		"AWS::CloudWatch::Alarm": {"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
+			"InsufficientDataActions", "MetricName", "Namespace", "Dimensions", "Statistic", "ExtendedStatistic", "Period",
+			"EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ThresholdMetricId", "ComparisonOperator",
+			"TreatMissingData", "EvaluateLowSampleCountPercentile", "Metrics", "Unit", "Tags"},
+		"AWS::ECS::Cluster": {"ClusterName", "ClusterSettings", "CapacityProviders", "DefaultCapacityProviderStrategy",
+			"Configuration", "ServiceConnectDefaults", "Tags"},
+		"AWS::Logs::LogGroup": {"LogGroupName", "RetentionInDays", "KmsKeyId", "DataProtectionPolicy", "LogGroupClass", "Tags"},
+		"AWS::IAM::Role": {"AssumeRolePolicyDocument", "Description", "ManagedPolicyArns", "MaxSessionDuration", "Path",
+			"PermissionsBoundary", "Policies", "RoleName", "Tags"},
+		"AWS::EC2::SecurityGroup": {"GroupDescription", "GroupName", "SecurityGroupEgress", "SecurityGroupIngress", "VpcId", "Tags"},
+		"AWS::ECS::TaskDefinition": {"Family", "ContainerDefinitions", "Cpu", "Memory", "ExecutionRoleArn", "TaskRoleArn",
+			"NetworkMode", "RequiresCompatibilities", "RuntimePlatform", "Volumes", "EphemeralStorage", "PidMode", "IpcMode",
+			"PlacementConstraints", "ProxyConfiguration", "Tags"},
+		"AWS::ECS::Service": {"ServiceName", "Cluster", "TaskDefinition", "LaunchType", "DesiredCount",
+			"DeploymentConfiguration", "NetworkConfiguration", "PropagateTags", "EnableECSManagedTags",
+			"EnableExecuteCommand", "HealthCheckGracePeriodSeconds", "LoadBalancers", "PlatformVersion",
+			"SchedulingStrategy", "ServiceRegistries", "CapacityProviderStrategy", "DeploymentController",
+			"PlacementConstraints", "PlacementStrategies", "Role", "ServiceConnectConfiguration", "VolumeConfigurations", "Tags"},
 	}
 	want := map[string]string{
 		"Topic":           "AWS::SNS::Topic",
@@ -222,6 +241,13 @@ func TestTemplateDeclaresTheResources(t *testing.T) {
 		"QueuePolicy":     "AWS::SQS::QueuePolicy",
 		"BotPolicy":       "AWS::IAM::ManagedPolicy",
 		"PublisherPolicy": "AWS::IAM::ManagedPolicy",
+
+		"DeadLetterQueuePolicy": "AWS::SQS::QueuePolicy",
+		"DeadLetterQueueAlarm":  "AWS::CloudWatch::Alarm",
+		"OldestMessageAlarm":    "AWS::CloudWatch::Alarm",
+	}
+	for name, typ := range ecsResources {
+		want[name] = typ
 	}
 	for name, typ := range want {
 		tpl.resourceOf(t, name, typ)
@@ -279,6 +305,10 @@ func checkReferences(t *testing.T, tpl template) {
 					if name, ok := x.(string); ok && tpl.Conditions[name] == nil {
 						t.Errorf("%s: undefined condition %q", where, name)
 					}
+				case "Fn::If":
+					if l, _ := x.([]any); len(l) != 3 || tpl.Conditions[fmt.Sprint(l[0])] == nil {
+						t.Errorf("%s: Fn::If on an undefined condition: %v", where, x)
+					}
 				}
 				walk(where, x)
 			}
@@ -293,6 +323,9 @@ func checkReferences(t *testing.T, tpl template) {
 	}
 	for name, c := range tpl.Conditions {
 		walk("condition "+name, c)
+	}
+	for name, r := range tpl.Rules {
+		walk("rule "+name, r)
 	}
 	for name, o := range tpl.Outputs {
 		walk("output "+name, o)
@@ -357,6 +390,9 @@ func TestQueuePolicyAdmitsOnlyTheTopic(t *testing.T) {
 		t.Errorf("QueuePolicy.Queues = %v, want [the queue's URL]", p["Queues"])
 	}
 	for _, s := range statements(t, p["PolicyDocument"]) {
+		if s.Sid == denyWithoutTLS {
+			continue // TestQueuesRefusePlainHTTP
+		}
 		if s.Effect != "Allow" || len(s.Other) > 0 {
 			t.Errorf("statement %q: Effect %q, extra keys %v: want a plain Allow", s.Sid, s.Effect, s.Other)
 		}
