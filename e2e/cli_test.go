@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
@@ -46,30 +55,336 @@ func TestValidateAndVersion(t *testing.T) {
 	}
 }
 
-func TestCheckCommandPrintsATable(t *testing.T) {
-	e := stack.New(t, stack.Options{})
-	cmd := exec.Command(stack.Binary(t), "check")
-	env := map[string]string{
-		"SLACK_BOT_TOKEN": "xoxb-wrong-token", "SLACK_APP_TOKEN": e.Config.SlackAppToken, "DISPATCH_QUEUE_URL": e.AWS.URL() + "/100010001000/missing",
-		"GITHUB_TOKEN": githubToken, "GITHUB_REPO": repo, "PAGERDUTY_ROUTING_KEY": routingKey,
-		"SLACK_API_URL": e.Config.SlackAPIURL, "GITHUB_API_URL": e.Config.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": e.Config.PagerDutyURL,
-		"AWS_ENDPOINT_URL": e.AWS.URL(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "HOME": t.TempDir(), "PATH": os.Getenv("PATH"),
+// cliRun is one run of the binary: its exit code, output and how long it took.
+type cliRun struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+// runBinary runs the dispatch binary in dir with exactly env ("KEY=value"; PATH and a HOME of its
+// own added), killing it after bound (then code is -1).
+func runBinary(t *testing.T, env []string, dir string, bound time.Duration, args ...string) cliRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stack.Binary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := cliRun{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		r.code = -1
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run dispatch: %v", err)
 	}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Fatalf("check should exit 1, got %v:\n%s", err, out)
-	}
-	text := string(out)
-	for _, want := range []string{"FAIL  Slack bot token (auth.test)", "invalid_auth", "Fix: set SLACK_BOT_TOKEN", "FAIL  SQS queue", "ok    GitHub repository acme/alarms", "2 check(s) failed."} {
-		if !strings.Contains(text, want) {
-			t.Errorf("check output lacks %q:\n%s", want, text)
+	return r
+}
+
+// withEnv returns env with each "KEY=value" of overrides replacing KEY's entry ("KEY=" drops it).
+func withEnv(env []string, overrides ...string) []string {
+	out := append([]string(nil), env...)
+	for _, o := range overrides {
+		key := o[:strings.Index(o, "=")+1]
+		out = slices.DeleteFunc(out, func(kv string) bool { return strings.HasPrefix(kv, key) })
+		if o != key {
+			out = append(out, o)
 		}
 	}
-	if strings.Contains(text, "xoxb-wrong-token") || strings.Contains(text, githubToken) {
-		t.Error("check printed a token")
+	return out
+}
+
+// recorder is a TCP listener that counts the connections made to it and closes each at once.
+type recorder struct {
+	ln    net.Listener
+	count atomic.Int64
+}
+
+func newRecorder(t *testing.T) *recorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
+	r := &recorder{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r.count.Add(1)
+			c.Close()
+		}
+	}()
+	return r
+}
+
+// connections returns how many connections were made before now: it makes one itself and waits
+// for the listener to accept it, so that none made earlier is still in the backlog.
+func (r *recorder) connections(t *testing.T) int64 {
+	t.Helper()
+	before := r.count.Load()
+	c, err := net.Dial("tcp", r.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(wait)
+	for r.count.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the recorder accepted nothing")
+		}
+		time.Sleep(5 * time.Millisecond) // polling, with a deadline
+	}
+	return r.count.Load() - 1
+}
+
+// TestEveryCommandsHelpDoesNothingButPrint runs `CMD --help`, `CMD -h` and `help CMD` for every
+// command `dispatch help` lists, with a complete configuration whose every address (the services,
+// AWS, any proxy, the instance metadata) is a listener that records connections, in a folder
+// holding files named "--help" and "-h". Each must print CMD's usage on standard output and exit 0
+// promptly, reading no file and contacting nothing. A control run of `check` proves that the
+// recorder would have seen a contact.
+func TestEveryCommandsHelpDoesNothingButPrint(t *testing.T) {
+	rec := newRecorder(t)
+	url := "http://" + rec.ln.Addr().String()
+	env := []string{
+		"SLACK_BOT_TOKEN=xoxb-help-test", "SLACK_APP_TOKEN=xapp-help-test", "DISPATCH_QUEUE_URL=" + url + "/100010001000/dispatch",
+		"GITHUB_TOKEN=help-test-token", "GITHUB_REPO=acme/alarms", "PAGERDUTY_ROUTING_KEY=" + routingKey,
+		"SLACK_API_URL=" + url + "/api/", "GITHUB_API_URL=" + url + "/", "PAGERDUTY_EVENTS_URL=" + url,
+		"DISPATCH_HTTP_ADDR=127.0.0.1:0", "AWS_ENDPOINT_URL=" + url, "AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDHELPTEST", "AWS_SECRET_ACCESS_KEY=help-test-secret", "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_SERVICE_ENDPOINT=" + url,
+		"HTTPS_PROXY=" + url, "HTTP_PROXY=" + url, "NO_PROXY=",
+	}
+	dir := t.TempDir()
+	alarm := []byte(`{"type":"high","body":{"pagerduty":{"title":"opened by --help"}}}`)
+	for _, name := range []string{"--help", "-h"} {
+		if err := os.WriteFile(filepath.Join(dir, name), alarm, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	general := runBinary(t, env, dir, time.Minute, "help")
+	var names []string
+	if i := strings.Index(general.stdout, "Commands:\n"); i >= 0 {
+		for _, line := range strings.Split(general.stdout[i+len("Commands:\n"):], "\n") {
+			if !strings.HasPrefix(line, "  ") {
+				break
+			}
+			names = append(names, strings.Fields(line)[0])
+		}
+	}
+	for _, want := range []string{"run", "check", "validate", "publish", "version", "help"} {
+		if !slices.Contains(names, want) {
+			t.Fatalf("`dispatch help` does not list %q (it lists %q):\n%s", want, names, general.stdout)
+		}
+	}
+
+	for _, name := range names {
+		for _, args := range [][]string{{name, "--help"}, {name, "-h"}, {"help", name}} {
+			r := runBinary(t, env, dir, time.Minute, args...)
+			what := "dispatch " + strings.Join(args, " ")
+			switch {
+			case r.code == -1:
+				t.Errorf("%s did not return within a minute: it did more than print\n%s%s", what, r.stdout, r.stderr)
+			case r.code != 0 || !strings.HasPrefix(r.stdout, "Usage: dispatch "+name) || r.stderr != "":
+				t.Errorf("%s: exit %d, want 0 with the usage on stdout and nothing on stderr\nstdout: %s\nstderr: %s", what, r.code, r.stdout, r.stderr)
+			case strings.Contains(r.stdout, "valid high-priority alarm"):
+				t.Errorf("%s opened the file named %q", what, args[1])
+			}
+		}
+	}
+	if n := rec.connections(t); n != 0 {
+		t.Errorf("the --help runs made %d connection(s)", n)
+	}
+
+	// The control: the same environment does lead a command that reaches out to the recorder.
+	if r := runBinary(t, env, dir, time.Minute, "check", "--timeout", "5s"); r.code != 1 {
+		t.Errorf("check against the recorder: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := rec.connections(t); n == 0 {
+		t.Error("check made no connection to the recorder: the environment does not point the binary at it, so the test above proves nothing")
+	}
+}
+
+// closedPort returns an address of 127.0.0.1 where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// silentListener accepts connections and never answers (until the test ends).
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, unread
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestCheckTellsFailuresApart: `dispatch check` names a refused connection (Slack on a closed
+// port), a host name that does not resolve (GitHub at nonexistent.invalid), no answer (the queue
+// behind a listener that never answers, with --timeout 2s) and a rejected token (the fake Slack's
+// invalid_auth, the fake GitHub's 401), each with its own fix, one line per check as it goes, and
+// says that PagerDuty routing keys can only be checked for their format.
+func TestCheckTellsFailuresApart(t *testing.T) {
+	e := stack.New(t, stack.Options{})
+	refused, silent := closedPort(t), silentListener(t)
+
+	r := runBinary(t, withEnv(e.Environ(),
+		"SLACK_API_URL=http://"+refused+"/api/",
+		"GITHUB_API_URL=http://nonexistent.invalid/",
+		"AWS_ENDPOINT_URL=http://"+silent, "DISPATCH_QUEUE_URL=http://"+silent+"/100010001000/dispatch",
+	), t.TempDir(), 2*time.Minute, "check", "--timeout", "2s")
+	lines := checkLines(t, r)
+	for name, want := range map[string][]string{
+		"Slack bot token (auth.test)":   {"FAIL: connection refused by " + refused, "Fix: check the host and port in SLACK_API_URL"},
+		"Slack app token (Socket Mode)": {"FAIL: connection refused by " + refused},
+		"GitHub repository acme/alarms": {`FAIL: DNS failure: the host name "nonexistent.invalid" does not resolve`, "Fix: check GITHUB_API_URL for a typo"},
+		"SQS queue":                     {"FAIL: timed out: no answer from " + silent + " within 2s", "Fix: something (a firewall, a proxy"},
+		"SQS dead-letter queue":         {"FAIL: not checked: the queue is not reachable"},
+		"PagerDuty routing key":         {"ok: well formed (32 characters); only its format can be checked"},
+		"PagerDuty service PSERVICE":    {"ok: well formed"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[name], w) {
+				t.Errorf("%s: %q lacks %q", name, lines[name], w)
+			}
+		}
+		if strings.Contains(lines[name], "SLACK_BOT_TOKEN") && !strings.Contains(name, "Slack bot token") {
+			t.Errorf("%s blames a token: %q", name, lines[name])
+		}
+	}
+	if strings.Contains(r.stdout, "Fix: set SLACK_BOT_TOKEN") {
+		t.Errorf("a refused connection blamed the token:\n%s", r.stdout)
+	}
+	if r.code != 1 || !strings.Contains(r.stdout, "5 check(s) failed.") {
+		t.Errorf("exit %d, want 1 and 5 failed checks:\n%s", r.code, r.stdout)
+	}
+	// Unbounded, the silent queue would hold the check for the HTTP client's 30 s, times the SDK's
+	// three attempts.
+	if r.took > 30*time.Second {
+		t.Errorf("check took %v against a listener that never answers, with --timeout 2s", r.took)
+	}
+
+	r = runBinary(t, withEnv(e.Environ(), "SLACK_BOT_TOKEN=xoxb-wrong-token", "GITHUB_TOKEN=wrong-github-token"),
+		t.TempDir(), 2*time.Minute, "check")
+	lines = checkLines(t, r)
+	for name, want := range map[string]string{
+		"Slack bot token (auth.test)":   "FAIL: the credentials were rejected (Slack said invalid_auth). Fix: set SLACK_BOT_TOKEN",
+		"Slack app token (Socket Mode)": "ok: apps.connections.open accepted",
+		"SQS queue":                     "ok: " + e.Config.QueueURL + " reachable",
+		"GitHub repository acme/alarms": "FAIL: the credentials were rejected (GitHub answered 401",
+	} {
+		if !strings.Contains(lines[name], want) {
+			t.Errorf("%s: %q lacks %q", name, lines[name], want)
+		}
+	}
+	if r.code != 1 || strings.Contains(r.stdout+r.stderr, "xoxb-wrong-token") || strings.Contains(r.stdout+r.stderr, "wrong-github-token") {
+		t.Errorf("exit %d (want 1), or a token was printed:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// checkLines maps each check's name to the rest of its line of `dispatch check` output, failing
+// the test if a line is not "NAME … ok: …" or "NAME … FAIL: …".
+func checkLines(t *testing.T, r cliRun) map[string]string {
+	t.Helper()
+	t.Logf("dispatch check:\n%s%s", r.stdout, r.stderr)
+	lines := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if line == "" {
+			break // the summary follows
+		}
+		name, rest, ok := strings.Cut(line, " … ")
+		if !ok || !strings.HasPrefix(rest, "ok: ") && !strings.HasPrefix(rest, "FAIL: ") {
+			t.Errorf("not a check line: %q", line)
+			continue
+		}
+		lines[name] = rest
+	}
+	if len(lines) == 0 {
+		t.Fatalf("check printed no check lines (exit %d):\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	return lines
+}
+
+// TestPublishSaysWhatToSet: without a region or without credentials, publish says in one line
+// what to set and sends nothing; with no region set, it takes the topic ARN's.
+func TestPublishSaysWhatToSet(t *testing.T) {
+	e := stack.New(t, stack.Options{})
+	alarm := filepath.Join(t.TempDir(), "high.json")
+	if err := os.WriteFile(alarm, []byte(`{"type":"high","body":{"pagerduty":{"title":"published without AWS_REGION"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing of this machine's AWS set-up is read: no files, no instance metadata.
+	base := []string{"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=" + e.AWS.URL()}
+	creds := []string{"AWS_ACCESS_KEY_ID=AKIDPUBLISHTEST", "AWS_SECRET_ACCESS_KEY=publish-test-secret"}
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no region, none in the queue URL", append(base, creds...), []string{"--queue-url", e.Queue.URL},
+			"dispatch publish: no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1)"},
+		{"no credentials", append(base, "AWS_REGION=us-east-1"), []string{"--queue-url", e.Queue.URL},
+			"dispatch publish: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"},
+	} {
+		r := runBinary(t, tc.env, t.TempDir(), 2*time.Minute, append(append([]string{"publish"}, tc.args...), alarm)...)
+		if r.code != 2 || !strings.HasPrefix(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
+			t.Errorf("%s: exit %d (want 2), stdout %q, stderr %q: want one line starting %q", tc.name, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	e.StartBot()
+	// goaws's topic ARNs name us-east-1.
+	if !strings.HasPrefix(e.SNSTopic, "arn:aws:sns:us-east-1:") {
+		t.Fatalf("topic ARN %q", e.SNSTopic)
+	}
+	r := runBinary(t, append(base, creds...), t.TempDir(), 2*time.Minute, "publish", "--topic-arn", e.SNSTopic, alarm)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "published ") {
+		t.Fatalf("publish with the region from the ARN: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	e.Eventually("the alarm paged", wait, func() bool {
+		ev := e.PD.Events()
+		return len(ev) == 1 && ev[0].Summary == "published without AWS_REGION"
+	})
 }
