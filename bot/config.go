@@ -208,7 +208,7 @@ func (c *Config) validate() []string {
 	case app && (c.GitHubAppID == 0 || c.GitHubInstallationID == 0 || c.GitHubAppKey == ""):
 		p = append(p, "GitHub App authentication needs all of GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)")
 	case !app && c.GitHubToken == "":
-		p = append(p, "GITHUB_TOKEN is required (or the GitHub App variables)")
+		p = append(p, "GITHUB_TOKEN is required, or for a GitHub App all of GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)")
 	}
 	if c.GitHubRepo == "" {
 		p = append(p, "GITHUB_REPO is required (owner/name of the repository for alarm issues)")

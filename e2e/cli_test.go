@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -387,4 +388,38 @@ func TestPublishSaysWhatToSet(t *testing.T) {
 		ev := e.PD.Events()
 		return len(ev) == 1 && ev[0].Summary == "published without AWS_REGION"
 	})
+}
+
+// TestStartupFailureIsOneJSONLine: when the services refuse the bot at start-up, the JSON log says
+// so in one line whose "errors" array has a problem each, not one string with embedded newlines.
+func TestStartupFailureIsOneJSONLine(t *testing.T) {
+	e := stack.New(t, stack.Options{})
+	r := runBinary(t, withEnv(e.Environ(), "SLACK_BOT_TOKEN=xoxb-wrong-token", "SLACK_APP_TOKEN=xapp-wrong-token",
+		"DISPATCH_QUEUE_URL="+e.AWS.URL()+"/100010001000/no-such-queue"), t.TempDir(), 2*time.Minute, "run")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var failure struct {
+		Message string
+		Errors  []string
+	}
+	found := 0
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if err := json.Unmarshal([]byte(line), &failure); err != nil {
+			t.Errorf("not a JSON line (%v): %q", err, line)
+		} else if failure.Message == "dispatch could not start" {
+			found++
+			if len(failure.Errors) != 3 {
+				t.Errorf("errors = %q, want the 3 problems", failure.Errors)
+			}
+			for _, p := range failure.Errors {
+				if strings.Contains(p, "\n") {
+					t.Errorf("a problem spans lines: %q", p)
+				}
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d lines say dispatch could not start, want 1:\n%s", found, r.stderr)
+	}
 }
