@@ -2,11 +2,14 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/pagerdutyapi"
 )
 
 // CheckResult is one line of `dispatch check`.
@@ -55,7 +58,11 @@ func (b *Bot) CheckAll(ctx context.Context, opts CheckOptions) []CheckResult {
 		detail, err := s.run(sctx)
 		cancel()
 		r := CheckResult{Name: s.name, OK: err == nil, Detail: detail}
-		if err != nil {
+		var f *finding
+		switch {
+		case errors.As(err, &f):
+			r.Detail = f.Error()
+		case err != nil:
 			r.Detail = ExplainFailure(err, s.service, opts.Timeout)
 		}
 		out = append(out, r)
@@ -96,9 +103,9 @@ func (b *Bot) checkSteps() []step {
 			func(ctx context.Context) (string, error) {
 				switch {
 				case !queueOK:
-					return "", fmt.Errorf("not checked: the queue is not reachable")
+					return "", &finding{what: "not checked: the queue is not reachable"}
 				case b.queue.DLQURL() == "":
-					return "", fmt.Errorf("the queue has no redrive policy")
+					return "", &finding{what: "the queue has no redrive policy", fix: "give it one (deploy/dispatch.yaml does), so that rejected alarms are kept, not hidden."}
 				}
 				_, _, dead, err := b.queue.Depth(ctx)
 				return fmt.Sprintf("%s (%d messages)", b.queue.DLQURL(), dead), err
@@ -107,10 +114,8 @@ func (b *Bot) checkSteps() []step {
 			Service{URLVar: "GITHUB_API_URL", Host: hostOf(b.cfg.GitHubAPIURL), CredentialsFix: "set GITHUB_TOKEN to a token that can write issues in GITHUB_REPO (or set the GitHub App variables).",
 				OtherFix: "check GITHUB_REPO and that GITHUB_TOKEN (or the GitHub App installation) can write issues there."},
 			func(ctx context.Context) (string, error) { return b.github.CheckRepo(ctx, b.cfg.GitHubRepo) }},
-		step{"PagerDuty routing key", Service{OtherFix: "copy the Integration Key of an Events API v2 integration into PAGERDUTY_ROUTING_KEY."},
-			func(context.Context) (string, error) {
-				return routingKeyFormat(b.cfg.PagerDutyKey, "PAGERDUTY_ROUTING_KEY")
-			}},
+		step{"PagerDuty routing key", b.pagerDutyService("PAGERDUTY_ROUTING_KEY"),
+			b.routingKeyCheck(b.cfg.PagerDutyKey, "PAGERDUTY_ROUTING_KEY", true)},
 	)
 	ids := make([]string, 0, len(b.cfg.ServiceKeys))
 	for id := range b.cfg.ServiceKeys {
@@ -118,22 +123,56 @@ func (b *Bot) checkSteps() []step {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		steps = append(steps, step{"PagerDuty service " + id, Service{OtherFix: "correct its entry in PAGERDUTY_SERVICE_KEYS."},
-			func(context.Context) (string, error) {
-				return routingKeyFormat(b.cfg.ServiceKeys[id], "the routing key for "+id)
-			}})
+		steps = append(steps, step{"PagerDuty service " + id, b.pagerDutyService("its entry in PAGERDUTY_SERVICE_KEYS"),
+			b.routingKeyCheck(b.cfg.ServiceKeys[id], "the routing key for "+id, false)})
 	}
 	return steps
 }
 
-// routingKeyFormat checks what can be checked of an Events API v2 routing key without sending an
-// event: its format. The Events API accepts any well-formed key and answers for a wrong one only
-// by never opening an incident, so the result says so plainly.
-func routingKeyFormat(key, what string) (string, error) {
-	if !routingKeyPattern.MatchString(key) {
-		return "", fmt.Errorf("%s is not 32 letters and digits", what)
+// pagerDutyService describes the REST API, for a routing key's check; setting names where the
+// key is configured.
+func (b *Bot) pagerDutyService(setting string) Service {
+	return Service{URLVar: "PAGERDUTY_API_URL", Host: hostOf(b.cfg.PagerDutyAPIURL),
+		CredentialsFix: "set PAGERDUTY_API_TOKEN to a REST API key of the account (a read-only one is enough), or unset it to check only the keys' format.",
+		OtherFix:       "copy the Integration Key of an Events API v2 integration into " + setting + "."}
+}
+
+// routingKeyCheck checks an Events API v2 routing key: its format, and, with a REST API key
+// configured (PAGERDUTY_API_TOKEN), that one of the account's services has it. Without one, the
+// format is all that can be checked: the Events API accepts any well-formed key and answers for a
+// wrong one only by never opening an incident, so the result says so plainly (at length for the
+// default key's line, shortly for the others).
+func (b *Bot) routingKeyCheck(key, what string, explain bool) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		if !routingKeyPattern.MatchString(key) {
+			return "", fmt.Errorf("%s is not 32 letters and digits", what)
+		}
+		if b.cfg.PagerDutyAPIToken == "" {
+			if explain {
+				return "well formed (32 characters). Only its format can be checked: PagerDuty's Events API accepts any well-formed key. " +
+					"Set PAGERDUTY_API_TOKEN (a read-only REST API key) to have check find its service, or send a test event from the service's integration page", nil
+			}
+			return "well formed (32 characters; only the format can be checked without PAGERDUTY_API_TOKEN)", nil
+		}
+		found, err := pagerdutyapi.FindRoutingKey(ctx, pagerdutyapi.RESTOptions{APIURL: b.cfg.PagerDutyAPIURL, Token: b.cfg.PagerDutyAPIToken}, key)
+		if err != nil {
+			return "", err
+		}
+		return "belongs to " + found + " (found with PAGERDUTY_API_TOKEN)", nil
 	}
-	return "well formed (32 characters); only its format can be checked: PagerDuty's Events API accepts any well-formed key, so send a test event from the service's integration page to be sure", nil
+}
+
+// finding is a check's failure that is not a failed call: what was found, and what to do.
+type finding struct {
+	what string
+	fix  string // "" when there is nothing to do about it here
+}
+
+func (f *finding) Error() string {
+	if f.fix == "" {
+		return f.what
+	}
+	return f.what + ". Fix: " + f.fix
 }
 
 // hostOf is the host (and port) of a URL, or "".

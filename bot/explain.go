@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/PagerDuty/go-pagerduty"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-github/v60/github"
 	"github.com/slack-go/slack"
@@ -50,6 +51,7 @@ func ClassifyFailure(err error) FailureKind {
 	var slackErr slack.SlackErrorResponse
 	var ghErr *github.ErrorResponse
 	var awsErr smithy.APIError
+	var pdErr pagerduty.APIError
 	switch {
 	case errors.As(err, &dnsErr):
 		return FailureDNS // before timeouts: a resolver that does not answer is a DNS failure too
@@ -60,6 +62,7 @@ func ClassifyFailure(err error) FailureKind {
 	case errors.As(err, &slackErr) && slices.Contains(slackTokenErrors, slackErr.Err),
 		errors.As(err, &ghErr) && ghErr.Response != nil && ghErr.Response.StatusCode == 401,
 		errors.As(err, &awsErr) && slices.Contains(awsTokenErrors, awsErr.ErrorCode()),
+		errors.As(err, &pdErr) && pdErr.StatusCode == 401,
 		// The AWS SDK has no error type for "no credentials found": only these words.
 		strings.Contains(err.Error(), "failed to retrieve credentials"):
 		return FailureRejected
@@ -114,6 +117,7 @@ func rejection(err error) string {
 	var slackErr slack.SlackErrorResponse
 	var ghErr *github.ErrorResponse
 	var awsErr smithy.APIError
+	var pdErr pagerduty.APIError
 	switch {
 	case errors.As(err, &slackErr):
 		return "Slack said " + slackErr.Err
@@ -121,6 +125,8 @@ func rejection(err error) string {
 		return fmt.Sprintf("GitHub answered %d %s", ghErr.Response.StatusCode, ghErr.Message)
 	case errors.As(err, &awsErr):
 		return "AWS said " + awsErr.ErrorCode()
+	case errors.As(err, &pdErr):
+		return fmt.Sprintf("PagerDuty answered %d", pdErr.StatusCode)
 	}
 	return "no credentials were found"
 }

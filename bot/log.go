@@ -84,7 +84,7 @@ func (r *redactor) Write(p []byte) (int, error) {
 
 // Secrets lists the configuration's secret values, for NewLogger.
 func (c Config) Secrets() []string {
-	s := []string{c.SlackBotToken, c.SlackAppToken, c.GitHubToken, c.PagerDutyKey, c.GitHubAppKey}
+	s := []string{c.SlackBotToken, c.SlackAppToken, c.GitHubToken, c.PagerDutyKey, c.GitHubAppKey, c.PagerDutyAPIToken}
 	for _, k := range c.ServiceKeys {
 		s = append(s, k)
 	}

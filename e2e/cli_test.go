@@ -282,7 +282,7 @@ func TestCheckTellsFailuresApart(t *testing.T) {
 		"GitHub repository acme/alarms": {`FAIL: DNS failure: the host name "nonexistent.invalid" does not resolve`, "Fix: check GITHUB_API_URL for a typo"},
 		"SQS queue":                     {"FAIL: timed out: no answer from " + silent + " within 2s", "Fix: something (a firewall, a proxy"},
 		"SQS dead-letter queue":         {"FAIL: not checked: the queue is not reachable"},
-		"PagerDuty routing key":         {"ok: well formed (32 characters); only its format can be checked"},
+		"PagerDuty routing key":         {"ok: well formed (32 characters). Only its format can be checked", "Set PAGERDUTY_API_TOKEN"},
 		"PagerDuty service PSERVICE":    {"ok: well formed"},
 	} {
 		for _, w := range want {
@@ -306,7 +306,9 @@ func TestCheckTellsFailuresApart(t *testing.T) {
 		t.Errorf("check took %v against a listener that never answers, with --timeout 2s", r.took)
 	}
 
-	r = runBinary(t, withEnv(e.Environ(), "SLACK_BOT_TOKEN=xoxb-wrong-token", "GITHUB_TOKEN=wrong-github-token"),
+	e.PD.SetRESTToken("pagerduty-rest-key")
+	r = runBinary(t, withEnv(e.Environ(), "SLACK_BOT_TOKEN=xoxb-wrong-token", "GITHUB_TOKEN=wrong-github-token",
+		"PAGERDUTY_API_URL="+e.PD.URL(), "PAGERDUTY_API_TOKEN=wrong-pagerduty-key"),
 		t.TempDir(), 2*time.Minute, "check")
 	lines = checkLines(t, r)
 	for name, want := range map[string]string{
@@ -314,6 +316,7 @@ func TestCheckTellsFailuresApart(t *testing.T) {
 		"Slack app token (Socket Mode)": "ok: apps.connections.open accepted",
 		"SQS queue":                     "ok: " + e.Config.QueueURL + " reachable",
 		"GitHub repository acme/alarms": "FAIL: the credentials were rejected (GitHub answered 401",
+		"PagerDuty routing key":         "FAIL: the credentials were rejected (PagerDuty answered 401). Fix: set PAGERDUTY_API_TOKEN",
 	} {
 		if !strings.Contains(lines[name], want) {
 			t.Errorf("%s: %q lacks %q", name, lines[name], want)
@@ -321,6 +324,22 @@ func TestCheckTellsFailuresApart(t *testing.T) {
 	}
 	if r.code != 1 || strings.Contains(r.stdout+r.stderr, "xoxb-wrong-token") || strings.Contains(r.stdout+r.stderr, "wrong-github-token") {
 		t.Errorf("exit %d (want 1), or a token was printed:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// With a REST API key, the routing keys are looked up: the stack's are found, a well-formed
+	// key no service has is not.
+	unknownKey := strings.Repeat("0f", 16)
+	r = runBinary(t, withEnv(e.Environ(), "PAGERDUTY_API_URL="+e.PD.URL(), "PAGERDUTY_API_TOKEN=pagerduty-rest-key",
+		"PAGERDUTY_SERVICE_KEYS=PSERVICE="+stack.ServiceKey+",PUNKNOWN="+unknownKey), t.TempDir(), 2*time.Minute, "check")
+	lines = checkLines(t, r)
+	for name, want := range map[string]string{
+		"PagerDuty routing key":      `ok: belongs to service "Service `,
+		"PagerDuty service PSERVICE": `ok: belongs to service "Service `,
+		"PagerDuty service PUNKNOWN": "FAIL: no integration of the PagerDuty account's services has this routing key. Fix: copy the Integration Key of an Events API v2 integration into its entry in PAGERDUTY_SERVICE_KEYS.",
+	} {
+		if !strings.Contains(lines[name], want) {
+			t.Errorf("%s: %q lacks %q", name, lines[name], want)
+		}
 	}
 }
 
