@@ -48,10 +48,7 @@ var (
 func ClassifyFailure(err error) FailureKind {
 	var dnsErr *net.DNSError
 	var netErr net.Error
-	var slackErr slack.SlackErrorResponse
-	var ghErr *github.ErrorResponse
-	var awsErr smithy.APIError
-	var pdErr pagerduty.APIError
+	_, rejected := rejection(err)
 	switch {
 	case errors.As(err, &dnsErr):
 		return FailureDNS // before timeouts: a resolver that does not answer is a DNS failure too
@@ -59,15 +56,33 @@ func ClassifyFailure(err error) FailureKind {
 		return FailureRefused
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return FailureTimeout
-	case errors.As(err, &slackErr) && slices.Contains(slackTokenErrors, slackErr.Err),
-		errors.As(err, &ghErr) && ghErr.Response != nil && ghErr.Response.StatusCode == 401,
-		errors.As(err, &awsErr) && slices.Contains(awsTokenErrors, awsErr.ErrorCode()),
-		errors.As(err, &pdErr) && pdErr.StatusCode == 401,
-		// The AWS SDK has no error type for "no credentials found": only these words.
-		strings.Contains(err.Error(), "failed to retrieve credentials"):
+	case rejected:
 		return FailureRejected
 	}
 	return FailureOther
+}
+
+// rejection reports whether err is a service rejecting the credentials (or none being found),
+// and the service's own word for it.
+func rejection(err error) (string, bool) {
+	var slackErr slack.SlackErrorResponse
+	var ghErr *github.ErrorResponse
+	var awsErr smithy.APIError
+	var pdErr pagerduty.APIError
+	switch {
+	case errors.As(err, &slackErr) && slices.Contains(slackTokenErrors, slackErr.Err):
+		return "Slack said " + slackErr.Err, true
+	case errors.As(err, &ghErr) && ghErr.Response != nil && ghErr.Response.StatusCode == 401:
+		return fmt.Sprintf("GitHub answered %d %s", ghErr.Response.StatusCode, ghErr.Message), true
+	case errors.As(err, &awsErr) && slices.Contains(awsTokenErrors, awsErr.ErrorCode()):
+		return "AWS said " + awsErr.ErrorCode(), true
+	case errors.As(err, &pdErr) && pdErr.StatusCode == 401:
+		return fmt.Sprintf("PagerDuty answered %d", pdErr.StatusCode), true
+	case err != nil && strings.Contains(err.Error(), "failed to retrieve credentials"):
+		// The AWS SDK has no error type for "no credentials found": only these words.
+		return "no credentials were found", true
+	}
+	return "", false
 }
 
 // ExplainFailure says in a sentence or two what went wrong calling the service s, and how to fix
@@ -85,7 +100,8 @@ func ExplainFailure(err error, s Service, timeout time.Duration) string {
 	case FailureTimeout:
 		return fmt.Sprintf("timed out: no answer from %s within %s. Fix: something (a firewall, a proxy, an unreachable network) drops the traffic, or the service hangs: check the network path to it (HTTPS_PROXY, egress rules) and %s.", where, timeout, s.URLVar)
 	case FailureRejected:
-		return fmt.Sprintf("the credentials were rejected (%s). Fix: %s", rejection(err), s.CredentialsFix)
+		word, _ := rejection(err)
+		return fmt.Sprintf("the credentials were rejected (%s). Fix: %s", word, s.CredentialsFix)
 	}
 	fix := s.OtherFix
 	if fix == "" {
@@ -110,23 +126,4 @@ func address(err error, host string) string {
 		return host
 	}
 	return "the service"
-}
-
-// rejection is the service's own word for rejected credentials.
-func rejection(err error) string {
-	var slackErr slack.SlackErrorResponse
-	var ghErr *github.ErrorResponse
-	var awsErr smithy.APIError
-	var pdErr pagerduty.APIError
-	switch {
-	case errors.As(err, &slackErr):
-		return "Slack said " + slackErr.Err
-	case errors.As(err, &ghErr) && ghErr.Response != nil:
-		return fmt.Sprintf("GitHub answered %d %s", ghErr.Response.StatusCode, ghErr.Message)
-	case errors.As(err, &awsErr):
-		return "AWS said " + awsErr.ErrorCode()
-	case errors.As(err, &pdErr):
-		return fmt.Sprintf("PagerDuty answered %d", pdErr.StatusCode)
-	}
-	return "no credentials were found"
 }
