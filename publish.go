@@ -12,6 +12,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/dispatch-oss/dispatch/awsfix"
 	"github.com/dispatch-oss/dispatch/bot"
@@ -58,7 +59,8 @@ func publish(topic, queue string, inv *invocation) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	// The SDK's own logger would print its warnings (IMDS fallbacks…) before the message that matters.
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(logging.Nop{}))
 	if err != nil {
 		fmt.Fprintln(inv.stderr, "dispatch publish: the AWS configuration is unusable:", err)
 		return exitUsage

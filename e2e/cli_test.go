@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -377,6 +379,8 @@ func TestPublishSaysWhatToSet(t *testing.T) {
 	// Nothing of this machine's AWS set-up is read: no files, no instance metadata.
 	base := []string{"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "AWS_ENDPOINT_URL=" + e.AWS.URL()}
 	creds := []string{"AWS_ACCESS_KEY_ID=AKIDPUBLISHTEST", "AWS_SECRET_ACCESS_KEY=publish-test-secret"}
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusForbidden) }))
+	defer imds.Close()
 
 	for _, tc := range []struct {
 		name string
@@ -388,6 +392,10 @@ func TestPublishSaysWhatToSet(t *testing.T) {
 			"dispatch publish: no AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1)"},
 		{"no credentials", append(base, "AWS_REGION=us-east-1"), []string{"--queue-url", e.Queue.URL},
 			"dispatch publish: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"},
+		// The SDK's own warnings are not printed (here its "falling back to IMDSv1", for instance
+		// metadata that refuses a token, as this machine's network does).
+		{"no credentials, instance metadata tried", withEnv(base, "AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+imds.URL, "AWS_REGION=us-east-1"),
+			[]string{"--queue-url", e.Queue.URL}, "dispatch publish: no AWS credentials found"},
 	} {
 		r := runBinary(t, tc.env, t.TempDir(), 2*time.Minute, append(append([]string{"publish"}, tc.args...), alarm)...)
 		if r.code != 2 || !strings.HasPrefix(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 || r.stdout != "" {
