@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/smithy-go/logging"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
@@ -48,6 +49,18 @@ func (timestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// SDKLogger sends the AWS SDK's own log lines (its warnings, such as an instance-metadata
+// fallback) to log, so that they are JSON lines like the rest instead of plain text on stderr.
+func SDKLogger(log zerolog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		lvl := zerolog.WarnLevel
+		if c == logging.Debug {
+			lvl = zerolog.DebugLevel
+		}
+		log.WithLevel(lvl).Str("source", "aws-sdk").Msgf(format, v...)
+	})
 }
 
 // redactor replaces secrets in whatever is written through it.
