@@ -15,67 +15,69 @@ import (
 	"github.com/dispatch-oss/dispatch/bot"
 )
 
-const usage = `dispatch routes alarms from SQS to Slack, GitHub and PagerDuty.
-
-Usage:
-  dispatch [run]                     run the bot until SIGINT/SIGTERM (configuration: environment, see README)
-  dispatch validate FILE|-           check an alarm message against the spec
-  dispatch publish (--topic-arn ARN | --queue-url URL) FILE|-
-                                     validate, then send an alarm
-  dispatch check                     check the configuration and reach every service
-  dispatch version                   print the version
-`
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := "run"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "run":
-		return runBot(stderr)
-	case "validate":
-		return validate(args, stdin, stdout, stderr)
-	case "publish":
-		return publish(args, stdin, stdout, stderr)
-	case "check":
-		return check(stdout, stderr)
-	case "healthcheck":
-		return healthcheckMain(stdout, stderr)
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "dispatch", bot.Version)
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "dispatch: unknown command %q\n\n%s", cmd, usage)
-	return 2
+// commands is every subcommand, in the order the general usage lists them. A new subcommand is a
+// *command value in a file of its own and one line here.
+var commands = []*command{
+	runCommand,
+	checkCommand,
+	validateCommand,
+	publishCommand,
+	healthcheckCommand,
+	versionCommand,
+	helpCommand,
 }
 
-func runBot(stderr io.Writer) int {
+var runCommand = &command{
+	name:    "run",
+	summary: "run the bot until SIGINT/SIGTERM (the default command)",
+	description: `Runs the bot: long-polls the SQS queue, routes each alarm to Slack, GitHub and PagerDuty,
+and answers Slack over Socket Mode, until SIGINT or SIGTERM; then it finishes what is in flight
+and exits 0. The configuration comes from the environment (see the Configuration section of
+README.md); a configuration with problems lists every one of them and exits 2 before any
+connection is made.`,
+	exits: "0 stopped by a signal, 1 the bot could not start or failed, 2 usage or configuration error",
+	flags: func(*flagSet) runner { return runBot },
+}
+
+func runBot(inv *invocation) int {
+	if inv.fs.NArg() > 0 {
+		return inv.usageError("run takes no arguments")
+	}
 	cfg, err := bot.LoadConfig(os.Getenv)
 	if err != nil {
-		printConfigError(stderr, err)
-		return 2
+		printConfigError(inv.stderr, err)
+		return exitUsage
 	}
-	log := bot.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat, cfg.Secrets()...)
+	log := bot.NewLogger(inv.stderr, cfg.LogLevel, cfg.LogFormat, cfg.Secrets()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b, err := bot.New(ctx, cfg, bot.Options{}, log)
+	if err == nil {
+		err = b.Run(ctx)
+	}
 	if err != nil {
-		log.Error().Err(err).Msg("dispatch could not start")
-		return 1
+		// One line, its problems an array: errors.Join's newlines would split a JSON line.
+		log.Error().Errs("errors", problems(err)).Msg("dispatch could not start")
+		return exitFailure
 	}
-	if err := b.Run(ctx); err != nil {
-		log.Error().Err(err).Msg("dispatch could not start")
-		return 1
+	return exitOK
+}
+
+// problems lists the errors joined in err (errors.Join), or err itself.
+func problems(err error) []error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return 0
+	var list []error
+	for _, e := range joined.Unwrap() {
+		list = append(list, problems(e)...)
+	}
+	return list
 }
 
 func printConfigError(w io.Writer, err error) {
@@ -99,24 +101,40 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprint(stderr, "usage: dispatch validate FILE|-\n")
-		return 2
-	}
-	data, err := readInput(args[0], stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "dispatch validate:", err)
-		return 2
-	}
-	return report(data, stdout, stderr)
+var validateCommand = &command{
+	name:    "validate",
+	args:    "[--strict] FILE|-",
+	summary: "check an alarm message against the spec",
+	description: `Checks one alarm message (a file, or standard input for "-") against the message spec and
+lists every problem at once. Unknown keys, which the bot ignores, and anything after the first
+JSON value are warnings, naming the nearest known key ("did you mean remindAfter?").`,
+	exits: "0 valid, 1 invalid (or, with --strict, any warning), 2 usage error or unreadable file",
+	flags: func(fs *flagSet) runner {
+		strict := fs.Bool("strict", false, "treat warnings (unknown keys, trailing data) as errors")
+		return func(inv *invocation) int {
+			if inv.fs.NArg() != 1 {
+				return inv.usageError("validate takes one FILE, or - for standard input")
+			}
+			data, err := readInput(inv.fs.Arg(0), inv.stdin)
+			if err != nil {
+				fmt.Fprintln(inv.stderr, "dispatch validate:", err)
+				return exitUsage
+			}
+			return report(data, *strict, inv.stdout, inv.stderr)
+		}
+	},
 }
 
-// report validates a message and prints the verdict; it returns the exit code.
-func report(data []byte, stdout, stderr io.Writer) int {
+// report validates a message and prints the verdict; it returns the exit code. With strict, a
+// message with warnings fails.
+func report(data []byte, strict bool, stdout, stderr io.Writer) int {
 	a, warnings, err := alerts.Decode(data)
+	label := "warning:"
+	if strict {
+		label = "error (--strict):"
+	}
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		fmt.Fprintln(stderr, label, w)
 	}
 	var inv *alerts.InvalidError
 	if errors.As(err, &inv) {
@@ -124,8 +142,12 @@ func report(data []byte, stdout, stderr io.Writer) int {
 		for _, p := range inv.Problems {
 			fmt.Fprintln(stderr, "  -", p.String())
 		}
-		return 1
+		return exitFailure
+	}
+	if strict && len(warnings) > 0 {
+		fmt.Fprintf(stderr, "invalid with --strict: %d warning(s)\n", len(warnings))
+		return exitFailure
 	}
 	fmt.Fprintf(stdout, "valid %s alarm\n", a.Type)
-	return 0
+	return exitOK
 }

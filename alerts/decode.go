@@ -76,9 +76,10 @@ func (e *InvalidError) Reason() string {
 	return f
 }
 
-// Decode parses and validates one alarm message. Unknown keys are ignored; characters after the first
-// complete JSON object are ignored and reported in warnings (the original's own high-priority example
-// ends in an extra "}"). On failure the error is an *InvalidError naming every problem at once.
+// Decode parses and validates one alarm message. Unknown keys are ignored, and reported in warnings
+// with the nearest known key; characters after the first complete JSON object are ignored and
+// reported in warnings (the original's own high-priority example ends in an extra "}"), a second
+// JSON value as such. On failure the error is an *InvalidError naming every problem at once.
 func Decode(data []byte) (Alarm, []string, error) {
 	var warnings []string
 	if len(data) > MaxMessageBytes {
@@ -101,15 +102,25 @@ func Decode(data []byte) (Alarm, []string, error) {
 		return Alarm{}, nil, invalid("", "message must be a JSON object, got "+kind(raw))
 	}
 	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
-		warnings = append(warnings, fmt.Sprintf("ignored %d trailing characters after the JSON object", utf8.RuneCount(rest)))
+		warnings = append(warnings, trailingWarning(dec, rest))
 	}
 
 	r := reader{}
 	a := r.alarm(obj)
 	if len(r.problems) > 0 {
-		return Alarm{}, warnings, &InvalidError{Problems: r.problems}
+		return Alarm{}, append(warnings, r.warnings...), &InvalidError{Problems: r.problems}
 	}
 	return a, append(warnings, r.warnings...), nil
+}
+
+// trailingWarning describes what follows the first JSON value: a second value (a publisher batching
+// alarms into one message, of which only the first is routed), or stray characters.
+func trailingWarning(dec *json.Decoder, rest []byte) string {
+	var second any
+	if err := dec.Decode(&second); err == nil {
+		return fmt.Sprintf("a second JSON value (%s) follows the alarm and is ignored: publish one alarm per message", kind(second))
+	}
+	return fmt.Sprintf("ignored %d trailing characters after the JSON object", utf8.RuneCount(rest))
 }
 
 func invalid(field, msg string) error {
@@ -136,6 +147,7 @@ func (r *reader) fail(field, format string, args ...any) {
 
 func (r *reader) alarm(obj map[string]any) Alarm {
 	var a Alarm
+	r.unknownKeys(obj, "", alarmKeys)
 	typeName, present := r.str(obj, "type", "type")
 	if !present {
 		r.fail("type", "is required (one of self-service, broadcast, high-priority, low-priority, nag)")
@@ -168,19 +180,24 @@ func (r *reader) alarm(obj map[string]any) Alarm {
 	a.Users = r.users(obj["users"])
 
 	body := r.object(obj, "body", "body")
+	r.unknownKeys(body, "body", bodyKeys)
 	gh := r.object(body, "github", "body.github")
+	r.unknownKeys(gh, "body.github", githubKeys)
 	a.GitHubTitle, _ = r.str(gh, "title", "body.github.title")
 	a.GitHubBody, _ = r.str(gh, "body", "body.github.body")
 	a.GitHubLabels = r.labels(gh["labels"], "body.github.labels")
 	sl := r.object(body, "slack", "body.slack")
+	r.unknownKeys(sl, "body.slack", slackKeys)
 	a.SlackMessage, _ = r.str(sl, "message", "body.slack.message")
 	a.SlackPrompt, _ = r.str(sl, "prompt", "body.slack.prompt")
 	act := r.object(sl, "actions", "body.slack.actions")
+	r.unknownKeys(act, "body.slack.actions", actionKeys)
 	a.Actions.Yes, _ = r.str(act, "yes", "body.slack.actions.yes")
 	a.Actions.No, _ = r.str(act, "no", "body.slack.actions.no")
 	a.Actions.YesResponse, _ = r.str(act, "yes_response", "body.slack.actions.yes_response")
 	a.Actions.NoResponse, _ = r.str(act, "no_response", "body.slack.actions.no_response")
 	pd := r.object(body, "pagerduty", "body.pagerduty")
+	r.unknownKeys(pd, "body.pagerduty", pagerdutyKeys)
 	a.PagerDutyTitle, _ = r.str(pd, "title", "body.pagerduty.title")
 	a.PagerDutyBody, _ = r.str(pd, "body", "body.pagerduty.body")
 
@@ -216,6 +233,7 @@ func (r *reader) users(v any) []User {
 			r.fail(field, "must be an object like {\"slack\": \"handle\", \"github\": \"login\"}, got %s", kind(item))
 			continue
 		}
+		r.unknownKeys(obj, field, userKeys)
 		var u User
 		u.SlackID, _ = r.str(obj, "slackId", field+".slackId")
 		u.Slack, _ = r.str(obj, "slack", field+".slack")

@@ -183,19 +183,6 @@ func TestDecodeOptionalFields(t *testing.T) {
 				t.Error("Retrigger = true, want false")
 			}
 		}},
-		{"unknown keys ignored", []byte(`{"type":"self-service","Subject":"","severity":3,"tags":["x"],` +
-			`"users":[{"slack":"alice","name":"Alice","id":7,"teams":{"a":1}}],` +
-			`"body":{"github":{"title":"t","assignee":"bob"},"slack":{"message":"m","color":"red"},"html":"<b>"}}`),
-			func(t *testing.T, a alerts.Alarm) {
-				if len(a.Users) != 1 || a.Users[0] != (alerts.User{Slack: "alice"}) {
-					t.Errorf("Users = %+v", a.Users)
-				}
-			}},
-		{"keys are case-sensitive", selfService(`"TYPE":"high","Users":5`, "", ""), func(t *testing.T, a alerts.Alarm) {
-			if a.Type != alerts.SelfService || len(a.Users) != 1 {
-				t.Errorf("Type = %q, Users = %+v", a.Type, a.Users)
-			}
-		}},
 		{"the last of duplicate keys wins", []byte(`{"type":"nag","type":"low","body":{"github":{"title":"t"}}}`), func(t *testing.T, a alerts.Alarm) {
 			if a.Type != alerts.LowPriority {
 				t.Errorf("Type = %q", a.Type)
@@ -262,7 +249,9 @@ func TestDecodeWarnings(t *testing.T) {
 		want []string
 	}{
 		{"trailing brace", highMsg + "}", []string{"ignored 1 trailing characters after the JSON object"}},
-		{"trailing object", highMsg + ` {"type":"low"}`, []string{"ignored 14 trailing characters after the JSON object"}},
+		{"trailing object", highMsg + ` {"type":"low"}`, []string{"a second JSON value (an object) follows the alarm and is ignored: publish one alarm per message"}},
+		{"trailing array", highMsg + `[1]`, []string{"a second JSON value (an array) follows the alarm and is ignored: publish one alarm per message"}},
+		{"trailing object, cut short", highMsg + ` {"type":`, []string{"ignored 8 trailing characters after the JSON object"}},
 		{"trailing whitespace is not a warning", " \n" + highMsg + " \r\n\t", nil},
 		{"durations on another type", `{"type":"high","remindAfter":"15m","escalateAfter":"1h","body":{"pagerduty":{"title":"p"}}}`,
 			[]string{"remindAfter and escalateAfter apply to self-service alarms only; ignored"}},

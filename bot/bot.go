@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 
 	awsCfg := opts.AWS
 	if awsCfg == nil {
-		c, err := awsconfig.LoadDefaultConfig(ctx)
+		c, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(SDKLogger(log)))
 		if err != nil {
 			return nil, fmt.Errorf("aws configuration: %w", err)
 		}

@@ -49,6 +49,11 @@ type Config struct {
 	GitHubLimits []pace.Window
 	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
 	Pprof bool
+	// PagerDutyAPIToken is an optional REST API key (PAGERDUTY_API_TOKEN) with which `dispatch
+	// check` finds the routing keys' services; the Events API can only be checked for the keys'
+	// format. PagerDutyAPIURL is the REST API base (PAGERDUTY_API_URL).
+	PagerDutyAPIToken string
+	PagerDutyAPIURL   string
 }
 
 // Defaults returns a Config with every default set.
@@ -60,6 +65,7 @@ func Defaults() Config {
 		SlackAPIURL:     "https://slack.com/api/",
 		GitHubAPIURL:    "https://api.github.com/",
 		PagerDutyURL:    "https://events.pagerduty.com",
+		PagerDutyAPIURL: "https://api.pagerduty.com",
 		Concurrency:     32,
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
@@ -126,6 +132,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.SlackAPIURL, "SLACK_API_URL")
 	str(&c.GitHubAPIURL, "GITHUB_API_URL")
 	str(&c.PagerDutyURL, "PAGERDUTY_EVENTS_URL")
+	str(&c.PagerDutyAPIToken, "PAGERDUTY_API_TOKEN")
+	str(&c.PagerDutyAPIURL, "PAGERDUTY_API_URL")
 	if v := strings.TrimSpace(getenv("DISPATCH_CONCURRENCY")); v != "" {
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 100 {
 			bad("DISPATCH_CONCURRENCY: %q is not a whole number from 1 to 100", v)
@@ -200,7 +208,7 @@ func (c *Config) validate() []string {
 	case app && (c.GitHubAppID == 0 || c.GitHubInstallationID == 0 || c.GitHubAppKey == ""):
 		p = append(p, "GitHub App authentication needs all of GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)")
 	case !app && c.GitHubToken == "":
-		p = append(p, "GITHUB_TOKEN is required (or the GitHub App variables)")
+		p = append(p, "GITHUB_TOKEN is required, or for a GitHub App all of GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)")
 	}
 	if c.GitHubRepo == "" {
 		p = append(p, "GITHUB_REPO is required (owner/name of the repository for alarm issues)")
@@ -225,7 +233,7 @@ func (c *Config) validate() []string {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		p = append(p, fmt.Sprintf("LOG_FORMAT: %q is not json or console", c.LogFormat))
 	}
-	for name, v := range map[string]string{"SLACK_API_URL": c.SlackAPIURL, "GITHUB_API_URL": c.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": c.PagerDutyURL} {
+	for name, v := range map[string]string{"SLACK_API_URL": c.SlackAPIURL, "GITHUB_API_URL": c.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": c.PagerDutyURL, "PAGERDUTY_API_URL": c.PagerDutyAPIURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			p = append(p, fmt.Sprintf("%s: %q is not an http(s) URL", name, v))
 		}

@@ -89,3 +89,21 @@ func TestLoggerRedactsSecrets(t *testing.T) {
 		t.Error("short secrets must not blank ordinary text")
 	}
 }
+
+// TestWithoutGitHubCredentialsTheErrorNamesEveryVariable: a newcomer with no GitHub credential is
+// told both ways in, by name.
+func TestWithoutGitHubCredentialsTheErrorNamesEveryVariable(t *testing.T) {
+	_, err := LoadConfig(env(map[string]string{
+		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
+		"GITHUB_REPO": "acme/alarms", "PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
+	}))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+		t.Fatalf("err = %v, want one problem", err)
+	}
+	for _, name := range []string{"GITHUB_TOKEN", "GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_FILE"} {
+		if !strings.Contains(ce.Problems[0], name) {
+			t.Errorf("%q does not name %s", ce.Problems[0], name)
+		}
+	}
+}

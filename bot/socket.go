@@ -128,7 +128,8 @@ func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
 		s.ack(evt)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
 			if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
-				s.async(workCtx, "home", func(ctx context.Context) error { return s.use.HomeOpened(ctx, home.User) })
+				homeCtx := s.log.With().Str("user", home.User).Logger().WithContext(workCtx)
+				s.async(homeCtx, "home", func(ctx context.Context) error { return s.use.HomeOpened(ctx, home.User) })
 			}
 		}
 	}
@@ -175,8 +176,8 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 		if cb.Container.Type == "view" {
 			click.Message = handlers.MessageRef{}
 		}
-		log := s.log.With().Str("user", click.UserID).Logger()
-		s.async(log.WithContext(ctx), "answer", func(ctx context.Context) error {
+		// Answer adds the user and the action to the log context itself.
+		s.async(s.log.WithContext(ctx), "answer", func(ctx context.Context) error {
 			err := s.use.Answer(ctx, click)
 			outcome := "yes"
 			if click.ActionID == handlers.ActionNo {

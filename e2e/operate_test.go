@@ -138,7 +138,7 @@ func TestCheckReportsAWrongTokenAndAnUnreachableQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := b.CheckAll(context.Background())
+	results := b.CheckAll(context.Background(), bot.CheckOptions{})
 	byName := map[string]bot.CheckResult{}
 	for _, r := range results {
 		byName[r.Name] = r

@@ -214,7 +214,8 @@ func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
 	if task == nil {
 		return retry.Permanent(fmt.Errorf("answer task without an answer"))
 	}
-	return r.record(ctx, *task)
+	log := zerolog.Ctx(ctx).With().Str("user", task.UserID).Logger() // as Answer's, for the direct form
+	return r.record(log.WithContext(ctx), *task)
 }
 
 // retryDelay spaces deferred answers out: 5 s, 10 s, 20 s … up to 5 minutes.

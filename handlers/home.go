@@ -65,7 +65,7 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 	if err := r.chat.PublishHome(ctx, v); err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
-	zerolog.Ctx(ctx).Debug().Str("user", userID).Int("pending", len(v.Pending)).Msg("app home published")
+	zerolog.Ctx(ctx).Debug().Int("pending", len(v.Pending)).Msg("app home published") // the caller's log context names the user
 	return nil
 }
 

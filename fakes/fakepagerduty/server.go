@@ -55,6 +55,7 @@ type Server struct {
 	rejected  int
 	service   servicetime.Clock // spent answering, SetLatency's delay excluded
 	faults    faults
+	restToken string // the REST API key GET /services accepts
 }
 
 // New starts a fake on a free port of 127.0.0.1. Call Close when done.
@@ -66,6 +67,7 @@ func New() *Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EnqueuePath, s.enqueue)
+	mux.HandleFunc("GET "+ServicesPath, s.restServices)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, response{Status: "not found", Message: "Not Found"})
 	})

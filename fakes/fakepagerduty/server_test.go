@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -350,5 +351,43 @@ func TestRateLimitWindow(t *testing.T) {
 	}
 	if pd.LimitViolations() != 1 {
 		t.Errorf("violations %d, want 1", pd.LimitViolations())
+	}
+}
+
+// TestRESTServicesIsAsStrictAsTheAPI: no or a wrong key is a 401 with PagerDuty's error object, a
+// limit over 100 a 400, and integration keys show only with include[]=integrations.
+func TestRESTServicesIsAsStrictAsTheAPI(t *testing.T) {
+	s := fakepagerduty.New()
+	defer s.Close()
+	s.AddRoutingKey("0123456789abcdef0123456789abcdef")
+	get := func(token, query string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+fakepagerduty.ServicesPath+query, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Token token="+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("rest-key", ""); code != http.StatusUnauthorized || !strings.Contains(body, `"code":2006`) {
+		t.Errorf("before SetRESTToken: %d %s", code, body)
+	}
+	s.SetRESTToken("rest-key")
+	if code, body := get("wrong", ""); code != http.StatusUnauthorized {
+		t.Errorf("a wrong key: %d %s", code, body)
+	}
+	if code, body := get("rest-key", "?limit=101"); code != http.StatusBadRequest {
+		t.Errorf("limit 101: %d %s", code, body)
+	}
+	if code, body := get("rest-key", ""); code != http.StatusOK || strings.Contains(body, "integration_key") || !strings.Contains(body, `"more":false`) {
+		t.Errorf("without include[]: %d %s", code, body)
+	}
+	if code, body := get("rest-key", "?include[]=integrations"); code != http.StatusOK || !strings.Contains(body, `"integration_key":"0123456789abcdef0123456789abcdef"`) {
+		t.Errorf("with include[]=integrations: %d %s", code, body)
 	}
 }

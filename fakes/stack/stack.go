@@ -138,6 +138,7 @@ func New(t testing.TB, opts Options) *Env {
 	t.Cleanup(func() {
 		e.StopAll()
 		e.assertNoSecretsLogged()
+		e.assertNoDuplicateLogKeys()
 		if t.Failed() {
 			t.Logf("dispatch log (last lines):\n%s", tail(e.Logs.String(), 60))
 		}
