@@ -35,3 +35,27 @@ func TestGitHubAppAuthFilesIssues(t *testing.T) {
 		t.Errorf("%d installation tokens minted, want 1 (cached between calls)", n)
 	}
 }
+
+// As a GitHub App, dispatch's identity is the app's bot account (slug[bot], from GET /app): its own
+// issues are recognised, so an answer closes one, and its deadline comments count.
+func TestGitHubAppIdentityIsTheAppsBotAccount(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	e := stack.New(t, stack.Options{Configure: func(c *bot.Config) {
+		c.GitHubToken = ""
+		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKey = 4242, 99, pemKey
+	}})
+	e.GitHub.SetApp(4242, 99, &key.PublicKey)
+	e.GitHub.SetAppSlug(4242, "acme-dispatch")
+	e.StartBot()
+	e.PublishRaw(`{"type":"self-service","users":[{"slack":"alice"}],"body":{"github":{"title":"answered as the app"},"slack":{"message":"Was this you?"}}}`)
+	dm := e.DM("U0ALICE", 1)
+	e.Click("U0ALICE", dm, "dispatch_yes")
+	e.Eventually("the issue to close", wait, func() bool { is, _ := e.GitHub.Issue(repo, 1); return is.State == "closed" })
+	if is, _ := e.GitHub.Issue(repo, 1); is.Author != "acme-dispatch[bot]" {
+		t.Errorf("issue author %q, want the app's bot account", is.Author)
+	}
+}

@@ -42,16 +42,16 @@ func (s *Server) SetApp(appID int64, installationID int64, pub *rsa.PublicKey) {
 	defer s.mu.Unlock()
 	a := s.apps.apps[appID]
 	if a == nil {
-		a = &appRec{id: appID, installations: map[int64]bool{}}
+		a = &appRec{id: appID, slug: "dispatch", installations: map[int64]bool{}}
 		s.apps.apps[appID] = a
 	}
 	a.pub = pub
 	a.installations[installationID] = true
 }
 
-// SetAppSlug names the app appID (registered with SetApp): GET /app answers the slug, and, as on
-// github.com, everything its installation tokens write is authored by "slug[bot]". Without a slug
-// the app is "dispatch" and its installation tokens write as Options.Login.
+// SetAppSlug names the app appID (registered with SetApp; default "dispatch"): GET /app answers
+// the slug and, as on github.com, everything its installation tokens write is authored by its bot
+// account "slug[bot]".
 func (s *Server) SetAppSlug(appID int64, slug string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,11 +75,7 @@ func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, msg)
 		return
 	}
-	slug := app.slug
-	if slug == "" {
-		slug = "dispatch"
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": app.id, "slug": slug, "name": slug, "owner": s.userJSONLocked("acme")})
+	writeJSON(w, http.StatusOK, map[string]any{"id": app.id, "slug": app.slug, "name": app.slug, "owner": s.userJSONLocked("acme")})
 }
 
 // SetInstallationTokenTTL sets the lifetime of installation tokens minted
@@ -123,11 +119,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "ghs_" + rand.Text()
 	expires := now.Add(s.apps.tokenTTL)
-	login := s.login
-	if app.slug != "" {
-		login = app.slug + "[bot]"
-	}
-	s.tokens[tok] = tokenInfo{login: login, installation: true, expires: expires}
+	s.tokens[tok] = tokenInfo{login: app.slug + "[bot]", installation: true, expires: expires}
 	s.apps.minted++
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token":                tok,
