@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
@@ -150,5 +151,24 @@ func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
 	}
 	if n := len(e.Issues("victim/secrets")); n != 0 {
 		t.Errorf("%d issues written in a repository outside GITHUB_ALLOWED_REPOS", n)
+	}
+}
+
+func TestThreatAUserWhoCannotBeDMedDoesNotStopTheOthers(t *testing.T) {
+	e := stack.New(t, stack.Options{DLQ: true, Users: []fakeslack.User{{ID: "U0GONE", Name: "gone", RealName: "Gone Away", Deleted: true}}})
+	e.StartBot()
+	e.PublishRaw(`{"type":"self-service","requestId":"two-users","users":[{"slackId":"U0GONE"},{"slack":"alice"}],"body":{"github":{"title":"two users"},"slack":{"message":"Was this you?"}}}`)
+	e.DM("U0ALICE", 1)
+	e.Eventually("the unreachable user named in the fallback channel", wait, func() bool {
+		for _, m := range e.Slack.Messages(fallbackChannel) {
+			if strings.Contains(stack.Text(t, m), "Could not reach") && len(stack.Buttons(t, m)) == 0 {
+				return true
+			}
+		}
+		return false
+	})
+	e.QueueEmpty(wait)
+	if dead, err := e.AWS.Drain(stack.WaitFor(t), e.Queue.DLQURL); err != nil || len(dead) != 0 {
+		t.Errorf("dead-lettered %d messages (%v), want none", len(dead), err)
 	}
 }
