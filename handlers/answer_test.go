@@ -226,19 +226,58 @@ func TestForeignIssueIsNoDuplicate(t *testing.T) {
 }
 
 // TestCannotDM: a user Slack won't DM is "can't be reached" (the fallback channel, no buttons); the
-// other users still get theirs and the alarm is done.
+// other users still get theirs and the alarm is done, whether the issue goes first or the prompt does.
 func TestCannotDM(t *testing.T) {
-	w := newWorld(t, "U1", "U2")
-	w.chat.cannotDM["U1"] = ErrCannotDM
-	w.handle(t, selfService("req-1", "login", "details", []string{"U1", "U2"}, ""))
-	if n := len(w.chat.DMs("U2")); n != 1 {
-		t.Errorf("U2 DMs: %d, want 1", n)
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		{name: "issue first"},
+		{name: "prompt first (GitHub busy)", delay: time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, "U1", "U2")
+			w.issues.delay = tc.delay
+			w.chat.cannotDM["U1"] = ErrCannotDM
+			w.handle(t, selfService("req-1", "login", "details", []string{"U1", "U2"}, ""))
+			if n := len(w.chat.DMs("U2")); n != 1 {
+				t.Errorf("U2 DMs: %d, want 1", n)
+			}
+			posts := w.chat.Posts()
+			if len(posts) != 1 || !strings.Contains(posts[0].Title, "Could not reach") || len(posts[0].Buttons) != 0 {
+				t.Errorf("fallback posts: %+v", posts)
+			}
+			if n := len(w.tasks.Of(TaskEscalate)); n != 1 {
+				t.Errorf("escalations: %d, want 1 (U2's only)", n)
+			}
+		})
 	}
-	posts := w.chat.Posts()
-	if len(posts) != 1 || !strings.Contains(posts[0].Title, "Could not reach") || len(posts[0].Buttons) != 0 {
-		t.Errorf("fallback posts: %+v", posts)
-	}
-	if n := len(w.tasks.Of(TaskEscalate)); n != 1 {
-		t.Errorf("escalations: %d, want 1 (U2's only)", n)
+}
+
+// TestDeadlineRetriesAreBounded: a reminder or escalation failing transiently goes round again, but
+// not past maxRetryAge after it came due: then it is permanent (dead-lettered, announced).
+func TestDeadlineRetriesAreBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		late      time.Duration
+		permanent bool
+	}{
+		{name: "GitHub down an hour after the deadline: retried", late: time.Hour},
+		{name: "GitHub down three days after: given up", late: maxRetryAge + time.Minute, permanent: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, "U1")
+			w.handle(t, selfService("req-1", "login", "details", []string{"U1"}, ""))
+			esc := w.tasks.Of(TaskEscalate)[0]
+			w.issues.failGets = errGitHubDown
+			w.now = esc.Deadline.DueAt.Add(tc.late)
+			err := w.r.RunTask(testCtx(t), esc)
+			if err == nil || retry.IsPermanent(err) != tc.permanent {
+				t.Errorf("RunTask: %v, want an error, permanent=%v", err, tc.permanent)
+			}
+			if len(w.pager.Pages()) != 0 {
+				t.Error("paged without its issue")
+			}
+		})
 	}
 }

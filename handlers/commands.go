@@ -185,6 +185,9 @@ func (c *Commands) test(ctx context.Context, cmd Command, _ []string) Reply {
 	}
 	body := SampleAlarm(cmd.UserID, c.now())
 	if err := c.publish.Publish(ctx, body); err != nil {
+		c.mu.Lock()
+		delete(c.lastTest, cmd.UserID) // nothing was sent: the user may try again at once
+		c.mu.Unlock()
 		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch test failed")
 		return Reply{Text: "I couldn't put the test alarm on the queue: " + err.Error()}
 	}

@@ -32,6 +32,10 @@ type fakeIssues struct {
 	writes   []string
 	lookups  int   // AlarmsFor calls
 	failNext error // returned (once) by the next write
+	// failGets fails every Get (GitHub down for reads too).
+	failGets error
+	// delay is CreateDelay: past inlineIssueWait, prompts go before their issues.
+	delay time.Duration
 }
 
 func newFakeIssues() *fakeIssues {
@@ -112,6 +116,9 @@ func (f *fakeIssues) Create(_ context.Context, repo string, ni NewIssue) (Issue,
 func (f *fakeIssues) Get(_ context.Context, repo string, number int) (Issue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failGets != nil {
+		return Issue{}, f.failGets
+	}
 	is, err := f.get(repo, number)
 	if err != nil {
 		return Issue{}, err
@@ -166,7 +173,11 @@ func (f *fakeIssues) AddLabels(_ context.Context, repo string, number int, label
 	return nil
 }
 
-func (f *fakeIssues) CreateDelay() time.Duration { return 0 }
+func (f *fakeIssues) CreateDelay() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.delay
+}
 
 func (f *fakeIssues) AlarmsFor(_ context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error) {
 	f.mu.Lock()
