@@ -12,7 +12,7 @@ import (
 )
 
 // The threats of docs/SECURITY.md, each tried as an attacker inside the workspace would, against
-// the whole bot and the wire fakes. Each of these passed the attack on the main of issue 10.
+// the real binary (configured from its environment) and the wire fakes. Each of these passed the attack on the main of issue 10.
 
 // commentAs posts a comment on repo#n as another GitHub account (a repository commenter).
 func commentAs(t *testing.T, e *stack.Env, token, repo string, n int, body string) {
@@ -42,7 +42,7 @@ func unsignedTicket(alarm, user, key, repo string, issue int) string {
 func TestThreatACommenterCannotSilenceAnEscalation(t *testing.T) {
 	e := stack.New(t, stack.Options{})
 	e.GitHub.AddUserToken("ghp_mallory", "mallory")
-	e.StartBot()
+	e.StartProcess()
 	e.PublishRaw(`{"type":"self-service","requestId":"esc-1","escalateAfter":"6s","users":[{"slack":"alice"}],"body":{"github":{"title":"silence me"},"slack":{"message":"Was this you?"}}}`)
 	e.DM("U0ALICE", 1)
 	// The marker dispatch writes when it has escalated, copied by someone who can comment.
@@ -52,7 +52,7 @@ func TestThreatACommenterCannotSilenceAnEscalation(t *testing.T) {
 
 func TestThreatAMarkerSmuggledInAnAlarmBodyGivesNoButtons(t *testing.T) {
 	e := stack.New(t, stack.Options{})
-	e.StartBot()
+	e.StartProcess()
 	// Bob's real alarm in the other repository.
 	e.PublishRaw(`{"type":"self-service","requestId":"bob-1","githubRepo":"other","users":[{"slack":"bob"}],"body":{"github":{"title":"bob's login"},"slack":{"message":"Was this you?"}}}`)
 	e.DM("U0BOB", 1)
@@ -82,7 +82,7 @@ func TestThreatAMarkerSmuggledInAnAlarmBodyGivesNoButtons(t *testing.T) {
 
 func TestThreatAForgedButtonValueIsRefused(t *testing.T) {
 	e := stack.New(t, stack.Options{})
-	e.StartBot()
+	e.StartProcess()
 	e.PublishRaw(`{"type":"self-service","requestId":"bob-2","users":[{"slack":"bob"}],"body":{"github":{"title":"bob's alarm"},"slack":{"message":"Was this you?"}}}`)
 	e.DM("U0BOB", 1)
 	e.PublishRaw(`{"type":"self-service","requestId":"alice-2","users":[{"slack":"alice"}],"body":{"github":{"title":"alice's alarm"},"slack":{"message":"Was this you?"}}}`)
@@ -110,7 +110,7 @@ func TestThreatAForgedButtonValueIsRefused(t *testing.T) {
 
 func TestThreatARequestIDWithASlashCannotTakeAnEscalationsIncident(t *testing.T) {
 	e := stack.New(t, stack.Options{})
-	e.StartBot()
+	e.StartProcess()
 	// A decoy incident keyed like a future escalation of alarm login-7 for Alice.
 	e.PublishRaw(`{"type":"high-priority","requestId":"login-7/U0ALICE","body":{"pagerduty":{"title":"decoy","body":"ignore"}}}`)
 	e.Eventually("the decoy incident", wait, func() bool { return len(e.PD.Events()) == 1 })
@@ -131,7 +131,7 @@ func TestThreatARequestIDWithASlashCannotTakeAnEscalationsIncident(t *testing.T)
 func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
 	e := stack.New(t, stack.Options{DLQ: true})
 	e.GitHub.AddRepo("victim/secrets") // the token reaches it, the operator didn't allow it
-	e.StartBot()
+	e.StartProcess()
 	body := `{"type":"low-priority","requestId":"elsewhere","githubRepo":"victim/secrets","body":{"github":{"title":"written elsewhere"}}}`
 	e.Send(body)
 	e.Eventually("the rejection announced", wait, func() bool {
@@ -156,7 +156,7 @@ func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
 
 func TestThreatAUserWhoCannotBeDMedDoesNotStopTheOthers(t *testing.T) {
 	e := stack.New(t, stack.Options{DLQ: true, Users: []fakeslack.User{{ID: "U0GONE", Name: "gone", RealName: "Gone Away", Deleted: true}}})
-	e.StartBot()
+	e.StartProcess()
 	e.PublishRaw(`{"type":"self-service","requestId":"two-users","users":[{"slackId":"U0GONE"},{"slack":"alice"}],"body":{"github":{"title":"two users"},"slack":{"message":"Was this you?"}}}`)
 	e.DM("U0ALICE", 1)
 	e.Eventually("the unreachable user named in the fallback channel", wait, func() bool {
