@@ -31,6 +31,9 @@ type fakeIssues struct {
 	failGets error
 	// delay is CreateDelay: past inlineIssueWait, prompts go before their issues.
 	delay time.Duration
+	// hold, when set, holds every AlarmsFor until it is closed; inFlight and peak count them.
+	hold           chan struct{}
+	inFlight, peak int
 }
 
 func newFakeIssues() *fakeIssues {
@@ -174,10 +177,22 @@ func (f *fakeIssues) CreateDelay() time.Duration {
 	return f.delay
 }
 
-func (f *fakeIssues) AlarmsFor(_ context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error) {
+func (f *fakeIssues) AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error) {
+	f.mu.Lock()
+	f.lookups++
+	f.inFlight++
+	f.peak = max(f.peak, f.inFlight)
+	hold := f.hold
+	f.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.lookups++
+	f.inFlight--
 	var out []Issue
 	list := f.issues[strings.ToLower(repo)]
 	for i := len(list) - 1; i >= 0 && len(out) < limit; i-- {

@@ -112,6 +112,35 @@ func TestHomeBudget(t *testing.T) {
 	}
 }
 
+// TestHomeBurstDoesNotDelayAlarms: while GitHub is slow to list Home alarms for a crowd of users,
+// at most homeRenders lookups run, and an alarm is handled without waiting for any of them.
+func TestHomeBurstDoesNotDelayAlarms(t *testing.T) {
+	w := newWorld(t, "U1")
+	w.issues.hold = make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { _ = w.r.HomeOpened(testCtx(t), fmt.Sprintf("U%d", 100+i)) })
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.r.Handle(testCtx(t), Inbound{DeliveryID: "m-1", Body: selfService("req-1", "login", "d", []string{"U1"}, "")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute): // a generous bound: the alarm waits on nothing of the Home's
+		t.Fatal("the alarm waited for the App Home lookups")
+	}
+	close(w.issues.hold)
+	wg.Wait()
+	if w.issues.peak > homeRenders {
+		t.Errorf("%d Home lookups ran at once, want at most %d", w.issues.peak, homeRenders)
+	}
+}
+
 // TestDedupKeysDontCollide: a high-priority requestId can't produce an escalation's key, nor the
 // title-derived key, whatever it contains.
 func TestDedupKeysDontCollide(t *testing.T) {
