@@ -86,11 +86,11 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	}
 
 	b.slack = slackapi.New(slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: client("slack")})
-	ghHTTP, err := b.githubHTTP(client("github"))
+	ghHTTP, ghApp, err := b.githubHTTP(client("github"))
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits})
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +113,8 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	b.router = handlers.NewRouter(handlers.Config{
 		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
+		// Until DISPATCH_TASK_KEYS is read, tickets are signed with the key tasks use today.
+		TaskKeys: [][]byte{sqsqueue.TaskKey(cfg.SlackAppToken)}, AllowedRepos: cfg.AllowedRepos,
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.github, b)
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
@@ -123,18 +125,18 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 }
 
 // githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,
-// else with GITHUB_TOKEN. It fails only on an unusable app key.
-func (b *Bot) githubHTTP(c *http.Client) (*http.Client, error) {
+// else with GITHUB_TOKEN (the app is nil then). It fails only on an unusable app key.
+func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, error) {
 	if b.cfg.GitHubAppID != 0 {
 		auth, err := githubapi.NewAppAuth(b.cfg.GitHubAppID, b.cfg.GitHubInstallationID, []byte(b.cfg.GitHubAppKey), b.cfg.GitHubAPIURL, c.Transport)
 		if err != nil {
-			return nil, fmt.Errorf("github app: %w", err)
+			return nil, nil, fmt.Errorf("github app: %w", err)
 		}
 		c.Transport = auth
-		return c, nil
+		return c, auth, nil
 	}
 	c.Transport = githubapi.TokenTransport(b.cfg.GitHubToken, c.Transport)
-	return c, nil
+	return c, nil, nil
 }
 
 // Check verifies, before serving, that Slack accepts both tokens and the queue is reachable. It

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/githubapi"
+	"github.com/dispatch-oss/dispatch/handlers"
 	"github.com/dispatch-oss/dispatch/pace"
 )
 
@@ -54,6 +56,9 @@ type Config struct {
 	// format. PagerDutyAPIURL is the REST API base (PAGERDUTY_API_URL).
 	PagerDutyAPIToken string
 	PagerDutyAPIURL   string
+	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*"
+	// (GITHUB_ALLOWED_REPOS; default OWNER/* of GITHUB_REPO).
+	AllowedRepos []string
 }
 
 // Defaults returns a Config with every default set.
@@ -163,6 +168,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.ServiceKeys = keys
 	}
+	if v := strings.TrimSpace(getenv("GITHUB_ALLOWED_REPOS")); v != "" {
+		repos, err := parseAllowedRepos(v)
+		if err != nil {
+			bad("GITHUB_ALLOWED_REPOS: %v", err)
+		}
+		c.AllowedRepos = repos
+	} else if owner, _, ok := strings.Cut(c.GitHubRepo, "/"); ok {
+		c.AllowedRepos = []string{owner + "/*"}
+	}
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"
 	}
@@ -241,6 +255,9 @@ func (c *Config) validate() []string {
 	if c.Visibility < 3*time.Second || c.Visibility > 12*time.Hour {
 		p = append(p, "DISPATCH_VISIBILITY_TIMEOUT must be from 3s to 12h")
 	}
+	if c.GitHubRepo != "" && len(c.AllowedRepos) > 0 && !handlers.RepoAllowed(c.AllowedRepos, c.GitHubRepo) {
+		p = append(p, fmt.Sprintf("GITHUB_ALLOWED_REPOS must include GITHUB_REPO %q", c.GitHubRepo))
+	}
 	if c.RemindAfter > 0 && c.EscalateAfter > 0 && c.EscalateAfter <= c.RemindAfter {
 		p = append(p, "DISPATCH_ESCALATE_AFTER must be longer than DISPATCH_REMIND_AFTER")
 	}
@@ -283,4 +300,29 @@ func parseServiceKeys(v string) (map[string]string, error) {
 		return keys, fmt.Errorf("%s", strings.Join(bad, ", "))
 	}
 	return keys, nil
+}
+
+// parseAllowedRepos reads GITHUB_ALLOWED_REPOS: comma-separated "owner/name" or "owner/*".
+func parseAllowedRepos(v string) ([]string, error) {
+	var out, bad []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if owner, ok := strings.CutSuffix(p, "/*"); ok && repoPattern.MatchString(owner+"/x") {
+			out = append(out, p)
+		} else if repoPattern.MatchString(p) {
+			out = append(out, p)
+		} else {
+			bad = append(bad, fmt.Sprintf("%q is not owner/name or owner/*", p))
+		}
+	}
+	if len(bad) > 0 {
+		return out, errors.New(strings.Join(bad, ", "))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("names no repository")
+	}
+	return out, nil
 }

@@ -17,12 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/bot"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
 func TestPublishReachesTheBot(t *testing.T) {
-	e := stack.New(t, stack.Options{})
-	const exampleRepo = "acme-infra/security-alarms" // the example's githubRepo
+	const exampleRepo = "acme-infra/security-alarms" // the example's githubRepo, allowed like this
+	e := stack.New(t, stack.Options{Configure: func(c *bot.Config) { c.AllowedRepos = []string{"acme/*", exampleRepo} }})
 	e.GitHub.AddRepo(exampleRepo)
 	e.StartBot()
 	if code, out, errs := e.RunCLI("", "publish", "--queue-url", e.Queue.URL, "../docs/examples/low-priority.json"); code != 0 || !strings.Contains(out, "sent") {

@@ -56,6 +56,7 @@ type AppAuth struct {
 	appID, installationID int64
 	key                   *rsa.PrivateKey
 	mintURL               string
+	baseURL               string // ends in "/"
 	next                  http.RoundTripper
 
 	now    func() time.Time // tests move time
@@ -106,8 +107,8 @@ func NewAppAuth(appID, installationID int64, privateKeyPEM []byte, baseURL strin
 	}
 	return &AppAuth{
 		appID: appID, installationID: installationID, key: key, next: next,
-		mintURL: fmt.Sprintf("%sapp/installations/%d/access_tokens", baseURL, installationID),
-		now:     time.Now, margin: refreshMargin,
+		mintURL: fmt.Sprintf("%sapp/installations/%d/access_tokens", baseURL, installationID), baseURL: baseURL,
+		now: time.Now, margin: refreshMargin,
 	}, nil
 }
 

@@ -31,6 +31,10 @@ type Options struct {
 	Retry retry.Policy
 	// Label marks dispatch's issues; listings are filtered by it.
 	Label string
+	// App, when dispatch authenticates as a GitHub App, names its identity: the app's bot account
+	// (GET /app with the app's JWT gives the slug). Without it the identity is the token's user
+	// (GET /user).
+	App *AppAuth
 }
 
 // Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
@@ -39,6 +43,10 @@ type Client struct {
 	pace  *pace.Pacer
 	retry retry.Policy
 	label string
+	app   *AppAuth
+
+	idMu  sync.Mutex
+	login string // dispatch's identity once known
 }
 
 var _ handlers.Issues = (*Client)(nil)
@@ -77,7 +85,7 @@ func New(opts Options) (*Client, error) {
 	if opts.Label == "" {
 		opts.Label = handlers.LabelDispatch
 	}
-	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label}, nil
+	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label, app: opts.App}, nil
 }
 
 func splitRepo(repo string) (string, string, error) {
@@ -216,13 +224,13 @@ func (c *Client) Comment(ctx context.Context, repo string, number int, body stri
 // thousands of comments is not one it needs to read to the end.
 const maxCommentPages = 5
 
-// Comments lists the bodies of an issue's comments, oldest first (at most 500).
-func (c *Client) Comments(ctx context.Context, repo string, number int) ([]string, error) {
+// Comments lists an issue's comments with their authors, oldest first (at most 500).
+func (c *Client) Comments(ctx context.Context, repo string, number int) ([]handlers.Comment, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	var out []handlers.Comment
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxCommentPages; page++ {
 		var next int
@@ -232,7 +240,7 @@ func (c *Client) Comments(ctx context.Context, repo string, number int) ([]strin
 				return err
 			}
 			for _, cm := range list {
-				out = append(out, cm.GetBody())
+				out = append(out, handlers.Comment{Author: cm.GetUser().GetLogin(), Body: cm.GetBody()})
 			}
 			next = resp.NextPage
 			return nil
@@ -276,7 +284,7 @@ func (c *Client) AddLabels(ctx context.Context, repo string, number int, labels 
 func convert(repo string, is *github.Issue) handlers.Issue {
 	out := handlers.Issue{
 		Repo: repo, Number: is.GetNumber(), Title: is.GetTitle(), Body: is.GetBody(),
-		URL: is.GetHTMLURL(), Open: is.GetState() == "open",
+		URL: is.GetHTMLURL(), Open: is.GetState() == "open", Author: is.GetUser().GetLogin(),
 	}
 	for _, l := range is.Labels {
 		out.Labels = append(out.Labels, l.GetName())

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -49,7 +50,11 @@ func (c Click) audience() Audience {
 func (r *Router) Answer(ctx context.Context, c Click) error {
 	log := zerolog.Ctx(ctx).With().Str("user", c.UserID).Str("action", c.ActionID).Logger()
 	ctx = log.WithContext(ctx)
-	t, err := DecodeTicket(c.Value)
+	t, err := DecodeTicket(c.Value, r.cfg.TaskKeys)
+	if errors.Is(err, ErrForgedTicket) {
+		log.Warn().Err(err).Msg("refused a button whose ticket dispatch didn't sign: nothing written")
+		return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
+	}
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
 		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
@@ -78,6 +83,7 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 	}
 	done, err := r.apply(ctx, task)
 	if err == nil {
+		r.home.forget(task.UserID)
 		defer r.refreshHome(ctx, task.UserID)
 		if !done {
 			// A second click, or the issue was closed meanwhile: the DM keeps the first answer.
@@ -93,6 +99,9 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 			}
 		}
 		return nil
+	}
+	if retry.IsPermanent(err) || r.now().Sub(task.At) > maxRetryAge {
+		return r.abandon(ctx, task, err)
 	}
 	log.Error().Err(err).Int("attempts", task.Attempts).Msg("answer not yet recorded: deferring it")
 	if r.tasks == nil {
@@ -130,9 +139,9 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if retrying {
 		// An earlier try may have got part of the way: skip what it did, and finish the rest even if
 		// the issue changed meanwhile (an answer is never dropped once accepted).
-		comments, err := r.issues.Comments(ctx, t.Repo, n)
+		comments, err := r.ownComments(ctx, t.Repo, n)
 		if err != nil {
-			return false, fmt.Errorf("list comments: %w", err)
+			return false, err
 		}
 		for _, c := range comments {
 			if strings.Contains(c, answer) {
@@ -207,7 +216,31 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
 // so the incident can be found from the issue (the Events API returns no incident URL).
-func escalationKey(t Ticket) string { return "dispatch/" + t.Alarm + "/" + t.User }
+func escalationKey(t Ticket) string { return dedupKey(keyEscalation, t.Alarm, t.User) }
+
+// abandon ends an answer that can never be recorded (the issue is gone or isn't the alarm's, or
+// transient failures outlasted maxRetryAge): logged, told to the user on the first try and
+// announced in the fallback channel; a deferred one is dead-lettered with the reason (the caller
+// announces those).
+func (r *Router) abandon(ctx context.Context, task AnswerTask, err error) error {
+	zerolog.Ctx(ctx).Error().Err(err).Int("attempts", task.Attempts).Msg("answer can't be recorded: giving up on it")
+	if task.Attempts > 0 {
+		return retry.Permanent(fmt.Errorf("answer %s of %s to alarm %s abandoned: %w", answerWord(task.Yes), task.UserID, task.Ticket.Alarm, err))
+	}
+	if r.cfg.FallbackChannel != "" {
+		r.notices.add(ctx, Message{
+			Key:   "abandoned/" + task.Ticket.Alarm + "/" + task.UserID,
+			Title: "An answer could not be recorded",
+			Body:  fmt.Sprintf("%s answered %s to alarm %s (%s#%d), but: %v", task.UserID, answerWord(task.Yes), task.Ticket.Alarm, task.Ticket.Repo, task.Ticket.Issue, err),
+			Note:  "nothing was written; see the log",
+		})
+	}
+	text := "Your answer could not be recorded: its issue is gone or isn't this alarm's. Nothing was changed; the on-call channel was told."
+	if errors.Is(err, errForeignIssue) {
+		text = "This button doesn't match its alarm's issue, so dispatch did nothing with it."
+	}
+	return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL}, text)
+}
 
 // runAnswer is the deferred form of record.
 func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
@@ -259,14 +292,19 @@ func pendingText(task AnswerTask) string {
 		answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"))
 }
 
-// RunTask carries out deferred work. Errors are transient: the task stays on the queue and comes
-// round again.
+// RunTask carries out deferred work. A transient error leaves the task on the queue to come round
+// again, for at most maxRetryAge; a permanent one (retry.IsPermanent) means it is dead-lettered with
+// its reason.
 func (r *Router) RunTask(ctx context.Context, t Task) error {
 	switch t.Kind {
 	case TaskAnswer:
 		return r.runAnswer(ctx, t.Answer)
 	case TaskRemind, TaskEscalate:
-		return r.deadline(ctx, t.Kind, t.Deadline)
+		err := r.deadline(ctx, t.Kind, t.Deadline)
+		if err != nil && !retry.IsPermanent(err) && r.now().Sub(t.Deadline.DueAt) > maxRetryAge {
+			return retry.Permanent(fmt.Errorf("%s given up %s after it came due: %w", t.Kind, maxRetryAge, err))
+		}
+		return err
 	case TaskFile:
 		return r.file(ctx, t.File)
 	}

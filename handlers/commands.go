@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -72,14 +73,21 @@ type Commands struct {
 	publish Publisher
 	repo    string
 	now     func() time.Time
+
+	mu       sync.Mutex
+	lastTest map[string]time.Time // user ID → their last /dispatch test, for testEvery
 }
+
+// testEvery is how often one user may run /dispatch test: each opens an issue, out of the same
+// GitHub budget (500 an hour) real alarms need.
+const testEvery = time.Minute
 
 // listLimit bounds /dispatch list.
 const listLimit = 10
 
 // NewCommands builds the /dispatch table.
 func NewCommands(defaultRepo string, status Status, open OpenAlarms, publish Publisher) *Commands {
-	c := &Commands{status: status, open: open, publish: publish, repo: defaultRepo, now: time.Now}
+	c := &Commands{status: status, open: open, publish: publish, repo: defaultRepo, now: time.Now, lastTest: map[string]time.Time{}}
 	c.table = []subcommand{
 		{name: "help", usage: "help", help: "this list", example: "/dispatch help", run: c.help},
 		{name: "status", usage: "status", help: "connection, queue and dead-letter depth, alarms handled, errors, version", example: "/dispatch status", run: c.statusCmd},
@@ -172,12 +180,35 @@ func (c *Commands) list(ctx context.Context, cmd Command, _ []string) Reply {
 }
 
 func (c *Commands) test(ctx context.Context, cmd Command, _ []string) Reply {
+	if wait := c.takeTest(cmd.UserID); wait > 0 {
+		return Reply{Text: fmt.Sprintf("You sent a test alarm less than a minute ago: try again in %s.", wait.Round(time.Second))}
+	}
 	body := SampleAlarm(cmd.UserID, c.now())
 	if err := c.publish.Publish(ctx, body); err != nil {
+		c.mu.Lock()
+		delete(c.lastTest, cmd.UserID) // nothing was sent: the user may try again at once
+		c.mu.Unlock()
 		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch test failed")
 		return Reply{Text: "I couldn't put the test alarm on the queue: " + err.Error()}
 	}
 	return Reply{Text: "A test alarm is on its way through the queue: look for a DM from me in a few seconds, with Yes/No buttons. Its GitHub issue carries the `" + LabelTest + "` label."}
+}
+
+// takeTest records a /dispatch test by userID, or returns how long they must wait for the next.
+func (c *Commands) takeTest(userID string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if wait := testEvery - now.Sub(c.lastTest[userID]); wait > 0 {
+		return max(wait, time.Second)
+	}
+	for u, at := range c.lastTest { // keep the map to the users of the last minute
+		if now.Sub(at) >= testEvery {
+			delete(c.lastTest, u)
+		}
+	}
+	c.lastTest[userID] = now
+	return 0
 }
 
 // escapeText makes text inert in Slack mrkdwn (reply texts are built here, not by the Slack adapter).

@@ -88,7 +88,7 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	unlock := r.locks.Lock(answerLock(t))
 	defer unlock()
 	is, err := r.issueFor(ctx, t)
-	if errors.Is(err, errNotFiled) {
+	if errors.Is(err, errNotFiled) && r.now().Sub(d.DueAt) < maxRetryAge {
 		// The prompt went out before its issue (GitHub was busy): come back once it is filed.
 		return r.tasks.Defer(ctx, Task{Kind: kind, Delay: 30 * time.Second, Deadline: d})
 	}
@@ -100,9 +100,10 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		return nil
 	}
 	mark := "<!-- dispatch " + kind + " alarm=" + t.Alarm + " user=" + t.User + " -->"
-	comments, err := r.issues.Comments(ctx, t.Repo, is.Number)
+	// Only dispatch's own comments count: anyone who can comment could copy the marker.
+	comments, err := r.ownComments(ctx, t.Repo, is.Number)
 	if err != nil {
-		return fmt.Errorf("list comments: %w", err)
+		return err
 	}
 	for _, c := range comments {
 		if strings.Contains(c, mark) {

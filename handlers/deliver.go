@@ -56,14 +56,19 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
 		mk := marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}
 		if rc.SlackID != "" {
-			mk.Ticket = t.Encode()
+			mk.Ticket = t.Encode(r.cfg.TaskKeys)
 		}
 		ni := r.selfServiceIssue(a, id, rc)
 		if rc.SlackID != "" && !hasMarker(mine, rc.Key) && r.issues.CreateDelay() > inlineIssueWait {
-			if err := r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk); err != nil {
-				return err
+			err := r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk)
+			if !errors.Is(err, ErrCannotDM) {
+				if err != nil {
+					return err
+				}
+				continue
 			}
-			continue
+			rc = cannotDM(ctx, rc, err)
+			mk, ni = marker{Alarm: id, User: rc.Key}, r.selfServiceIssue(a, id, rc)
 		}
 		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, ni)
 		if err != nil {
@@ -77,6 +82,12 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 		t.Issue = is.Number
 		dm, err := r.dmOnce(ctx, rc.SlackID, r.promptMessage(a, id, rc, t, issueLink(is)), resumed || redelivered)
+		if errors.Is(err, ErrCannotDM) {
+			if err := r.unreachable(ctx, a, id, is, []recipient{cannotDM(ctx, rc, err)}, resumed); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -90,7 +101,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 // promptMessage is a self-service DM: the message, the issue's link when there is one, the prompt
 // and the two buttons, both carrying the ticket.
 func (r *Router) promptMessage(a *alerts.Alarm, id string, rc recipient, t Ticket, link *Link) Message {
-	value := t.Encode()
+	value := t.Encode(r.cfg.TaskKeys)
 	return Message{
 		Key:    id + "/" + rc.Key,
 		Body:   a.SlackMessage,
@@ -149,7 +160,9 @@ func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue,
 			continue
 		}
 		m := Message{Key: id + "/" + rc.Key, Body: a.SlackMessage, Link: issueLink(is), Note: "dispatch " + string(a.Type) + " " + id}
-		if _, err := r.dmOnce(ctx, rc.SlackID, m, resumed); err != nil {
+		if _, err := r.dmOnce(ctx, rc.SlackID, m, resumed); errors.Is(err, ErrCannotDM) {
+			missing = append(missing, cannotDM(ctx, rc, err))
+		} else if err != nil {
 			return err
 		}
 	}
@@ -157,6 +170,14 @@ func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue,
 		return r.unreachable(ctx, a, id, is, missing, resumed)
 	}
 	return nil
+}
+
+// cannotDM marks a recipient Slack refused a DM to as missing: they can't be reached, which is no
+// reason to drop or retry the alarm.
+func cannotDM(ctx context.Context, rc recipient, err error) recipient {
+	zerolog.Ctx(ctx).Warn().Str("user", rc.SlackID).Err(err).Msg("user can't be sent a DM: treated as not reachable")
+	rc.SlackID, rc.Missing = "", err
+	return rc
 }
 
 // dmOnce sends m to a user unless an earlier delivery of the alarm already did, and returns the DM.

@@ -44,15 +44,18 @@ func (r *Router) issueFor(ctx context.Context, t Ticket) (Issue, error) {
 		if err != nil {
 			return Issue{}, fmt.Errorf("get issue: %w", err)
 		}
-		return is, nil
+		return is, r.checkIssue(ctx, t, is)
 	}
 	found, err := r.issues.FindByTitle(ctx, t.Repo, t.Title, true)
 	if err != nil {
 		return Issue{}, fmt.Errorf("look for the issue: %w", err)
 	}
+	if found, err = r.ownIssues(ctx, found); err != nil {
+		return Issue{}, err
+	}
 	for _, is := range found {
 		if mk, ok := findMarker(is.Body); ok && mk.Alarm == t.Alarm && mk.User == t.Key {
-			return is, nil
+			return is, r.checkIssue(ctx, t, is)
 		}
 	}
 	return Issue{}, errNotFiled
@@ -92,6 +95,9 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	existing, err := r.issues.FindByTitle(ctx, f.Repo, f.Issue.Title, true)
 	if err != nil {
 		return fmt.Errorf("look for the issue: %w", err)
+	}
+	if existing, err = r.ownIssues(ctx, existing); err != nil {
+		return err
 	}
 	mine, _ := splitByAlarm(existing, f.Alarm)
 	is, resumed, err := r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue)

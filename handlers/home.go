@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/rs/zerolog"
 )
@@ -26,13 +27,26 @@ type HomeView struct {
 }
 
 // HomeOpened publishes a user's App Home tab: their pending confirmations, with the same buttons as
-// the DM, and their recent answers. It is also called after every answer, so the tab follows.
+// the DM, and their recent answers. It is also called after every answer, so the tab follows. A
+// burst of opens costs at most one GitHub lookup per user per homeTTL (an answer refreshes it), and
+// at most homeRenders run at once, so Home traffic never crowds out alarms. Buttons are shown only
+// for dispatch's own issues whose ticket verifies and names this user.
 func (r *Router) HomeOpened(ctx context.Context, userID string) error {
-	open, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, true, homeLimit*2)
-	if err != nil {
-		return fmt.Errorf("home: %w", err)
-	}
-	closed, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, false, homeLimit)
+	open, closed, err := r.home.lookup(ctx, userID, r.now, func(ctx context.Context) ([]Issue, []Issue, error) {
+		open, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, true, homeLimit*2)
+		if err != nil {
+			return nil, nil, err
+		}
+		if open, err = r.ownIssues(ctx, open); err != nil {
+			return nil, nil, err
+		}
+		closed, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, false, homeLimit)
+		if err != nil {
+			return nil, nil, err
+		}
+		closed, err = r.ownIssues(ctx, closed)
+		return open, closed, err
+	})
 	if err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
@@ -43,13 +57,17 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 			continue
 		}
 		e := HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Waiting for your answer"}
-		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" {
-			if t, err := DecodeTicket(mk.Ticket); err == nil && t.User == userID {
+		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" && is.HasLabel(LabelDispatch) {
+			t, err := DecodeTicket(mk.Ticket, r.cfg.TaskKeys)
+			if err == nil && t.User == userID && mk.Slack == userID && t.Alarm == mk.Alarm && strings.EqualFold(t.Repo, is.Repo) {
 				t.Issue = is.Number
+				value := t.Encode(r.cfg.TaskKeys)
 				e.Buttons = []Button{
-					{ActionID: ActionYes, Label: DefaultYesShort, Value: t.Encode(), Style: "primary"},
-					{ActionID: ActionNo, Label: DefaultNoShort, Value: t.Encode(), Style: "danger"},
+					{ActionID: ActionYes, Label: DefaultYesShort, Value: value, Style: "primary"},
+					{ActionID: ActionNo, Label: DefaultNoShort, Value: value, Style: "danger"},
 				}
+			} else {
+				zerolog.Ctx(ctx).Warn().Err(err).Str("repo", is.Repo).Int("issue", is.Number).Msg("app home: the issue's ticket isn't this user's: no buttons")
 			}
 		}
 		if len(v.Pending) < homeLimit {

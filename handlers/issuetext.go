@@ -20,7 +20,9 @@ type marker struct {
 	Ticket string // a self-service issue's encoded Ticket (without its number), for the App Home buttons
 }
 
-var markerPattern = regexp.MustCompile(`<!-- dispatch alarm=(\S*) user=(\S*)(?: slack=(\S*))?(?: ticket=(\S*))? -->`)
+// markerPattern matches the marker only at the very end of a body: where dispatch appends it. Alarm
+// text in a body is made inert (it can't open a comment), so a trailing marker is dispatch's.
+var markerPattern = regexp.MustCompile(`<!-- dispatch alarm=(\S*) user=(\S*)(?: slack=(\S*))?(?: ticket=(\S*))? -->\s*$`)
 
 func (m marker) String() string {
 	s := "<!-- dispatch alarm=" + url.QueryEscape(m.Alarm) + " user=" + url.QueryEscape(m.User)
@@ -33,14 +35,13 @@ func (m marker) String() string {
 	return s + " -->"
 }
 
-// findMarker reads the last marker in an issue body (a body quoting another issue can't fool it:
-// dispatch appends its own marker at the very end).
+// findMarker reads the marker dispatch appends at the very end of an issue body; a marker anywhere
+// else is not dispatch's. Callers read it only from issues dispatch opened (ownIssues, checkIssue).
 func findMarker(body string) (marker, bool) {
-	all := markerPattern.FindAllStringSubmatch(body, -1)
-	if len(all) == 0 {
+	m := markerPattern.FindStringSubmatch(body)
+	if m == nil {
 		return marker{}, false
 	}
-	m := all[len(all)-1]
 	var mk marker
 	var err error
 	if mk.Alarm, err = url.QueryUnescape(m[1]); err != nil {
@@ -84,9 +85,9 @@ func (r *Router) lowPriorityIssue(a *alerts.Alarm, id string) NewIssue {
 
 func (r *Router) selfServiceIssue(a *alerts.Alarm, id string, rc recipient) NewIssue {
 	who := r.mention(&rc.User)
-	asked := fmt.Sprintf("Asked on Slack: %q", a.SlackPrompt)
+	asked := fmt.Sprintf("Asked on Slack: %q", inert(a.SlackPrompt))
 	if rc.SlackID == "" {
-		asked = fmt.Sprintf("Could not be asked on Slack: %s could not be found.", rc.User.Label())
+		asked = fmt.Sprintf("Could not be asked on Slack: %s could not be found.", inert(rc.User.Label()))
 	}
 	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, who, asked), Labels: issueLabels(a)}
 }
@@ -94,7 +95,7 @@ func (r *Router) selfServiceIssue(a *alerts.Alarm, id string, rc recipient) NewI
 func (r *Router) broadcastIssue(a *alerts.Alarm, id string, rcs []recipient) NewIssue {
 	var names []string
 	for _, rc := range rcs {
-		n := rc.User.Label()
+		n := inert(rc.User.Label())
 		if rc.User.GitHub != "" {
 			n = "@" + rc.User.GitHub
 		}
@@ -115,9 +116,11 @@ func (r *Router) nagIssue(a *alerts.Alarm, id string, rcs []recipient) NewIssue 
 	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, r.mention(first), "Nagging on Slack until this issue is closed."), Labels: issueLabels(a)}
 }
 
+// issueBody lays out an issue: the alarm's text made inert, then dispatch's own line with the
+// mention it writes itself. note is dispatch's text, any alarm text in it already inert.
 func issueBody(a *alerts.Alarm, id, mention, note string) string {
 	var b strings.Builder
-	b.WriteString(strings.TrimSpace(a.GitHubBody))
+	b.WriteString(inert(strings.TrimSpace(a.GitHubBody)))
 	b.WriteString("\n\n---\n")
 	if mention != "" {
 		fmt.Fprintf(&b, "For %s. ", mention)

@@ -20,6 +20,7 @@ type Issue struct {
 	URL    string
 	Open   bool
 	Labels []string
+	Author string // login of the account that opened it: only dispatch's own issues are trusted
 }
 
 // HasLabel reports whether the issue carries the label.
@@ -49,8 +50,8 @@ type Issues interface {
 	Create(ctx context.Context, repo string, issue NewIssue) (Issue, error)
 	Get(ctx context.Context, repo string, number int) (Issue, error)
 	Comment(ctx context.Context, repo string, number int, body string) error
-	// Comments returns the bodies of the issue's comments, oldest first.
-	Comments(ctx context.Context, repo string, number int) ([]string, error)
+	// Comments returns the issue's comments, oldest first.
+	Comments(ctx context.Context, repo string, number int) ([]Comment, error)
 	Close(ctx context.Context, repo string, number int) error
 	AddLabels(ctx context.Context, repo string, number int, labels ...string) error
 	// CreateDelay is how long a Create made now would wait for the service's rate limits.
@@ -58,6 +59,15 @@ type Issues interface {
 	// AlarmsFor lists a Slack user's self-service issues in repo, open or closed, newest first.
 	// It may lag behind issues created moments ago (it uses GitHub search).
 	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)
+	// Identity is the login dispatch writes as (a token's user, or a GitHub App's "slug[bot]"). Only
+	// issues and comments by this login are taken as dispatch's own state.
+	Identity(ctx context.Context) (string, error)
+}
+
+// Comment is one comment on an issue.
+type Comment struct {
+	Author string // login of who wrote it
+	Body   string
 }
 
 // Link is a titled URL.
@@ -152,3 +162,7 @@ type Tasks interface {
 
 // ErrUnknownUser is wrapped by Chat.Resolve when a user can't be found.
 var ErrUnknownUser = errors.New("unknown slack user")
+
+// ErrCannotDM is wrapped by Chat.DM when Slack refuses a direct message to that user for good (a
+// bot, a deactivated account, a user gone): the user can't be reached, retrying won't change it.
+var ErrCannotDM = errors.New("slack user cannot be sent a direct message")

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,6 +28,13 @@ type Config struct {
 	Source            string // names this deployment in PagerDuty incidents
 	RemindAfter       time.Duration
 	EscalateAfter     time.Duration
+	// TaskKeys sign the tickets on buttons and in the App Home (HMAC-SHA256): the first signs, every
+	// one verifies, so a key rotates without breaking the buttons already sent. Empty: a random key
+	// of this process only (buttons sent before a restart stop working).
+	TaskKeys [][]byte
+	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*", matched
+	// case-insensitively (GITHUB_ALLOWED_REPOS). Empty: OWNER/* of DefaultRepo.
+	AllowedRepos []string
 }
 
 // Router routes alarms and answers. It is safe for concurrent use.
@@ -40,12 +48,19 @@ type Router struct {
 
 	locks   keyedMutex
 	notices *notices
+	home    homeCache
 }
 
 // NewRouter wires the use cases to their services. tasks may be nil, in which case failed answers
 // are retried only in-process.
 func NewRouter(cfg Config, issues Issues, pager Pager, chat Chat, tasks Tasks) *Router {
+	if len(cfg.TaskKeys) == 0 {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		cfg.TaskKeys = [][]byte{key}
+	}
 	r := &Router{cfg: cfg, issues: issues, pager: pager, chat: chat, tasks: tasks, now: time.Now}
+	r.home.init()
 	r.notices = newNotices(func(ctx context.Context, m Message) error {
 		_, err := r.chat.Post(ctx, r.cfg.FallbackChannel, m)
 		return err
@@ -104,9 +119,9 @@ func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
 // page raises a high-priority alarm. Without a requestId the dedup key comes from the title, so
 // repeats of one alarm collapse into one incident while it is open.
 func (r *Router) page(ctx context.Context, a *alerts.Alarm, id string) error {
-	key := "dispatch/" + id
+	key := dedupKey(keyHighPriority, id)
 	if a.RequestID == "" {
-		key = "dispatch/title/" + digest(a.PagerDutyServiceID, a.PagerDutyTitle)
+		key = dedupKey(keyHighTitle, a.PagerDutyServiceID, a.PagerDutyTitle)
 	}
 	return r.pager.Trigger(ctx, Page{
 		ServiceID: a.PagerDutyServiceID,
@@ -122,6 +137,9 @@ func (r *Router) page(ctx context.Context, a *alerts.Alarm, id string) error {
 // duplicate of an existing one.
 func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in Inbound) (bool, error) {
 	repo := a.Repo(r.cfg.DefaultRepo)
+	if err := r.checkRepo(repo); err != nil {
+		return false, err
+	}
 	// Alarms with one title are handled one at a time here, so two of them can't both miss the
 	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
 	unlock := r.locks.Lock(repo + "\x00" + a.GitHubTitle)
@@ -134,6 +152,9 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	existing, err := r.issues.FindByTitle(ctx, repo, a.GitHubTitle, !a.Retrigger && a.Type != alerts.Nag)
 	if err != nil {
 		return false, fmt.Errorf("look for existing issues: %w", err)
+	}
+	if existing, err = r.ownIssues(ctx, existing); err != nil {
+		return false, err
 	}
 	if a.Type == alerts.Nag {
 		return false, r.nag(ctx, a, id, in.DeliveryID, repo, recipients, existing)
@@ -155,8 +176,9 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	return false, err
 }
 
-// ensureIssue returns the issue this alarm made for mk.User, creating it (with mk hidden in its
-// body) if an earlier delivery didn't. resumed reports that it already existed.
+// ensureIssue returns the issue this alarm made for mk.User among mine (dispatch's own issues),
+// creating it (with mk hidden at the end of its body) if an earlier delivery didn't. resumed reports
+// that it already existed. A body that already ends with a marker was composed by dispatch with it.
 func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine []Issue, ni NewIssue) (is Issue, resumed bool, err error) {
 	for _, m := range mine {
 		if found, ok := findMarker(m.Body); ok && found.User == mk.User {

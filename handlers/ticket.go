@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -33,13 +36,22 @@ type Ticket struct {
 	NoResponse  string `json:"x,omitempty"`
 }
 
-// Encode packs the ticket into a button value, shortening the responses to fit. The other fields
-// are bounded by the message spec, so without the responses a ticket always fits.
-func (t Ticket) Encode() string {
+// ErrForgedTicket is wrapped by DecodeTicket when a button value carries no valid signature: it was
+// altered, forged, or signed with a key no longer configured.
+var ErrForgedTicket = errors.New("ticket signature does not verify")
+
+// ticketContext separates a ticket's signature from any other use of the same keys (tasks).
+const ticketContext = "dispatch ticket v1\x00"
+
+// Encode packs the ticket into a button value signed with keys[0] (HMAC-SHA256), shortening the
+// responses to fit. The other fields are bounded by the message spec, so without the responses a
+// ticket always fits.
+func (t Ticket) Encode(keys [][]byte) string {
 	t.V = 1
 	for {
 		b, _ := json.Marshal(t)
-		s := base64.RawURLEncoding.EncodeToString(b)
+		payload := base64.RawURLEncoding.EncodeToString(b)
+		s := payload + "." + ticketMAC(keys[0], payload)
 		if len(s) <= maxTicketValue || (t.YesResponse == "" && t.NoResponse == "") {
 			return s
 		}
@@ -56,9 +68,15 @@ func (t Ticket) Encode() string {
 	}
 }
 
-// DecodeTicket unpacks a button value. It fails for anything Encode didn't make.
-func DecodeTicket(s string) (Ticket, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+// DecodeTicket unpacks a button value after checking its signature against every key (the first
+// signs, all verify, so a key rotates without breaking the buttons already sent). It fails, wrapping
+// ErrForgedTicket, for anything Encode didn't make with one of keys.
+func DecodeTicket(s string, keys [][]byte) (Ticket, error) {
+	payload, sig, ok := strings.Cut(s, ".")
+	if !ok || !verifyMAC(keys, payload, sig) {
+		return Ticket{}, fmt.Errorf("decode ticket: %w", ErrForgedTicket)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("decode ticket: %w", err)
 	}
@@ -70,6 +88,22 @@ func DecodeTicket(s string) (Ticket, error) {
 		return Ticket{}, errors.New("decode ticket: incomplete ticket")
 	}
 	return t, nil
+}
+
+func ticketMAC(key []byte, payload string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(ticketContext))
+	m.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func verifyMAC(keys [][]byte, payload, sig string) bool {
+	for _, k := range keys {
+		if hmac.Equal([]byte(ticketMAC(k, payload)), []byte(sig)) {
+			return true
+		}
+	}
+	return false
 }
 
 // shorten cuts s to at most n runes, marking the cut with an ellipsis.

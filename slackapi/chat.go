@@ -151,9 +151,22 @@ func (c *Client) target(ctx context.Context, to string) (string, error) {
 func (c *Client) DM(ctx context.Context, userID string, m handlers.Message) (handlers.MessageRef, error) {
 	ch, err := c.dmChannel(ctx, userID)
 	if err != nil {
-		return handlers.MessageRef{}, err
+		return handlers.MessageRef{}, undeliverable(err)
 	}
-	return c.Post(ctx, ch, m)
+	ref, err := c.Post(ctx, ch, m)
+	return ref, undeliverable(err)
+}
+
+// cannotDM are Slack's answers that mean this user can't be sent a DM at all (a bot, a deactivated
+// or invisible user): handlers.ErrCannotDM, so the alarm goes on for its other users. Not
+// account_inactive: on a bot token that is dispatch's own credential, not the user.
+var cannotDM = map[string]bool{"cannot_dm_bot": true, "user_disabled": true, "user_not_found": true, "user_not_visible": true}
+
+func undeliverable(err error) error {
+	if err != nil && cannotDM[slackError(err)] {
+		return fmt.Errorf("%w: %w", handlers.ErrCannotDM, err)
+	}
+	return err
 }
 
 // Post posts m to a channel. The message carries m.Key as metadata, for Sent.

@@ -28,6 +28,8 @@ type appState struct {
 
 // appRec is one GitHub App: its public key and its installations.
 type appRec struct {
+	id            int64
+	slug          string
 	pub           *rsa.PublicKey
 	installations map[int64]bool
 }
@@ -40,11 +42,40 @@ func (s *Server) SetApp(appID int64, installationID int64, pub *rsa.PublicKey) {
 	defer s.mu.Unlock()
 	a := s.apps.apps[appID]
 	if a == nil {
-		a = &appRec{installations: map[int64]bool{}}
+		a = &appRec{id: appID, slug: "dispatch", installations: map[int64]bool{}}
 		s.apps.apps[appID] = a
 	}
 	a.pub = pub
 	a.installations[installationID] = true
+}
+
+// SetAppSlug names the app appID (registered with SetApp; default "dispatch"): GET /app answers
+// the slug and, as on github.com, everything its installation tokens write is authored by its bot
+// account "slug[bot]".
+func (s *Server) SetAppSlug(appID int64, slug string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.apps.apps[appID]; a != nil {
+		a.slug = slug
+	}
+}
+
+// handleApp serves GET /app: the app that signed the request's JWT.
+func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
+	jwt, ok := bearer(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setRateHeadersLocked(w.Header(), "core")
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "A JSON web token could not be decoded")
+		return
+	}
+	app, msg := s.verifyJWTLocked(jwt, s.now())
+	if app == nil {
+		writeError(w, http.StatusUnauthorized, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": app.id, "slug": app.slug, "name": app.slug, "owner": s.userJSONLocked("acme")})
 }
 
 // SetInstallationTokenTTL sets the lifetime of installation tokens minted
@@ -88,7 +119,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "ghs_" + rand.Text()
 	expires := now.Add(s.apps.tokenTTL)
-	s.tokens[tok] = tokenInfo{login: s.login, installation: true, expires: expires}
+	s.tokens[tok] = tokenInfo{login: app.slug + "[bot]", installation: true, expires: expires}
 	s.apps.minted++
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token":                tok,

@@ -142,6 +142,14 @@ func (s *Server) AddToken(tok string) {
 	s.tokens[tok] = tokenInfo{login: s.login}
 }
 
+// AddUserToken makes tok an accepted credential of another account, login: what it creates (issues,
+// comments) is authored by login, as when a repository's readers and commenters write to it.
+func (s *Server) AddUserToken(tok, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[tok] = tokenInfo{login: login}
+}
+
 // SetClock replaces the clock used for timestamps, search lag, token expiry
 // and rate-limit windows (default time.Now), so tests can move time forward
 // without sleeping. Rate-limit reset headers are derived from it too, and
@@ -167,6 +175,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", s.handleRemoveLabel)
 	s.mux.HandleFunc("GET /search/issues", s.handleSearchIssues)
 	s.mux.HandleFunc("POST /app/installations/{installation_id}/access_tokens", s.handleMintToken)
+	s.mux.HandleFunc("GET /app", s.handleApp)
 }
 
 // ServeHTTP records the call, then applies, in order: latency, the handler
@@ -180,7 +189,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// App endpoints authenticate with a JWT, checked by their handler, and
 	// count neither against rate limits nor as content creation.
-	appRoute := strings.HasPrefix(pattern, "POST /app/")
+	appRoute := strings.HasPrefix(pattern, "POST /app/") || pattern == "GET /app"
 	s.mu.Lock()
 	s.calls[route]++
 	if isContentCreating(r.Method) && !appRoute {

@@ -3,6 +3,7 @@ package fakeslack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 )
@@ -18,6 +19,16 @@ const verificationToken = "verification-token"
 // message the user saw as an ephemeral is clicked with is_ephemeral true and no message.
 // It returns the envelope id, or an error when the user, message or button does not exist.
 func (s *Server) ClickButton(userID, channel, ts, actionID string) (string, error) {
+	return s.clickButton(userID, channel, ts, actionID, nil)
+}
+
+// ClickButtonWithValue is ClickButton with the action's value replaced by value: what a client
+// that crafts its own block_actions would send, to test that a forged or altered value is refused.
+func (s *Server) ClickButtonWithValue(userID, channel, ts, actionID, value string) (string, error) {
+	return s.clickButton(userID, channel, ts, actionID, &value)
+}
+
+func (s *Server) clickButton(userID, channel, ts, actionID string, value *string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.userLocked(userID)
@@ -49,6 +60,11 @@ func (s *Server) ClickButton(userID, channel, ts, actionID string) (string, erro
 	b, ok := findButton(msg.Blocks, actionID, "")
 	if !ok {
 		return "", fmt.Errorf("fakeslack: message %s in %s has no button with action_id %q", ts, ch.id, actionID)
+	}
+	if value != nil {
+		el := maps.Clone(b.element) // the stored message keeps its own value
+		el["value"] = *value
+		b.element = el
 	}
 	payload := s.blockActionsLocked(u, b, time.Now())
 	payload["container"] = map[string]any{"type": "message", "message_ts": ts, "channel_id": ch.id, "is_ephemeral": ephemeral}

@@ -1,0 +1,260 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+)
+
+// The fakes of Pager, Chat and Tasks, and the world that wires a Router to them (fakeissues_test.go
+// has the fake GitHub).
+
+// fakePager records triggers.
+type fakePager struct {
+	mu    sync.Mutex
+	pages []Page
+}
+
+func (p *fakePager) Trigger(_ context.Context, pg Page) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pages = append(p.pages, pg)
+	return nil
+}
+
+func (p *fakePager) Pages() []Page {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.pages)
+}
+
+// fakeChat is Slack: users by ID, DMs and posts recorded.
+type fakeChat struct {
+	mu       sync.Mutex
+	users    map[string]bool  // Slack IDs that exist
+	cannotDM map[string]error // users Slack refuses a DM to, and how
+	dms      map[string][]Message
+	posts    []Message
+	told     []string
+	homes    []HomeView
+	settled  []string
+	ts       int
+}
+
+func newFakeChat(users ...string) *fakeChat {
+	c := &fakeChat{users: map[string]bool{}, cannotDM: map[string]error{}, dms: map[string][]Message{}}
+	for _, u := range users {
+		c.users[u] = true
+	}
+	return c
+}
+
+func (c *fakeChat) Resolve(_ context.Context, u alerts.User) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.users[u.SlackID] {
+		return u.SlackID, nil
+	}
+	return "", fmt.Errorf("resolve %s: %w", u.Label(), ErrUnknownUser)
+}
+
+func (c *fakeChat) ref(channel string) MessageRef {
+	c.ts++
+	return MessageRef{Channel: channel, TS: fmt.Sprintf("1700000000.%06d", c.ts)}
+}
+
+func (c *fakeChat) DM(_ context.Context, userID string, m Message) (MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.cannotDM[userID]; err != nil {
+		return MessageRef{}, err
+	}
+	c.dms[userID] = append(c.dms[userID], m)
+	return c.ref("D" + userID), nil
+}
+
+func (c *fakeChat) Post(_ context.Context, channel string, m Message) (MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posts = append(c.posts, m)
+	return c.ref(channel), nil
+}
+
+func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.dms[userID] {
+		if m.Key == key {
+			return MessageRef{Channel: "D" + userID, TS: "1700000000.000001"}, true, nil
+		}
+	}
+	for _, m := range c.posts {
+		if userID != "" && m.Key == key {
+			return MessageRef{Channel: userID, TS: "1700000000.000001"}, true, nil
+		}
+	}
+	return MessageRef{}, false, nil
+}
+
+func (c *fakeChat) Reply(_ context.Context, parent MessageRef, m Message) (MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.posts = append(c.posts, m)
+	return c.ref(parent.Channel), nil
+}
+
+func (c *fakeChat) Permalink(_ context.Context, ref MessageRef) (string, error) {
+	return "https://slack.example/archives/" + ref.Channel + "/p" + ref.TS, nil
+}
+
+func (c *fakeChat) Settle(_ context.Context, _ MessageRef, outcome string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.settled = append(c.settled, outcome)
+	return nil
+}
+
+func (c *fakeChat) PublishHome(_ context.Context, v HomeView) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.homes = append(c.homes, v)
+	return nil
+}
+
+func (c *fakeChat) Tell(_ context.Context, _ Audience, text string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.told = append(c.told, text)
+	return nil
+}
+
+func (c *fakeChat) DMs(userID string) []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.dms[userID])
+}
+
+func (c *fakeChat) Told() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.told)
+}
+
+func (c *fakeChat) Posts() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.posts)
+}
+
+func (c *fakeChat) LastHome() HomeView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.homes) == 0 {
+		return HomeView{}
+	}
+	return c.homes[len(c.homes)-1]
+}
+
+// fakeTasks records deferred tasks.
+type fakeTasks struct {
+	mu    sync.Mutex
+	tasks []Task
+}
+
+func (q *fakeTasks) Defer(_ context.Context, t Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.tasks = append(q.tasks, t)
+	return nil
+}
+
+// Of returns the deferred tasks of one kind.
+func (q *fakeTasks) Of(kind string) []Task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []Task
+	for _, t := range q.tasks {
+		if t.Kind == kind {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// world is a Router wired to the fakes.
+type world struct {
+	r      *Router
+	issues *fakeIssues
+	pager  *fakePager
+	chat   *fakeChat
+	tasks  *fakeTasks
+	now    time.Time
+}
+
+var (
+	testKey    = []byte("0123456789abcdef0123456789abcdef")
+	oldTestKey = []byte("fedcba9876543210fedcba9876543210")
+)
+
+const testRepo = "acme/alarms"
+
+func newWorld(t *testing.T, users ...string) *world {
+	t.Helper()
+	w := &world{issues: newFakeIssues(), pager: &fakePager{}, chat: newFakeChat(users...), tasks: &fakeTasks{},
+		now: time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)}
+	w.r = NewRouter(Config{DefaultRepo: testRepo, FallbackChannel: "C0FALLBACK", Source: "test",
+		EscalateAfter: 30 * time.Minute, TaskKeys: [][]byte{testKey, oldTestKey}}, w.issues, w.pager, w.chat, w.tasks)
+	w.r.now = func() time.Time { return w.now }
+	return w
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	return zerolog.Nop().WithContext(context.Background())
+}
+
+// selfService is the JSON of a self-service alarm to users, with extra top-level fields.
+func selfService(requestID, title, body string, users []string, extra string) []byte {
+	var us []string
+	for _, u := range users {
+		us = append(us, fmt.Sprintf(`{"slackId":%q}`, u))
+	}
+	return []byte(fmt.Sprintf(`{"type":"self-service","requestId":%q,%s"users":[%s],"body":{"github":{"title":%q,"body":%q},"slack":{"message":"was this you?","prompt":"Did you log in?"}}}`,
+		requestID, extra, strings.Join(us, ","), title, body))
+}
+
+// handle routes an alarm body and fails the test on error.
+func (w *world) handle(t *testing.T, body []byte) {
+	t.Helper()
+	if _, err := w.r.Handle(testCtx(t), Inbound{DeliveryID: "m-1", Body: body}); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+}
+
+// prompt returns the button value of the last prompt DMed to user.
+func (w *world) prompt(t *testing.T, user string) string {
+	t.Helper()
+	dms := w.chat.DMs(user)
+	if len(dms) == 0 || len(dms[len(dms)-1].Buttons) == 0 {
+		t.Fatalf("no prompt DMed to %s", user)
+	}
+	return dms[len(dms)-1].Buttons[0].Value
+}
+
+func (w *world) click(t *testing.T, user, action, value string) {
+	t.Helper()
+	if err := w.r.Answer(testCtx(t), Click{UserID: user, ActionID: action, Value: value, Channel: "D" + user, ResponseURL: "https://hooks.example/r"}); err != nil {
+		t.Fatalf("Answer: %v", err)
+	}
+}
+
+var errGitHubDown = errors.New("github: 502 bad gateway")
