@@ -202,4 +202,3 @@ func bulkUsers(n int) []fakeslack.User {
 	}
 	return out
 }
-
