@@ -152,3 +152,15 @@ func TestIDLookupsAreCached(t *testing.T) {
 		t.Errorf("users.info %d, users.lookupByEmail %d calls; want 1 each", n, m)
 	}
 }
+
+// A user deactivated after Resolve can't be DMed: the error says so and wraps ErrCannotDM, so
+// the handlers put the alarm in the fallback channel instead of failing it.
+func TestDMToADeactivatedUserCannotBeSent(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	_, err := c.DM(testCtx(t), "U06", handlers.Message{Body: "hello"})
+	if !errors.Is(err, handlers.ErrCannotDM) || !strings.Contains(err.Error(), "user_disabled") {
+		t.Fatalf("DM to a deactivated user: %v", err)
+	}
+}
