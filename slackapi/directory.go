@@ -12,7 +12,7 @@ import (
 
 // person is what the directory keeps of a Slack user: the fields identity needs, not the whole
 // slack.User (a profile with a dozen image URLs, several kilobytes). Four short strings, two flags
-// and a time: about 200 bytes a user with the index entries, so 50,000 users take about 10 MB
+// and a time: about 400 bytes a user with the index entries, so 50,000 users take about 18 MB
 // (measured in BenchmarkSlackDirectory50k; docs/PERFORMANCE.md).
 type person struct {
 	id, name, display, real string
