@@ -103,7 +103,7 @@ func (d *directory) signalLocked() {
 	d.progress = make(chan struct{})
 }
 
-// refresh starts a background load unless one is running. Called with d.mu held.
+// refreshLocked starts a background load unless one is running. Called with c.dir.mu held.
 func (c *Client) refreshLocked(ctx context.Context) {
 	d := &c.dir
 	if d.loading {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -44,7 +45,7 @@ func (c *Client) Resolve(ctx context.Context, u alerts.User) (string, error) {
 			return c.byHandle(ctx, u.Slack)
 		}
 		return id, err
-	case u.Slack != "" && containsAt(u.Slack):
+	case strings.Contains(u.Slack, "@"):
 		return c.byEmail(ctx, u.Slack)
 	case u.Slack != "":
 		return c.byHandle(ctx, u.Slack)
@@ -52,15 +53,6 @@ func (c *Client) Resolve(ctx context.Context, u alerts.User) (string, error) {
 		return c.byEmail(ctx, u.Email)
 	}
 	return "", fmt.Errorf("user has no slack name, id or email: %w", handlers.ErrUnknownUser)
-}
-
-func containsAt(s string) bool {
-	for i := range len(s) {
-		if s[i] == '@' {
-			return true
-		}
-	}
-	return false
 }
 
 // errNoSuchID marks an ID Slack doesn't know (it also wraps handlers.ErrUnknownUser).
@@ -81,16 +73,13 @@ func reachable(p *person, as string) (string, error) {
 func (c *Client) byID(ctx context.Context, id string) (string, error) {
 	d := &c.dir
 	d.mu.Lock()
-	p := d.cur.byID[id]
+	known := d.cur.byID[id]
 	d.mu.Unlock()
-	if p != nil && time.Since(p.seen) < d.ttl {
-		return reachable(p, id)
+	if known != nil && time.Since(known.seen) < d.ttl {
+		return reachable(known, id)
 	}
-	var user *slack.User
-	err := c.call(ctx, "users.info", func(ctx context.Context) error {
-		var err error
-		user, err = c.api.GetUserInfoContext(ctx, id)
-		return err
+	p, err := c.lookUp(ctx, "users.info", func(ctx context.Context) (*slack.User, error) {
+		return c.api.GetUserInfoContext(ctx, id)
 	})
 	if code := slackError(err); code == "user_not_found" || code == "user_not_visible" {
 		return "", fmt.Errorf("no slack user has the ID %s: %w", id, errNoSuchID)
@@ -98,11 +87,25 @@ func (c *Client) byID(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", wrap("users.info", err)
 	}
-	p = personOf(user)
-	d.mu.Lock()
-	d.cur.byID[p.id] = p
-	d.mu.Unlock()
 	return reachable(p, id)
+}
+
+// lookUp asks Slack for one user and remembers what the directory keeps of them.
+func (c *Client) lookUp(ctx context.Context, method string, get func(context.Context) (*slack.User, error)) (*person, error) {
+	var user *slack.User
+	err := c.call(ctx, method, func(ctx context.Context) error {
+		var err error
+		user, err = get(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := personOf(user)
+	c.dir.mu.Lock()
+	c.dir.cur.byID[p.id] = p
+	c.dir.mu.Unlock()
+	return p, nil
 }
 
 // byEmail asks users.lookupByEmail (Slack verifies the addresses), caching the answer.
@@ -111,16 +114,13 @@ func (c *Client) byEmail(ctx context.Context, email string) (string, error) {
 	key := fold(email)
 	d.mu.Lock()
 	e, ok := d.byEmail[key]
-	p := d.cur.byID[e.id]
+	known := d.cur.byID[e.id]
 	d.mu.Unlock()
-	if ok && p != nil && time.Since(e.seen) < d.ttl && time.Since(p.seen) < d.ttl {
-		return reachable(p, email)
+	if ok && known != nil && time.Since(e.seen) < d.ttl && time.Since(known.seen) < d.ttl {
+		return reachable(known, email)
 	}
-	var user *slack.User
-	err := c.call(ctx, "users.lookupByEmail", func(ctx context.Context) error {
-		var err error
-		user, err = c.api.GetUserByEmailContext(ctx, email)
-		return err
+	p, err := c.lookUp(ctx, "users.lookupByEmail", func(ctx context.Context) (*slack.User, error) {
+		return c.api.GetUserByEmailContext(ctx, email)
 	})
 	if slackError(err) == "users_not_found" {
 		return "", fmt.Errorf("no slack user has the email %q: %w", email, handlers.ErrUnknownUser)
@@ -128,10 +128,8 @@ func (c *Client) byEmail(ctx context.Context, email string) (string, error) {
 	if err != nil {
 		return "", wrap("users.lookupByEmail", err)
 	}
-	p = personOf(user)
 	d.mu.Lock()
 	d.byEmail[key] = emailEntry{id: p.id, seen: p.seen}
-	d.cur.byID[p.id] = p
 	d.mu.Unlock()
 	return reachable(p, email)
 }

@@ -134,14 +134,7 @@ func (s *Server) takeSlackErrorLocked(method string) string {
 func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if method != "" {
-		return s.calls[method]
-	}
-	total := 0
-	for _, n := range s.calls {
-		total += n
-	}
-	return total
+	return countOf(s.calls, method)
 }
 
 // CallCounts returns how many requests reached each method, failed ones included, keyed by

@@ -100,11 +100,16 @@ func (s *Server) NoLimits() {
 func (s *Server) RateLimited(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return countOf(s.limited, method)
+}
+
+// countOf is counts[method], or the sum of all counts for method "".
+func countOf(counts map[string]int, method string) int {
 	if method != "" {
-		return s.limited[method]
+		return counts[method]
 	}
 	total := 0
-	for _, n := range s.limited {
+	for _, n := range counts {
 		total += n
 	}
 	return total
