@@ -55,8 +55,8 @@ func (c *Client) Resolve(ctx context.Context, u alerts.User) (string, error) {
 	return "", fmt.Errorf("user has no slack name, id or email: %w", handlers.ErrUnknownUser)
 }
 
-// errNoSuchID marks an ID Slack doesn't know (it also wraps handlers.ErrUnknownUser).
-var errNoSuchID = fmt.Errorf("no such user ID: %w", handlers.ErrUnknownUser)
+// errNoSuchID marks an ID Slack doesn't know; it reads, and is, handlers.ErrUnknownUser.
+var errNoSuchID = fmt.Errorf("%w", handlers.ErrUnknownUser)
 
 // reachable refuses deactivated users and bots.
 func reachable(p *person, as string) (string, error) {

@@ -164,3 +164,19 @@ func TestDMToADeactivatedUserCannotBeSent(t *testing.T) {
 		t.Fatalf("DM to a deactivated user: %v", err)
 	}
 }
+
+// The fallback channel shows the adapter's reason without the sentinels' words.
+func TestReasonsReadWellInTheFallbackNotice(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	for user, want := range map[alerts.User]string{
+		{SlackID: "U404"}: "no slack user has the ID U404: unknown slack user",
+		{Slack: "sam"}:    `2 slack users have the display or real name "sam": ambiguous slack user: unknown slack user`,
+	} {
+		if _, err := c.Resolve(ctx, user); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", user.Label(), err, want)
+		}
+	}
+}
