@@ -53,7 +53,9 @@ func (c *Client) PublishHome(ctx context.Context, v handlers.HomeView) error {
 	take := func() slack.HomeTabViewRequest {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		delete(q.pending, v.UserID) // a later open waits for its own turn
+		if q.pending[v.UserID] == latest {
+			delete(q.pending, v.UserID) // a later open waits for its own turn
+		}
 		return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: renderHome(*latest)}}
 	}
 	taken := false
