@@ -50,7 +50,7 @@ func (t Type) NeedsUsers() bool { return t == SelfService || t == Broadcast || t
 // wins over Email, when the user is resolved on Slack.
 type User struct {
 	SlackID string // a Slack user ID, used as is
-	Slack   string // a Slack user ID, an email address or a handle (name or display name)
+	Slack   string // a Slack user ID, an email address or a handle (username, or a display name only one user has)
 	Email   string // an email address known to Slack
 	GitHub  string // a GitHub login, without "@"
 }

@@ -85,6 +85,7 @@ func newWorld(tb testing.TB, s settings, scale float64, extraEnv ...string) *wor
 		Users: w.users,
 		Configure: func(c *bot.Config) {
 			c.GitHubLimits = ghWindows(scale, s.PaceMargin) // GITHUB_CONTENT_LIMITS: dispatch paces at the same clock
+			c.SlackLimitScale = scale                       // SLACK_LIMIT_SCALE: Slack's tiers on the fake's clock
 			c.LogLevel = "info"                             // as in production: debug logging would be measured too
 			c.HTTPAddr = w.addr
 			if s.Concurrency > 0 {
@@ -98,7 +99,7 @@ func newWorld(tb testing.TB, s settings, scale float64, extraEnv ...string) *wor
 	e.Slack.SetConnectLatency(w.scaled(s.Connect))
 	e.GitHub.SetConnectLatency(w.scaled(s.Connect))
 	e.PD.SetConnectLatency(w.scaled(s.Connect))
-	e.Slack.SetPostRateLimit(slackPerSec*scale, slackBurst)
+	e.Slack.SetTimeScale(scale) // every Slack tier, and chat.postMessage's 1/s per channel (slackPerSec, slackBurst)
 	e.GitHub.SetPrimaryLimit(ghPrimary, w.scaled(time.Hour))
 	var windows []fakegithub.Window
 	for _, win := range ghWindows(scale, 0) {

@@ -21,6 +21,7 @@ import (
 	"github.com/dispatch-oss/dispatch/awsfix"
 	"github.com/dispatch-oss/dispatch/githubapi"
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/pagerdutyapi"
 	"github.com/dispatch-oss/dispatch/slackapi"
 	"github.com/dispatch-oss/dispatch/sqsqueue"
@@ -85,7 +86,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		return &c
 	}
 
-	b.slack = slackapi.New(slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: client("slack")})
+	b.slack = slackapi.New(slackOptions(cfg, client("slack")))
 	ghHTTP, ghApp, err := b.githubHTTP(client("github"))
 	if err != nil {
 		return nil, err
@@ -122,6 +123,16 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	b.consumer = &consumer{q: queueWatch{b.queue, b}, router: b.router, metrics: b.metrics, log: log,
 		slots: cfg.Concurrency, visibility: cfg.Visibility, wait: b.opts.PollWait}
 	return b, nil
+}
+
+// slackOptions configures the Slack adapter, its pacing at cfg.SlackLimitScale.
+func slackOptions(cfg Config, c *http.Client) slackapi.Options {
+	o := slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: c}
+	if s := cfg.SlackLimitScale; s > 0 && s != 1 {
+		o.Limits = slackapi.ScaleLimits(slackapi.Limits, s)
+		o.PostPace = slackapi.ScaleLimits(map[string][]pace.Window{"": slackapi.PostLimits}, s)[""]
+	}
+	return o
 }
 
 // githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,
@@ -168,6 +179,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	b.slack.Preload(b.log.WithContext(workCtx)) // a large workspace takes minutes at Tier 2
+	defer b.slack.Close()
 	addr, httpDone, err := b.serveHTTP(workCtx, b.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("DISPATCH_HTTP_ADDR %s: %w", b.cfg.HTTPAddr, err)

@@ -49,6 +49,10 @@ type Config struct {
 	// (GITHUB_CONTENT_LIMITS, "80/1m,500/1h": github.com's secondary limits; a GitHub Enterprise
 	// server may set its own).
 	GitHubLimits []pace.Window
+	// SlackLimitScale runs dispatch's pacing of Slack's tiers on a clock this many times faster
+	// (SLACK_LIMIT_SCALE, default 1). Only for a benchmark against a fake Slack that runs its
+	// limits at the same scale; against slack.com anything but 1 earns 429s.
+	SlackLimitScale float64
 	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
 	Pprof bool
 	// PagerDutyAPIToken is an optional REST API key (PAGERDUTY_API_TOKEN) with which `dispatch
@@ -75,6 +79,7 @@ func Defaults() Config {
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,
+		SlackLimitScale: 1,
 	}
 }
 
@@ -152,6 +157,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad("%s: %q is not true or false", PprofEnv, v)
 		}
 		c.Pprof = on
+	}
+	if v := strings.TrimSpace(getenv("SLACK_LIMIT_SCALE")); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			bad("SLACK_LIMIT_SCALE: %q is not a positive number", v)
+		} else {
+			c.SlackLimitScale = f
+		}
 	}
 	if v := strings.TrimSpace(getenv("GITHUB_CONTENT_LIMITS")); v != "" {
 		windows, err := parseWindows(v)

@@ -201,9 +201,10 @@ func (r *Router) dmOnce(ctx context.Context, userID string, m Message, resumed b
 // unreachable puts the alarm in the fallback channel for users who couldn't be found, without any
 // buttons: anyone in a channel could click them.
 func (r *Router) unreachable(ctx context.Context, a *alerts.Alarm, id string, is Issue, missing []recipient, resumed bool) error {
-	var names []string
+	var names, why []string
 	for _, rc := range missing {
 		names = append(names, rc.User.Label())
+		why = append(why, rc.User.Label()+": "+unreachableReason(rc.Missing))
 	}
 	who := strings.Join(names, ", ")
 	if r.cfg.FallbackChannel == "" {
@@ -218,7 +219,7 @@ func (r *Router) unreachable(ctx context.Context, a *alerts.Alarm, id string, is
 		Title: fmt.Sprintf("Could not reach %s on Slack", who),
 		Body:  a.SlackMessage,
 		Link:  issueLink(is),
-		Note:  fmt.Sprintf("dispatch %s alarm %s · the user was not found; reply on the issue", a.Type, id),
+		Note:  fmt.Sprintf("dispatch %s alarm %s · %s · reply on the issue", a.Type, id, strings.Join(why, "; ")),
 	}
 	if resumed {
 		if _, found, err := r.chat.Sent(ctx, r.cfg.FallbackChannel, m.Key); err != nil {
@@ -231,6 +232,19 @@ func (r *Router) unreachable(ctx context.Context, a *alerts.Alarm, id string, is
 		return fmt.Errorf("post to the fallback channel: %w", err)
 	}
 	return nil
+}
+
+// unreachableReason is why a user can't be reached, as the fallback channel shows it: the
+// adapter's explanation ("2 slack users have the display or real name …") without the sentinels.
+func unreachableReason(err error) string {
+	if err == nil {
+		return "not found on Slack"
+	}
+	msg := err.Error()
+	for _, sentinel := range []error{ErrAmbiguousUser, ErrUnknownUser} {
+		msg = strings.TrimSuffix(msg, ": "+sentinel.Error())
+	}
+	return msg
 }
 
 func issueLink(is Issue) *Link {

@@ -42,6 +42,7 @@ type fakeChat struct {
 	mu       sync.Mutex
 	users    map[string]bool  // Slack IDs that exist
 	cannotDM map[string]error // users Slack refuses a DM to, and how
+	unfound  map[string]error // users Resolve can't find, and why (else: unknown)
 	dms      map[string][]Message
 	posts    []Message
 	told     []string
@@ -51,7 +52,7 @@ type fakeChat struct {
 }
 
 func newFakeChat(users ...string) *fakeChat {
-	c := &fakeChat{users: map[string]bool{}, cannotDM: map[string]error{}, dms: map[string][]Message{}}
+	c := &fakeChat{users: map[string]bool{}, cannotDM: map[string]error{}, unfound: map[string]error{}, dms: map[string][]Message{}}
 	for _, u := range users {
 		c.users[u] = true
 	}
@@ -63,6 +64,9 @@ func (c *fakeChat) Resolve(_ context.Context, u alerts.User) (string, error) {
 	defer c.mu.Unlock()
 	if c.users[u.SlackID] {
 		return u.SlackID, nil
+	}
+	if err := c.unfound[u.SlackID]; err != nil {
+		return "", err
 	}
 	return "", fmt.Errorf("resolve %s: %w", u.Label(), ErrUnknownUser)
 }

@@ -6,6 +6,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dispatch-oss/dispatch/alerts"
@@ -166,3 +167,7 @@ var ErrUnknownUser = errors.New("unknown slack user")
 // ErrCannotDM is wrapped by Chat.DM when Slack refuses a direct message to that user for good (a
 // bot, a deactivated account, a user gone): the user can't be reached, retrying won't change it.
 var ErrCannotDM = errors.New("slack user cannot be sent a direct message")
+
+// ErrAmbiguousUser is wrapped by Chat.Resolve when several users answer to the name an alarm
+// gives. It wraps ErrUnknownUser: such a user can't be reached either.
+var ErrAmbiguousUser = fmt.Errorf("ambiguous slack user: %w", ErrUnknownUser)

@@ -12,6 +12,7 @@ import (
 // crashStack is a stack whose messages come back 5 s after a crash.
 func crashStack(t *testing.T) *stack.Env {
 	e := stack.New(t, stack.Options{
+		SlackScale:      slackScale,
 		Users:           crowd,
 		QueueVisibility: 5 * time.Second,
 		Configure: func(c *bot.Config) {

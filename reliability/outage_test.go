@@ -14,7 +14,7 @@ import (
 // Promise 1: GitHub answers 502 to everything for 20 s in the middle of a burst.
 func TestGitHubDownFor20Seconds(t *testing.T) {
 	start := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd})
 	ids, bodies := burst("github502", 100)
 	e.StartBot()
 	sendAll(t, e, bodies[:20])
@@ -28,7 +28,7 @@ func TestGitHubDownFor20Seconds(t *testing.T) {
 // Promise 1: Slack closes the socket mid-burst (dropped, then a disconnect): the clicks still land.
 func TestSlackClosesTheSocketMidBurst(t *testing.T) {
 	start := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd, SlackRedeliverAfter: 2 * time.Second})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd, SlackRedeliverAfter: 2 * time.Second})
 	ids, bodies := burst("socket", 60)
 	e.StartBot()
 	cl := startClicker(t, e)
@@ -48,7 +48,7 @@ func TestSlackClosesTheSocketMidBurst(t *testing.T) {
 // Promise 3: 429s from Slack, GitHub and PagerDuty are waited out, not fought, and lose nothing.
 func TestRateLimitedBySlackGitHubAndPagerDuty(t *testing.T) {
 	start := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd})
 	e.Slack.FailNext("chat.postMessage", 10, http.StatusTooManyRequests, time.Second)
 	e.Slack.FailNext("conversations.open", 3, http.StatusTooManyRequests, time.Second)
 	var githubLimited atomic.Int32

@@ -18,7 +18,7 @@ func TestA500AlarmBurstNeverCrossesGitHubsLimits(t *testing.T) {
 	const scale = 60
 	minute, hour := time.Minute/scale, time.Hour/scale
 	start := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd, Configure: func(c *bot.Config) {
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd, Configure: func(c *bot.Config) {
 		c.GitHubLimits = []pace.Window{{Limit: 80, Span: minute}, {Limit: 500, Span: hour}}
 		c.LogLevel = "info"
 	}})

@@ -13,7 +13,7 @@ import (
 // Promise 2: two replicas on one queue, 200 alarms, clicks landing on both.
 func TestTwoReplicasOnOneQueue(t *testing.T) {
 	start := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd})
 	a, b := e.StartBot(), e.StartBot()
 	ids, bodies := burst("replicas", 200)
 	cl := startClicker(t, e)

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -38,6 +37,12 @@ type Options struct {
 	DirectoryTTL time.Duration
 	// PostPace holds chat.postMessage within Slack's limit per channel; nil means PostLimits.
 	PostPace []pace.Window
+	// Limits holds each method within Slack's limit per workspace; nil means Limits. A method
+	// it leaves out is not paced.
+	Limits map[string][]pace.Window
+	// DirectoryWait is how long a lookup by display name waits for the user directory to load
+	// before it fails as transient, to be retried later (default 10 seconds).
+	DirectoryWait time.Duration
 }
 
 // PostLimits follow Slack's documented limit for chat.postMessage: about one message a second per
@@ -51,6 +56,10 @@ type Client struct {
 	retry retry.Policy
 	dir   directory
 	posts *pace.Keyed // by channel
+	pace  map[string]*pace.Pacer
+	homes homeQueue
+	life  context.Context // ends with Close; background work runs in it
+	stop  context.CancelFunc
 
 	dmMu sync.Mutex
 	dms  map[string]string // user ID → DM channel ID
@@ -86,24 +95,33 @@ func New(opts Options) *Client {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	if opts.Limits == nil {
+		opts.Limits = Limits
+	}
+	if opts.DirectoryWait == 0 {
+		opts.DirectoryWait = 10 * time.Second
+	}
+	life, stop := context.WithCancel(context.Background())
 	return &Client{
 		api:   slack.New(opts.BotToken, slackOpts...),
 		http:  opts.HTTPClient,
 		retry: opts.Retry,
-		dir:   directory{ttl: opts.DirectoryTTL, minReload: time.Minute},
+		dir:   newDirectory(opts.DirectoryTTL, opts.DirectoryWait),
 		dms:   map[string]string{},
 		posts: pace.NewKeyed(opts.PostPace...),
+		pace:  pacers(opts.Limits),
+		homes: homeQueue{pending: map[string]*handlers.HomeView{}},
+		life:  life,
+		stop:  stop,
 	}
 }
 
+// Close stops the client's background work (a directory load). Calls still in flight end with
+// their own contexts.
+func (c *Client) Close() { c.stop() }
+
 // API is the underlying slack-go client, for the Socket Mode runtime.
 func (c *Client) API() *slack.Client { return c.api }
-
-func (c *Client) call(ctx context.Context, method string, fn func(context.Context) error) error {
-	return c.retry.Do(ctx, *zerolog.Ctx(ctx), "slack "+method, func(ctx context.Context) error {
-		return classify(fn(ctx))
-	})
-}
 
 // AuthTest checks the bot token and returns the bot's user ID and team name. It tries once: it
 // answers a person (start-up, dispatch check) who wants to know now.
@@ -197,12 +215,19 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEventType, EventPayload: map[string]any{"key": m.Key}}))
 	}
 	var ref handlers.MessageRef
-	err := c.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+	// The channel's turn first, then the workspace's: a post waiting on a busy channel must not
+	// hold a workspace slot that a post to another channel could use.
+	err := c.callPaced(ctx, "chat.postMessage", nil, func(ctx context.Context) error {
 		done, err := c.posts.Wait(ctx, channel)
 		if err != nil {
 			return err
 		}
 		defer done()
+		wsDone, err := c.pace["chat.postMessage"].Wait(ctx)
+		if err != nil {
+			return err
+		}
+		defer wsDone()
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
 		ref = handlers.MessageRef{Channel: ch, TS: ts}
 		return err

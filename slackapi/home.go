@@ -2,7 +2,10 @@ package slackapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -12,10 +15,58 @@ import (
 // maxHomeBlocks is Block Kit's limit for a Home tab.
 const maxHomeBlocks = 100
 
-// PublishHome renders a user's App Home tab (views.publish).
+// maxHomeWait is the longest a Home publish waits for views.publish's limit; beyond it the open
+// is shed (the user sees their previous Home, and the next open brings it up to date).
+const maxHomeWait = 5 * time.Second
+
+// ErrHomeShed is returned by PublishHome when views.publish is so busy that the publish was
+// dropped rather than queued.
+var ErrHomeShed = errors.New("views.publish is at its rate limit: home not refreshed")
+
+// homeQueue coalesces Home publishes per user: while one waits for its turn, a newer open of the
+// same user replaces its view instead of queueing another call.
+type homeQueue struct {
+	mu      sync.Mutex
+	pending map[string]*handlers.HomeView
+}
+
+// PublishHome renders a user's App Home tab (views.publish). It never queues behind more than one
+// publish per user: a publish already waiting for the same user takes v instead (and PublishHome
+// returns nil), and when views.publish's limit would hold it longer than maxHomeWait it returns
+// ErrHomeShed at once. Home opens use their own budget (views.publish), never chat.* calls'.
 func (c *Client) PublishHome(ctx context.Context, v handlers.HomeView) error {
-	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: renderHome(v)}}
+	q := &c.homes
+	q.mu.Lock()
+	if waiting, ok := q.pending[v.UserID]; ok {
+		*waiting = v
+		q.mu.Unlock()
+		return nil
+	}
+	p := c.pace["views.publish"]
+	if p.Delay() > maxHomeWait {
+		q.mu.Unlock()
+		return ErrHomeShed
+	}
+	latest := &v
+	q.pending[v.UserID] = latest
+	q.mu.Unlock()
+	take := func() slack.HomeTabViewRequest {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.pending[v.UserID] == latest {
+			delete(q.pending, v.UserID) // a later open waits for its own turn
+		}
+		return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: renderHome(*latest)}}
+	}
+	taken := false
+	defer func() {
+		if !taken {
+			take()
+		}
+	}()
 	return wrap("views.publish", c.call(ctx, "views.publish", func(ctx context.Context) error {
+		view := take()
+		taken = true
 		_, err := c.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: v.UserID, View: view})
 		return err
 	}))

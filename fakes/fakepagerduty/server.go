@@ -35,6 +35,9 @@ import (
 // EnqueuePath is where the Events API v2 takes events.
 const EnqueuePath = "/v2/enqueue"
 
+// DefaultEventsPerMinute is PagerDuty's published Events API v2 limit per routing key.
+const DefaultEventsPerMinute = 120
+
 // maxEventBytes is PagerDuty's documented size limit for one event.
 const maxEventBytes = 512 * 1024
 
@@ -65,6 +68,10 @@ func New() *Server {
 		keys:    make(map[string]bool),
 		open:    make(map[incidentKey]*Incident),
 	}
+	// PagerDuty's Events API v2 limit, on by default: 120 events a minute per routing key over
+	// a sliding window; tests that need more say why (SetRateLimit).
+	s.faults.perWindow, s.faults.window = DefaultEventsPerMinute, time.Minute
+	s.faults.accepted = make(map[string][]time.Time)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EnqueuePath, s.enqueue)
 	mux.HandleFunc("GET "+ServicesPath, s.restServices)

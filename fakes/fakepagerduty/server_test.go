@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -389,5 +390,24 @@ func TestRESTServicesIsAsStrictAsTheAPI(t *testing.T) {
 	}
 	if code, body := get("rest-key", "?include[]=integrations"); code != http.StatusOK || !strings.Contains(body, `"integration_key":"0123456789abcdef0123456789abcdef"`) {
 		t.Errorf("with include[]=integrations: %d %s", code, body)
+	}
+}
+
+// The fake enforces PagerDuty's published 120 events a minute per routing key without being
+// asked, and the event over the limit is not ingested.
+func TestRateLimitIsOnByDefault(t *testing.T) {
+	pd, client, ctx := setup(t)
+	for i := range fakepagerduty.DefaultEventsPerMinute {
+		if _, err := client.ManageEventWithContext(ctx, trigger(fmt.Sprintf("k%d", i), "ok")); err != nil {
+			t.Fatalf("event %d under the limit: %v", i, err)
+		}
+	}
+	_, err := client.ManageEventWithContext(ctx, trigger("over", "one too many"))
+	var apiErr pagerduty.APIError
+	if !errors.As(err, &apiErr) || !apiErr.RateLimited() {
+		t.Fatalf("event 121: error = %v, want a rate-limited pagerduty.APIError", err)
+	}
+	if got := len(pd.Events()); got != fakepagerduty.DefaultEventsPerMinute {
+		t.Errorf("%d events ingested, want %d: the throttled one must not be", got, fakepagerduty.DefaultEventsPerMinute)
 	}
 }

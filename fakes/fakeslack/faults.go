@@ -134,14 +134,7 @@ func (s *Server) takeSlackErrorLocked(method string) string {
 func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if method != "" {
-		return s.calls[method]
-	}
-	total := 0
-	for _, n := range s.calls {
-		total += n
-	}
-	return total
+	return countOf(s.calls, method)
 }
 
 // CallCounts returns how many requests reached each method, failed ones included, keyed by
@@ -179,7 +172,8 @@ type bucket struct {
 
 // SetPostRateLimit limits chat.postMessage to perChannelPerSecond messages per channel with
 // bursts of up to burst; a post over the limit answers HTTP 429 with Retry-After: 1 (and
-// stores nothing). perChannelPerSecond <= 0 turns the limit off, which is the default.
+// stores nothing). perChannelPerSecond <= 0 turns the limit off. The default is Slack's: one a
+// second with bursts of 4.
 func (s *Server) SetPostRateLimit(perChannelPerSecond float64, burst int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,7 +181,11 @@ func (s *Server) SetPostRateLimit(perChannelPerSecond float64, burst int) {
 		s.postLimit = nil
 		return
 	}
-	s.postLimit = &postLimit{rate: perChannelPerSecond, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
+	s.postLimit = newPostLimit(perChannelPerSecond, burst)
+}
+
+func newPostLimit(perChannelPerSecond float64, burst int) *postLimit {
+	return &postLimit{rate: perChannelPerSecond, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}}
 }
 
 // allowPostLocked takes a token from the channel's bucket, reporting false when it is empty.

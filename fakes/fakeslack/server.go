@@ -104,6 +104,8 @@ type Server struct {
 	failures    map[string]*failure
 	slackErrors map[string]*slackError
 	postLimit   *postLimit
+	limits      map[string]*methodLimit // ratelimit.go: Slack's tiers, on by default
+	limited     map[string]int          // calls the limits refused, by method
 	// postViolations counts posts postLimit refused (kept across SetPostRateLimit calls).
 	postViolations int
 	serviceTime    servicetime.Clock // spent answering Web API calls, delays excluded
@@ -137,7 +139,10 @@ func New(opts Options) *Server {
 		slackErrors:   map[string]*slackError{},
 		tickets:       map[string]bool{},
 		envelopes:     map[string]*envelope{},
+		limits:        defaultMethodLimits(1),
+		limited:       map[string]int{},
 	}
+	s.postLimit = newPostLimit(defaultPostPerSecond, defaultPostBurst)
 	// Slack's users.list includes the app's own bot user.
 	s.users = append(s.users, &User{ID: s.opts.BotUserID, Name: "bot", RealName: "Bot", IsBot: true})
 	// slack-go sends Origin https://api.slack.com, which a same-origin check would refuse.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 )
@@ -257,4 +258,34 @@ func (s *Server) messageJSON(m *storedMessage) map[string]any {
 		out["edited"] = map[string]any{"user": m.User, "ts": m.editedTS}
 	}
 	return out
+}
+
+// AddUsers adds many members at once (a large workspace); a user whose ID is already present
+// replaces the old one.
+func (s *Server) AddUsers(users ...User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := make(map[string]int, len(s.users))
+	for i, u := range s.users {
+		at[u.ID] = i
+	}
+	for _, u := range users {
+		u := u
+		if i, ok := at[u.ID]; ok {
+			s.users[i] = &u
+			continue
+		}
+		at[u.ID] = len(s.users)
+		s.users = append(s.users, &u)
+	}
+	s.notifyLocked()
+}
+
+// ShuffleUsers puts the members in a random order (repeatable by seed), the order users.list
+// then pages through: Slack promises none, so a client must not depend on it.
+func (s *Server) ShuffleUsers(seed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	r.Shuffle(len(s.users), func(i, j int) { s.users[i], s.users[j] = s.users[j], s.users[i] })
 }

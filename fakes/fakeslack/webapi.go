@@ -227,7 +227,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	var rep reply
-	if code := s.takeSlackErrorLocked(method); code != "" {
+	if limited, ok := s.admitLocked(method, time.Now()); !ok {
+		rep = limited
+	} else if code := s.takeSlackErrorLocked(method); code != "" {
 		rep = errReply(code)
 	} else {
 		rep = h(call{method: method, p: p})

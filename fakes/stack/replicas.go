@@ -236,6 +236,9 @@ func (e *Env) Environ() []string {
 	if c.Pprof {
 		env[bot.PprofEnv] = "true"
 	}
+	if c.SlackLimitScale > 0 && c.SlackLimitScale != 1 {
+		env["SLACK_LIMIT_SCALE"] = strconv.FormatFloat(c.SlackLimitScale, 'g', -1, 64)
+	}
 	if c.RemindAfter > 0 {
 		env["DISPATCH_REMIND_AFTER"] = c.RemindAfter.String()
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	SlackRedeliverAfter time.Duration
 	// NoRedaction logs without the logger's secret filter, to prove the code itself never logs one.
 	NoRedaction bool
+	// SlackScale runs Slack's tiers (in the fake and in dispatch's pacing alike) on a clock this
+	// many times faster; 0 keeps Slack's real limits. For scenarios of many restarts and replicas,
+	// each of which starts with no memory of the budget its predecessors spent.
+	SlackScale float64
 }
 
 // Env is one dispatch under test with its own queue, topics and fake services.
@@ -131,6 +135,10 @@ func New(t testing.TB, opts Options) *Env {
 	c.LogLevel = "debug"
 	c.Visibility = 30 * time.Second
 	c.GitHubLimits = []pace.Window{{Limit: 1000, Span: time.Minute}}
+	if opts.SlackScale > 0 {
+		e.Slack.SetTimeScale(opts.SlackScale)
+		c.SlackLimitScale = opts.SlackScale
+	}
 	if opts.Configure != nil {
 		opts.Configure(&c)
 	}

@@ -1,0 +1,182 @@
+package slackapi
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
+	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// fast keeps retries short; a test that checks Retry-After uses its own policy.
+var fast = retry.Policy{Attempts: 3, Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxWait: 5 * time.Second}
+
+func newFake(t *testing.T) *fakeslack.Server {
+	t.Helper()
+	srv := fakeslack.New(fakeslack.Options{})
+	t.Cleanup(srv.Close)
+	srv.SetUsersPageSize(200)
+	return srv
+}
+
+func newClient(t *testing.T, srv *fakeslack.Server, opts Options) *Client {
+	t.Helper()
+	opts.BotToken, opts.APIURL = srv.Options().BotToken, srv.APIURL()
+	if opts.Retry.Attempts == 0 {
+		opts.Retry = fast
+	}
+	c := New(opts)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func testCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// workspace has the collisions an attacker inside it can make: a display name set to a colleague's
+// username, two users with one display name, a deactivated user and a bot.
+var workspace = []fakeslack.User{
+	{ID: "U01", Name: "alice", RealName: "Alice Archer", DisplayName: "Alice", Email: "alice@example.com"},
+	{ID: "U02", Name: "bob", RealName: "Bob Brown", Email: "bob@example.com"},
+	{ID: "U03", Name: "mallory", RealName: "Mallory", DisplayName: "bob", Email: "mallory@example.com"},
+	{ID: "U04", Name: "sam.one", DisplayName: "sam"},
+	{ID: "U05", Name: "sam.two", DisplayName: "Sam"},
+	{ID: "U06", Name: "carol", DisplayName: "carol", Email: "carol@example.com", Deleted: true},
+	{ID: "U07", Name: "deploybot", DisplayName: "Deploy", IsBot: true},
+	{ID: "U08", Name: "dave", RealName: "Dave Unique"},
+	{ID: "U09", Name: "erin", DisplayName: "Erin"},
+	{ID: "U0A", Name: "frank", DisplayName: "erin-ex", RealName: "Erin"},
+	{ID: "U0B", Name: "gina", DisplayName: "Gee"},
+	{ID: "U0C", Name: "hank", RealName: "gee"},
+}
+
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		name      string
+		user      alerts.User
+		want      string
+		ambiguous bool   // else unknown, when want is ""
+		reason    string // in the error
+	}{
+		{"slackId that exists", alerts.User{SlackID: "U01"}, "U01", false, ""},
+		{"slackId nobody has", alerts.User{SlackID: "U404"}, "", false, "no slack user has the ID U404"},
+		{"slackId not shaped like an ID", alerts.User{SlackID: "bob"}, "", false, "not a Slack user ID"},
+		{"slackId of a deactivated user", alerts.User{SlackID: "U06"}, "", false, "deactivated"},
+		{"slackId of a bot", alerts.User{SlackID: "U07"}, "", false, "bot"},
+		{"slack as an ID", alerts.User{Slack: "U02"}, "U02", false, ""},
+		{"username beats a display name set to it", alerts.User{Slack: "bob"}, "U02", false, ""},
+		{"username, any case", alerts.User{Slack: "Alice"}, "U01", false, ""},
+		{"unique display name", alerts.User{Slack: "erin-ex"}, "U0A", false, ""},
+		{"unique real name", alerts.User{Slack: "Dave Unique"}, "U08", false, ""},
+		{"shared display name", alerts.User{Slack: "sam"}, "", true, "2 slack users have the display or real name"},
+		{"username beats another's real name", alerts.User{Slack: "Erin"}, "U09", false, ""},
+		{"display name and another's real name", alerts.User{Slack: "GEE"}, "", true, "2 slack users"},
+		{"deactivated username", alerts.User{Slack: "carol"}, "", false, "deactivated"},
+		{"bot username", alerts.User{Slack: "deploybot"}, "", false, "bot"},
+		{"bot display name", alerts.User{Slack: "Deploy"}, "", false, "bot"},
+		{"nobody", alerts.User{Slack: "nobody"}, "", false, "no slack user has the username"},
+		{"email", alerts.User{Slack: "alice@example.com"}, "U01", false, ""},
+		{"email field", alerts.User{Email: "BOB@example.com"}, "U02", false, ""},
+		{"email of a deactivated user", alerts.User{Email: "carol@example.com"}, "", false, "deactivated"},
+		{"email nobody has", alerts.User{Email: "x@example.com"}, "", false, "no slack user has the email"},
+	}
+	// Slack lists users in no promised order: every order must give the same answers.
+	for _, seed := range []uint64{1, 2, 3} {
+		srv := newFake(t)
+		srv.AddUsers(workspace...)
+		srv.ShuffleUsers(seed)
+		c := newClient(t, srv, Options{})
+		ctx := testCtx(t)
+		for _, tt := range tests {
+			got, err := c.Resolve(ctx, tt.user)
+			switch {
+			case tt.want != "":
+				if err != nil || got != tt.want {
+					t.Errorf("seed %d, %s: Resolve = %q, %v; want %q", seed, tt.name, got, err, tt.want)
+				}
+			case !errors.Is(err, handlers.ErrUnknownUser):
+				t.Errorf("seed %d, %s: Resolve = %q, %v; want an ErrUnknownUser", seed, tt.name, got, err)
+			case tt.ambiguous != errors.Is(err, handlers.ErrAmbiguousUser):
+				t.Errorf("seed %d, %s: %v; ambiguous should be %v", seed, tt.name, err, tt.ambiguous)
+			case !strings.Contains(err.Error(), tt.reason):
+				t.Errorf("seed %d, %s: %v; want the reason %q", seed, tt.name, err, tt.reason)
+			}
+		}
+		if srv.RateLimited("") != 0 {
+			t.Errorf("seed %d: %d calls were rate limited", seed, srv.RateLimited(""))
+		}
+	}
+}
+
+// A user who joins after the directory was loaded is found by display name: a miss reloads it
+// (at most once a minute).
+func TestResolveFindsANewHireByReloading(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	c.dir.minReload = 0
+	ctx := testCtx(t)
+	if _, err := c.Resolve(ctx, alerts.User{Slack: "Newbie"}); !errors.Is(err, handlers.ErrUnknownUser) {
+		t.Fatalf("before joining: %v", err)
+	}
+	srv.AddUser(fakeslack.User{ID: "UNEW", Name: "newbie.n", DisplayName: "Newbie"})
+	if id, err := c.Resolve(ctx, alerts.User{Slack: "Newbie"}); err != nil || id != "UNEW" {
+		t.Fatalf("after joining: %q, %v", id, err)
+	}
+}
+
+// Lookups by ID and email are cached: a burst of alarms for one user costs one users.info.
+func TestIDLookupsAreCached(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	for range 200 {
+		if _, err := c.Resolve(ctx, alerts.User{SlackID: "U01"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Resolve(ctx, alerts.User{Email: "bob@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, m := srv.Calls("users.info"), srv.Calls("users.lookupByEmail"); n != 1 || m != 1 {
+		t.Errorf("users.info %d, users.lookupByEmail %d calls; want 1 each", n, m)
+	}
+}
+
+// A user deactivated after Resolve can't be DMed: the error says so and wraps ErrCannotDM, so
+// the handlers put the alarm in the fallback channel instead of failing it.
+func TestDMToADeactivatedUserCannotBeSent(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	_, err := c.DM(testCtx(t), "U06", handlers.Message{Body: "hello"})
+	if !errors.Is(err, handlers.ErrCannotDM) || !strings.Contains(err.Error(), "user_disabled") {
+		t.Fatalf("DM to a deactivated user: %v", err)
+	}
+}
+
+// The fallback channel shows the adapter's reason without the sentinels' words.
+func TestReasonsReadWellInTheFallbackNotice(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	for user, want := range map[alerts.User]string{
+		{SlackID: "U404"}: "no slack user has the ID U404: unknown slack user",
+		{Slack: "sam"}:    `2 slack users have the display or real name "sam": ambiguous slack user: unknown slack user`,
+	} {
+		if _, err := c.Resolve(ctx, user); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", user.Label(), err, want)
+		}
+	}
+}
