@@ -118,7 +118,7 @@ func (s *Server) handleGetIssue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.issueJSONLocked(rp, is))
+	s.writeConditionalLocked(w, r, s.issueJSONLocked(rp, is), is.UpdatedAt)
 }
 
 func (s *Server) handleEditIssue(w http.ResponseWriter, r *http.Request) {
