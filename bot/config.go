@@ -49,6 +49,9 @@ type Config struct {
 	// (GITHUB_CONTENT_LIMITS, "80/1m,500/1h": github.com's secondary limits; a GitHub Enterprise
 	// server may set its own).
 	GitHubLimits []pace.Window
+	// GitHubWatch is how often the index of dispatch's GitHub issues is refreshed when no lookup
+	// did it (GITHUB_WATCH_INTERVAL): how soon an issue closed on GitHub settles its Slack prompt.
+	GitHubWatch time.Duration
 	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
 	Pprof bool
 	// PagerDutyAPIToken is an optional REST API key (PAGERDUTY_API_TOKEN) with which `dispatch
@@ -75,6 +78,7 @@ func Defaults() Config {
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,
+		GitHubWatch:     githubapi.DefaultWatchInterval,
 	}
 }
 
@@ -131,6 +135,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	dur(&c.EscalateAfter, "DISPATCH_ESCALATE_AFTER")
 	dur(&c.ShutdownTimeout, "DISPATCH_SHUTDOWN_TIMEOUT")
 	dur(&c.Visibility, "DISPATCH_VISIBILITY_TIMEOUT")
+	dur(&c.GitHubWatch, "GITHUB_WATCH_INTERVAL")
 	str(&c.HTTPAddr, "DISPATCH_HTTP_ADDR")
 	str(&c.LogLevel, "LOG_LEVEL")
 	str(&c.LogFormat, "LOG_FORMAT")
