@@ -300,12 +300,14 @@ func (x *index) intern(s string) string {
 	return s
 }
 
-// applyLocked stores e, replacing the issue's earlier state. A listed issue (seen true) that went
-// from open to closed is kept for Watch. x.mu must be held.
+// applyLocked stores e, replacing the issue's earlier state unless that is newer: seen is true for
+// a listed issue (which loses to this client's own change made in the same second, as GitHub's
+// timestamps are whole seconds) and false for this client's own request's answer. A listed issue
+// that went from open to closed is kept for Watch. x.mu must be held.
 func (x *index) applyLocked(e *entry, seen bool) {
 	old := x.entries[e.number]
 	if old != nil {
-		if old.updated.After(e.updated) || (old.local && !e.updated.After(old.updated)) {
+		if old.updated.After(e.updated) || (seen && old.local && !e.updated.After(old.updated)) {
 			return // this client changed it after (or in the same second as) the listing was made
 		}
 		if seen && old.open && !e.open && x.watching {

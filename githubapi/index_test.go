@@ -249,3 +249,28 @@ func heap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestOwnChangesApplyInTheSameSecond: closing an issue this client created a moment ago (the same
+// second on GitHub's clock) shows at once.
+func TestOwnChangesApplyInTheSameSecond(t *testing.T) {
+	_, c := newIndexed(t, time.Hour)
+	ctx := context.Background()
+	is, err := c.Create(ctx, indexRepo, handlers.NewIssue{Title: "Quick", Body: "<!-- dispatch alarm=q user=ann slack=U1 -->", Labels: []string{"dispatch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(ctx, indexRepo, is.Number); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddLabels(ctx, indexRepo, is.Number, "dispatch:escalated"); err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.AlarmsFor(ctx, indexRepo, "U1", true, 10)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("closed a moment ago, still open: %+v %v", open, err)
+	}
+	closed, err := c.AlarmsFor(ctx, indexRepo, "U1", false, 10)
+	if err != nil || len(closed) != 1 || !closed[0].HasLabel("dispatch:escalated") {
+		t.Fatalf("closed: %+v %v", closed, err)
+	}
+}
