@@ -49,7 +49,9 @@ type entry struct {
 	marker  string   // the body's last "<!-- dispatch … -->", or ""
 	updated time.Time
 	author  string
-	local   bool // set by this client's own request: a listing as new as it doesn't override it
+	// localAt is when this client's own request set it (zero for a listed issue): a listing made
+	// before then, in the same second of GitHub's clock, is older than it.
+	localAt time.Time
 }
 
 // index is dispatch's issues of one repository. It is safe for concurrent use.
@@ -195,6 +197,7 @@ func (x *index) fetch(ctx context.Context) error {
 	}
 	n, newest, pages := 0, since, 0
 	for page := 1; page > 0; pages++ {
+		asked := time.Now()
 		q.Set("page", strconv.Itoa(page))
 		conditional := ""
 		if page == 1 && loaded {
@@ -212,7 +215,7 @@ func (x *index) fetch(ctx context.Context) error {
 			if is.IsPullRequest() {
 				continue
 			}
-			x.applyLocked(x.entryOf(is), true)
+			x.applyLocked(x.entryOf(is), asked)
 			if t := is.GetUpdatedAt().Time; t.After(newest) {
 				newest = t
 			}
@@ -300,17 +303,18 @@ func (x *index) intern(s string) string {
 	return s
 }
 
-// applyLocked stores e, replacing the issue's earlier state unless that is newer: seen is true for
-// a listed issue (which loses to this client's own change made in the same second, as GitHub's
-// timestamps are whole seconds) and false for this client's own request's answer. A listed issue
-// that went from open to closed is kept for Watch. x.mu must be held.
-func (x *index) applyLocked(e *entry, seen bool) {
+// applyLocked stores e, replacing the issue's earlier state unless that is newer. listedAt is when
+// the listing that showed e was asked for (zero for this client's own request's answer): as
+// GitHub's timestamps are whole seconds, a listing asked for before this client's own change of
+// the same second is the older. A listed issue that went from open to closed is kept for Watch.
+// x.mu must be held.
+func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	old := x.entries[e.number]
 	if old != nil {
-		if old.updated.After(e.updated) || (seen && old.local && !e.updated.After(old.updated)) {
-			return // this client changed it after (or in the same second as) the listing was made
+		if old.updated.After(e.updated) || (!listedAt.IsZero() && listedAt.Before(old.localAt) && !e.updated.After(old.updated)) {
+			return // this client changed it after the listing was made
 		}
-		if seen && old.open && !e.open && x.watching {
+		if !listedAt.IsZero() && old.open && !e.open && x.watching {
 			x.closures = append(x.closures, closure{e: *e})
 			if len(x.closures) > maxPendingClosures {
 				x.closures = x.closures[len(x.closures)-maxPendingClosures:]

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -118,7 +119,7 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e := x.entryOf(is)
-	e.local = true
+	e.localAt = time.Now()
 	if created {
 		x.created = max(x.created, e.number)
 	}
@@ -126,7 +127,7 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 		x.unlinkIfPresentLocked(e.number)
 		return
 	}
-	x.applyLocked(e, false)
+	x.applyLocked(e, time.Time{})
 }
 
 func (x *index) unlinkIfPresentLocked(n int) {
@@ -151,5 +152,5 @@ func (c *Client) applyLabels(repo string, number int, labels []*github.Label) {
 	for _, l := range labels {
 		e.labels = append(e.labels, x.intern(l.GetName()))
 	}
-	e.local = true
+	e.localAt = time.Now()
 }
