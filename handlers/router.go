@@ -141,8 +141,12 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 		return false, err
 	}
 	// Alarms with one title are handled one at a time here, so two of them can't both miss the
-	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
-	unlock := r.locks.Lock(repo + "\x00" + a.GitHubTitle)
+	// other's issue; one waiting gives up its worker slot meanwhile (see Slot). Across replicas,
+	// converge closes the younger of two issues made at the same instant.
+	unlock, err := r.locks.lockYielding(ctx, repo+"\x00"+a.GitHubTitle)
+	if err != nil {
+		return false, err
+	}
 	defer unlock()
 
 	recipients, err := r.resolveAll(ctx, a)
@@ -275,7 +279,15 @@ type keyedEntry struct {
 
 // Lock locks key and returns its unlock.
 func (k *keyedMutex) Lock(key string) (unlock func()) {
+	e := k.entry(key)
+	e.mu.Lock()
+	return k.unlocker(key, e)
+}
+
+// entry returns key's entry, counting a reference to it.
+func (k *keyedMutex) entry(key string) *keyedEntry {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.locks == nil {
 		k.locks = map[string]*keyedEntry{}
 	}
@@ -285,8 +297,11 @@ func (k *keyedMutex) Lock(key string) (unlock func()) {
 		k.locks[key] = e
 	}
 	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
+	return e
+}
+
+// unlocker unlocks e and drops the reference; the entry goes when unused.
+func (k *keyedMutex) unlocker(key string, e *keyedEntry) func() {
 	return func() {
 		e.mu.Unlock()
 		k.mu.Lock()
