@@ -90,7 +90,8 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp})
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp,
+		IndexMaxAge: cfg.GitHubWatch})
 	if err != nil {
 		return nil, err
 	}

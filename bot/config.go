@@ -51,6 +51,8 @@ type Config struct {
 	GitHubLimits []pace.Window
 	// GitHubWatch is how often the index of dispatch's GitHub issues is refreshed when no lookup
 	// did it (GITHUB_WATCH_INTERVAL): how soon an issue closed on GitHub settles its Slack prompt.
+	// A lookup refreshes the index first only when it is older than this (or when it misses an
+	// issue older than one this replica created).
 	GitHubWatch time.Duration
 	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
 	Pprof bool

@@ -26,8 +26,11 @@ import (
 
 // Index defaults.
 const (
-	// DefaultIndexMaxAge bounds how stale the index may be when it answers a lookup.
-	DefaultIndexMaxAge = 5 * time.Second
+	// DefaultIndexMaxAge bounds how stale the index may be when it answers a lookup. Others' new
+	// issues need no refresh (FindByTitle refreshes for an unknown number below its own newest,
+	// and the router looks again after creating), so this only bounds how late a lookup sees an
+	// issue closed or relabelled on GitHub: the watch's interval.
+	DefaultIndexMaxAge = DefaultWatchInterval
 	// DefaultIndexLimit bounds the issues kept per repository: about 25 MB at the measured
 	// ~500 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
 	DefaultIndexLimit = 50_000

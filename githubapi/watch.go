@@ -12,7 +12,7 @@ import (
 
 // DefaultWatchInterval is how often Watch refreshes the index when no lookup did: a conditional
 // listing, answered 304 (free of the primary limit) when nothing changed.
-const DefaultWatchInterval = 15 * time.Second
+const DefaultWatchInterval = 30 * time.Second
 
 // Closed is told about a dispatch issue that someone other than dispatch closed on GitHub: the
 // issue (whole, from GET) and the closer's login.
