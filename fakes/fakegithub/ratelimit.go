@@ -32,11 +32,8 @@ const secondaryDocURL = "https://docs.github.com/rest/overview/rate-limits-for-t
 
 // rateLimits is the limiter state. It is guarded by Server.mu.
 type rateLimits struct {
-	primary       int // core requests per window; <= 0: not enforced
-	primaryWindow time.Duration
-	search        int // search requests per window; <= 0: not enforced
-	searchWindow  time.Duration
-	windows       map[string]*rateWindow // by resource: "core", "search"
+	primaries map[string]primaryLimit // by resource: "core", "search"
+	windows   map[string]*rateWindow  // by resource
 
 	points       int           // secondary: points in any sliding pointsSpan; <= 0: off
 	pointsSpan   time.Duration // one minute on github.com
@@ -61,15 +58,15 @@ type rateWindow struct {
 
 func defaultRateLimits() rateLimits {
 	return rateLimits{
-		primary:       defaultPrimaryLimit,
-		primaryWindow: defaultPrimaryWindow,
-		search:        defaultSearchLimit,
-		searchWindow:  defaultSearchWindow,
-		windows:       map[string]*rateWindow{},
-		secondary:     append([]Window(nil), DefaultSecondaryLimits...),
-		points:        DefaultPointsPerMinute,
-		pointsSpan:    time.Minute,
-		concurrency:   DefaultConcurrency,
+		primaries: map[string]primaryLimit{
+			"core":   {n: defaultPrimaryLimit, def: defaultPrimaryLimit, window: defaultPrimaryWindow},
+			"search": {n: defaultSearchLimit, def: defaultSearchLimit, window: defaultSearchWindow},
+		},
+		windows:     map[string]*rateWindow{},
+		secondary:   append([]Window(nil), DefaultSecondaryLimits...),
+		points:      DefaultPointsPerMinute,
+		pointsSpan:  time.Minute,
+		concurrency: DefaultConcurrency,
 	}
 }
 
@@ -82,30 +79,26 @@ func defaultRateLimits() rateLimits {
 // remaining count reported then never reaches 0. Calling it starts new windows.
 // Default: 5,000 per hour. GET /rate_limit and /app/… requests are not counted,
 // nor conditional requests answered 304 Not Modified.
-func (s *Server) SetPrimaryLimit(n int, window time.Duration) {
-	if window <= 0 {
-		window = defaultPrimaryWindow
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limits.primary = n
-	s.limits.primaryWindow = window
-	delete(s.limits.windows, "core")
-}
+func (s *Server) SetPrimaryLimit(n int, window time.Duration) { s.setPrimary("core", n, window) }
 
 // SetSearchLimit allows n requests to /search/… per window ("x-ratelimit-resource: search"),
 // counted apart from the core limit and answered like it once used up. n <= 0 disables it.
 // Calling it starts a new search window. Default: github.com's 30 a minute for an
 // authenticated client.
-func (s *Server) SetSearchLimit(n int, window time.Duration) {
-	if window <= 0 {
-		window = defaultSearchWindow
-	}
+func (s *Server) SetSearchLimit(n int, window time.Duration) { s.setPrimary("search", n, window) }
+
+// setPrimary sets resource's limit (window <= 0: its default window) and starts a new window.
+func (s *Server) setPrimary(resource string, n int, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.limits.search = n
-	s.limits.searchWindow = window
-	delete(s.limits.windows, "search")
+	l := s.limits.primaries[resource]
+	l.n = n
+	l.window = window
+	if window <= 0 {
+		l.window = defaultRateLimits().primaries[resource].window
+	}
+	s.limits.primaries[resource] = l
+	delete(s.limits.windows, resource)
 }
 
 // SetSecondaryLimit allows perMinute content-creating requests (POST, PATCH,
@@ -201,12 +194,7 @@ type primaryLimit struct {
 }
 
 // limitOfLocked returns the primary limit of resource. s.mu must be held.
-func (s *Server) limitOfLocked(resource string) primaryLimit {
-	if resource == "search" {
-		return primaryLimit{n: s.limits.search, def: defaultSearchLimit, window: s.limits.searchWindow}
-	}
-	return primaryLimit{n: s.limits.primary, def: defaultPrimaryLimit, window: s.limits.primaryWindow}
-}
+func (s *Server) limitOfLocked(resource string) primaryLimit { return s.limits.primaries[resource] }
 
 // admit counts an authenticated request against the limits and sets the
 // rate-limit headers. When a limit refuses it, admit writes the 403 and
