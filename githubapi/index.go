@@ -39,8 +39,8 @@ const (
 	advanceAfter = 50
 	// maxGapScan bounds the numbers checked one by one for coverage before refreshing anyway.
 	maxGapScan = 10_000
-	// maxPendingClosures bounds the closures kept for Watch while nobody drains them.
-	maxPendingClosures = 1000
+	// maxPendingChanges bounds the changes kept for Watch until it acts on them.
+	maxPendingChanges = 1000
 )
 
 // entry is what dispatch needs of one issue: not its body, only the hidden marker at its end.
@@ -76,7 +76,7 @@ type index struct {
 	created  int       // the highest number this client created
 	evicted  bool      // closed issues were dropped to stay within the limit
 	flight   *flight
-	closures []closure // seen by a refresh, for Watch
+	changes  []change // seen by a refresh, for Watch
 	watching bool
 }
 
@@ -86,8 +86,11 @@ type flight struct {
 	err  error
 }
 
-// closure is an issue a refresh saw go from open to closed.
-type closure struct{ e entry }
+// change is what a refresh saw happen to an open issue: closed, or given the escalated label.
+type change struct {
+	e     entry
+	label string // the label added; "" when the issue was closed
+}
 
 func newIndex(c *Client, repo, owner, name string) *index {
 	return &index{c: c, repo: repo, owner: owner, name: name,
@@ -309,7 +312,8 @@ func (x *index) intern(s string) string {
 // applyLocked stores e, replacing the issue's earlier state unless that is newer. listedAt is when
 // the listing that showed e was asked for (zero for this client's own request's answer): as
 // GitHub's timestamps are whole seconds, a listing asked for before this client's own change of
-// the same second is the older. A listed issue that went from open to closed is kept for Watch.
+// the same second is the older. A listed open issue that was closed or given the escalated label
+// is kept for Watch.
 // x.mu must be held.
 func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	old := x.entries[e.number]
@@ -317,10 +321,12 @@ func (x *index) applyLocked(e *entry, listedAt time.Time) {
 		if old.updated.After(e.updated) || (!listedAt.IsZero() && listedAt.Before(old.localAt) && !e.updated.After(old.updated)) {
 			return // this client changed it after the listing was made
 		}
-		if !listedAt.IsZero() && old.open && !e.open && x.watching {
-			x.closures = append(x.closures, closure{e: *e})
-			if len(x.closures) > maxPendingClosures {
-				x.closures = x.closures[len(x.closures)-maxPendingClosures:]
+		if !listedAt.IsZero() && old.open && x.watching {
+			switch {
+			case !e.open:
+				x.noteLocked(change{e: *e})
+			case slices.Contains(e.labels, handlers.LabelEscalated) && !slices.Contains(old.labels, handlers.LabelEscalated):
+				x.noteLocked(change{e: *e, label: handlers.LabelEscalated})
 			}
 		}
 		if old.title != e.title {
@@ -332,6 +338,14 @@ func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	}
 	x.entries[e.number] = e
 	x.byTitle[e.title] = append(x.byTitle[e.title], e)
+}
+
+// noteLocked keeps a change for Watch, the most recent maxPendingChanges. x.mu must be held.
+func (x *index) noteLocked(c change) {
+	x.changes = append(x.changes, c)
+	if len(x.changes) > maxPendingChanges {
+		x.changes = x.changes[len(x.changes)-maxPendingChanges:]
+	}
 }
 
 func (x *index) unlinkLocked(e *entry) {

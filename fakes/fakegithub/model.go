@@ -54,6 +54,7 @@ type issueRec struct {
 	Issue
 	id       int64
 	closedBy string
+	events   []eventRec
 }
 
 // repoRec is one repository and its issues. Owner and repository names are

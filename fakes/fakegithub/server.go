@@ -174,6 +174,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleCreateComment)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleListComments)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/labels", s.handleAddLabels)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/events", s.handleListEvents)
 	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", s.handleRemoveLabel)
 	s.mux.HandleFunc("GET /search/issues", s.handleSearchIssues)
 	s.mux.HandleFunc("POST /app/installations/{installation_id}/access_tokens", s.handleMintToken)
