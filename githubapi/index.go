@@ -50,6 +50,7 @@ type entry struct {
 	open    bool
 	labels  []string // interned
 	marker  string   // the body's last "<!-- dispatch … -->", or ""
+	slack   string   // the marker's slack= field (a substring of it), for AlarmsFor
 	updated time.Time
 	author  string
 	// localAt is when this client's own request set it (zero for a listed issue): a listing made
@@ -73,6 +74,7 @@ type index struct {
 	etag     string    // of the last 200 from since; "" after since moved
 	checked  time.Time // when the last successful refresh started
 	covered  int       // every issue numbered up to covered existed before a successful refresh started
+	top      int       // the highest number ever applied
 	created  int       // the highest number this client created
 	evicted  bool      // closed issues were dropped to stay within the limit
 	flight   *flight
@@ -183,13 +185,7 @@ func (x *index) coveredLocked(upTo int) bool {
 }
 
 // topLocked is the highest issue number known: everything below it existed before it did.
-func (x *index) topLocked() int {
-	top := max(x.covered, x.created)
-	for n := range x.entries {
-		top = max(top, n)
-	}
-	return top
-}
+func (x *index) topLocked() int { return max(x.covered, x.created, x.top) }
 
 // fetch loads the index (every page) the first time, and afterwards asks for what changed since
 // the last refresh with the ETag of its answer.
@@ -275,6 +271,7 @@ func (x *index) list(ctx context.Context, q url.Values, etag string) ([]*github.
 func (x *index) entryOf(is *github.Issue) *entry {
 	e := &entry{number: is.GetNumber(), title: is.GetTitle(), open: is.GetState() == "open",
 		marker: markerOf(is.GetBody()), updated: is.GetUpdatedAt().Time, author: is.GetUser().GetLogin()}
+	e.slack = fieldOf(e.marker, "slack=")
 	for _, l := range is.Labels {
 		e.labels = append(e.labels, x.intern(l.GetName()))
 	}
@@ -297,6 +294,16 @@ func markerOf(body string) string {
 		return ""
 	}
 	return strings.Clone(body[i : i+j+3])
+}
+
+// fieldOf returns the value of the space-separated field name=value in a marker, or "".
+func fieldOf(marker, name string) string {
+	for f := range strings.FieldsSeq(marker) {
+		if v, ok := strings.CutPrefix(f, name); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // intern shares one copy of each label name. x.mu must be held.
@@ -338,6 +345,7 @@ func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	}
 	x.entries[e.number] = e
 	x.byTitle[e.title] = append(x.byTitle[e.title], e)
+	x.top = max(x.top, e.number)
 }
 
 // noteLocked keeps a change for Watch, the most recent maxPendingChanges. x.mu must be held.

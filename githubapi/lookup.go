@@ -83,11 +83,11 @@ func (c *Client) AlarmsFor(ctx context.Context, repo, slackUserID string, open b
 	if err := x.ensure(ctx, c.maxAge, 0); err != nil {
 		return nil, fmt.Errorf("alarms in %s: %w", repo, err)
 	}
-	field := "slack=" + url.QueryEscape(slackUserID)
+	id := url.QueryEscape(slackUserID)
 	x.mu.Lock()
 	var out []handlers.Issue
 	for _, e := range x.entries {
-		if e.open == open && hasField(e.marker, field) {
+		if e.open == open && e.slack == id && id != "" {
 			out = append(out, x.issue(e))
 		}
 	}
@@ -97,16 +97,6 @@ func (c *Client) AlarmsFor(ctx context.Context, repo, slackUserID string, open b
 		out = out[:limit]
 	}
 	return out, nil
-}
-
-// hasField reports whether a marker carries the space-separated field exactly.
-func hasField(marker, field string) bool {
-	for f := range strings.FieldsSeq(marker) {
-		if f == field {
-			return true
-		}
-	}
-	return false
 }
 
 // applyOwn puts what this client just created or changed into the index at once, so its own
