@@ -31,8 +31,8 @@ const (
 	// and the router looks again after creating), so this only bounds how late a lookup sees an
 	// issue closed or relabelled on GitHub: the watch's interval.
 	DefaultIndexMaxAge = DefaultWatchInterval
-	// DefaultIndexLimit bounds the issues kept per repository: about 25 MB at the measured
-	// ~500 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
+	// DefaultIndexLimit bounds the issues kept per repository: about 25–28 MB at the measured
+	// 490–550 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
 	DefaultIndexLimit = 50_000
 	// advanceAfter: once a refresh from one `since` returns this many issues, the next starts from
 	// the newest of them (a different query, so one 200 without a conditional match).
