@@ -141,9 +141,10 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	for i, sg := range rt.Singles {
-		// Every call on the way carries the fakes' latency, so the DM can't come sooner.
-		if sg.Calls < 3 || sg.Latency < time.Duration(sg.Calls)*s.Latency || sg.Publish <= 0 {
-			t.Errorf("single %d: %+v: want at least 3 calls and a latency of at least calls × %s", i, sg, s.Latency)
+		// Calls may run side by side, but the issue comes before the DM that links it: at least two
+		// of the fakes' latencies one after the other.
+		if sg.Calls < 2 || sg.Latency < 2*s.Latency || sg.Publish <= 0 {
+			t.Errorf("single %d: %+v: want at least 2 calls and a latency of at least 2 × %s", i, sg, s.Latency)
 		}
 	}
 	for _, a := range rt.Acks {
@@ -157,7 +158,7 @@ func TestSmoke(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"self-service":                   {"github POST /issues", "slack chat.postMessage", "sqs DeleteMessage"},
-		"self-service, same title again": {"github GET /issues", "sqs DeleteMessage"},
+		"self-service, same title again": {"sqs DeleteMessage"}, // the issue index answers: no GitHub call needed
 		"high-priority":                  {"pagerduty enqueue"},
 		"answer Yes":                     {"github PATCH /issues/{n}", "slack chat.update"},
 		"answer No":                      {"pagerduty enqueue", "slack chat.update"},
@@ -168,8 +169,8 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	if byName["self-service, same title again"].Calls["github POST /issues"] != 0 {
-		t.Errorf("a repeated title opened an issue: %v", byName["self-service, same title again"].Calls)
+	if c := byName["self-service, same title again"].Calls; c["github POST /issues"] != 0 || c["github GET /search/issues"] != 0 {
+		t.Errorf("a repeated title opened an issue or searched: %v", c)
 	}
 
 	if len(r.Bursts) != 2 {
@@ -184,6 +185,12 @@ func TestSmoke(t *testing.T) {
 	}
 	if b.Calls.Calls["github POST /issues"] != 10 || b.Calls.Calls["slack chat.postMessage"] != 10 {
 		t.Errorf("burst calls: %v, want 10 issues and 10 DMs", b.Calls.Calls)
+	}
+	// Ten alarms are too few for the goal of 1.2 requests an alarm (the index's refreshes are per
+	// interval, not per alarm): the benchmark measures that; here, no search and within limits.
+	if req, search := b.githubPerAlarm(); search != 0 || req < 1 || req > 2 || b.PeakPoints <= 0 || b.PeakPoints > ghPointsPerMinute || b.Violations[0] != 0 {
+		t.Errorf("burst: %.2f GitHub requests and %.2f searches per alarm, %d points at peak, %d GitHub violations; want 1–2, 0, 1–900, 0",
+			req, search, b.PeakPoints, b.Violations[0])
 	}
 	if runtime.GOOS == "linux" && (rt.IdleRSS <= 0 || b.PeakRSS < b.IdleRSS || b.CPU < 0) {
 		t.Errorf("/proc: idle RSS %d, burst idle %d, peak %d, CPU %v", rt.IdleRSS, b.IdleRSS, b.PeakRSS, b.CPU)

@@ -42,7 +42,21 @@ type burst struct {
 	CPU         time.Duration
 	Calls       callRow
 	Violations  [3]int // GitHub, Slack, PagerDuty requests refused by a limit
+	PeakPoints  int    // the most GitHub secondary-limit points in any (scaled) minute
+	NotModified int    // GitHub conditional requests answered 304
 	Files       []string
+}
+
+// githubPerAlarm is the burst's GitHub requests per alarm (conditional ones answered 304
+// included), and its searches per alarm.
+func (b burst) githubPerAlarm() (requests, searches float64) {
+	n := 0
+	for k, v := range b.Calls.Calls {
+		if strings.HasPrefix(k, "github ") {
+			n += v
+		}
+	}
+	return float64(n) / float64(b.N), float64(b.Calls.Calls["github GET /search/issues"]) / float64(b.N)
 }
 
 // name names the burst in the table.
@@ -120,6 +134,8 @@ func runBurst(tb testing.TB, s settings, spec burstSpec, profile bool) burst {
 	b.PeakRSS = w.proc().HWM
 	b.Calls = callRow{Name: b.name() + ", per alarm", Per: float64(n), Calls: diff(w.calls(), before)}
 	b.Violations = [3]int{w.e.GitHub.LimitViolations(), w.e.Slack.PostLimitViolations(), w.e.PD.LimitViolations()}
+	_, b.PeakPoints = w.e.GitHub.Points()
+	b.NotModified = w.e.GitHub.NotModifiedCalls()
 	b.measure(w, pubAt, first)
 
 	logFile := filepath.Join(s.Out, "dispatch-"+b.file()+".log")

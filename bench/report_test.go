@@ -68,6 +68,8 @@ func (r report) table() string {
 		dur(s.Latency), dur(s.Connect))
 	p("Limits enforced: Slack chat.postMessage %g/s per channel (bursts of %d), GitHub %d content-creating/min and %d/h,\n",
 		slackPerSec, slackBurst, ghPerMinute, ghPerHour)
+	p("GitHub %d requests/h, search %d/min (counted apart), %d points/min (read 1, write 5), %d requests in flight, 304s free,\n",
+		ghPrimary, ghSearchPerMinute, ghPointsPerMinute, ghConcurrency)
 	p("PagerDuty %d events/min per key. %d dispatch issues already in the repository. Alarms published through SNS (goaws,\n",
 		pdPerMinute, s.Seed)
 	p("enveloped), spread over %d Slack users found by handle.\n", s.Users)
@@ -194,6 +196,14 @@ func (r report) table() string {
 		t(b.name()+": idle RSS before / peak RSS (VmHWM)", mb(b.IdleRSS)+" / "+mb(b.PeakRSS))
 		t(b.name()+": CPU per 1,000 alarms (utime+stime)", fmt.Sprintf("%.2f s", b.CPU.Seconds()*1000/float64(b.N)))
 		t(b.name()+": limit violations GitHub / Slack / PagerDuty", fmt.Sprintf("%d / %d / %d", b.Violations[0], b.Violations[1], b.Violations[2]))
+		req, search := b.githubPerAlarm()
+		what := "creating the issue included"
+		if b.PromptsOnly {
+			what = "until the last prompt: most issues not filed yet"
+		}
+		t(b.name()+": GitHub search calls per alarm (goal 0)", fmt.Sprintf("%.2f", search))
+		t(b.name()+": GitHub requests per alarm (goal ≤ 1.2, "+what+")", fmt.Sprintf("%.2f (%d answered 304)", req, b.NotModified))
+		t(b.name()+": GitHub points per minute at peak (limit 900)", fmt.Sprint(b.PeakPoints))
 		t(b.name()+": files", strings.Join(b.Files, ", "))
 	}
 	tw.Flush()

@@ -25,14 +25,19 @@ import (
 
 // The services' real limits, as their documentation gives them (the README's "Rate limits").
 const (
-	ghPerMinute   = 80  // GitHub content-creating requests per minute
-	ghPerHour     = 500 // … and per hour
-	slackPerSec   = 1.0 // chat.postMessage per channel per second
-	slackBurst    = 4   // … with short bursts (the fake's token bucket; dispatch paces 4 per 4 s)
-	pdPerMinute   = 120 // PagerDuty events per minute per routing key
-	ghPrimary     = 5000
-	publishers    = 16 // goroutines publishing a burst
-	readyInterval = 2 * time.Millisecond
+	ghPerMinute = 80  // GitHub content-creating requests per minute
+	ghPerHour   = 500 // … and per hour
+	slackPerSec = 1.0 // chat.postMessage per channel per second
+	slackBurst  = 4   // … with short bursts (the fake's token bucket; dispatch paces 4 per 4 s)
+	pdPerMinute = 120 // PagerDuty events per minute per routing key
+	ghPrimary   = 5000
+	// GitHub's other limits ("Rate limits for the REST API", docs.github.com): search requests a
+	// minute, counted apart; secondary points a minute (a read 1, a write 5); requests in flight.
+	ghSearchPerMinute = 30
+	ghPointsPerMinute = 900
+	ghConcurrency     = 100
+	publishers        = 16 // goroutines publishing a burst
+	readyInterval     = 2 * time.Millisecond
 )
 
 // world is one dispatch process against its own queue and fakes, at one time scale.
@@ -84,9 +89,10 @@ func newWorld(tb testing.TB, s settings, scale float64, extraEnv ...string) *wor
 	w.e = stack.New(tb, stack.Options{
 		Users: w.users,
 		Configure: func(c *bot.Config) {
-			c.GitHubLimits = ghWindows(scale, s.PaceMargin) // GITHUB_CONTENT_LIMITS: dispatch paces at the same clock
-			c.SlackLimitScale = scale                       // SLACK_LIMIT_SCALE: Slack's tiers on the fake's clock
-			c.LogLevel = "info"                             // as in production: debug logging would be measured too
+			c.GitHubLimits = ghWindows(scale, s.PaceMargin)              // GITHUB_CONTENT_LIMITS: dispatch paces at the same clock
+			c.GitHubWatch = scaleDown(bot.Defaults().GitHubWatch, scale) // and refreshes its issue index at it
+			c.SlackLimitScale = scale                                    // SLACK_LIMIT_SCALE: Slack's tiers on the fake's clock
+			c.LogLevel = "info"                                          // as in production: debug logging would be measured too
 			c.HTTPAddr = w.addr
 			if s.Concurrency > 0 {
 				c.Concurrency = s.Concurrency
@@ -106,6 +112,9 @@ func newWorld(tb testing.TB, s settings, scale float64, extraEnv ...string) *wor
 		windows = append(windows, fakegithub.Window{Limit: win.Limit, Span: win.Span})
 	}
 	e.GitHub.SetSecondaryLimits(windows...)
+	e.GitHub.SetSearchLimit(ghSearchPerMinute, w.scaled(time.Minute))
+	e.GitHub.SetPointsLimit(ghPointsPerMinute, w.scaled(time.Minute))
+	e.GitHub.SetConcurrencyLimit(ghConcurrency)
 	e.PD.SetRateLimitWindow(pdPerMinute, w.scaled(time.Minute))
 	history := time.Now().Add(-30 * 24 * time.Hour) // a month of earlier alarms, one every 40 minutes
 	for i := range s.Seed {

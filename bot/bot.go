@@ -91,7 +91,8 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp})
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp,
+		IndexMaxAge: cfg.GitHubWatch})
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +193,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer stopSocket()
 	sockErr := make(chan error, 1)
 	go func() { sockErr <- b.socket.run(sockCtx, workCtx) }()
+	// The watch loads the index of dispatch's issues (the first lookups wait for that load), keeps
+	// it fresh, and settles the prompts of issues closed or escalated on GitHub.
+	go b.github.Watch(b.log.WithContext(workCtx), b.cfg.GitHubRepo, b.cfg.GitHubWatch, b.router.ChangedOnGitHub)
 	recvDone := make(chan struct{})
 	go func() { b.consumer.run(ctx, workCtx); close(recvDone) }()
 	close(b.ready)

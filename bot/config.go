@@ -53,6 +53,11 @@ type Config struct {
 	// (SLACK_LIMIT_SCALE, default 1). Only for a benchmark against a fake Slack that runs its
 	// limits at the same scale; against slack.com anything but 1 earns 429s.
 	SlackLimitScale float64
+	// GitHubWatch is how often the index of dispatch's GitHub issues is refreshed when no lookup
+	// did it (GITHUB_WATCH_INTERVAL): how soon an issue closed on GitHub settles its Slack prompt.
+	// A lookup refreshes the index first only when it is older than this (or when it misses an
+	// issue older than one this replica created).
+	GitHubWatch time.Duration
 	// Pprof serves Go's profiler on the health server (DISPATCH_PPROF, see PprofEnv).
 	Pprof bool
 	// PagerDutyAPIToken is an optional REST API key (PAGERDUTY_API_TOKEN) with which `dispatch
@@ -80,6 +85,7 @@ func Defaults() Config {
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,
 		SlackLimitScale: 1,
+		GitHubWatch:     githubapi.DefaultWatchInterval,
 	}
 }
 
@@ -136,6 +142,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	dur(&c.EscalateAfter, "DISPATCH_ESCALATE_AFTER")
 	dur(&c.ShutdownTimeout, "DISPATCH_SHUTDOWN_TIMEOUT")
 	dur(&c.Visibility, "DISPATCH_VISIBILITY_TIMEOUT")
+	dur(&c.GitHubWatch, "GITHUB_WATCH_INTERVAL")
 	str(&c.HTTPAddr, "DISPATCH_HTTP_ADDR")
 	str(&c.LogLevel, "LOG_LEVEL")
 	str(&c.LogFormat, "LOG_FORMAT")

@@ -83,12 +83,44 @@ func (c *consumer) run(recvCtx, workCtx context.Context) {
 		backoff = time.Second
 		for _, m := range msgs {
 			c.wg.Add(1)
+			slot := &workerSlot{sem: sem, held: true}
 			go func() {
-				defer func() { <-sem; c.wg.Done() }()
-				c.process(workCtx, m)
+				defer func() { slot.Release(); c.wg.Done() }()
+				c.process(handlers.WithSlot(workCtx, slot), m)
 			}()
 		}
 	}
+}
+
+// workerSlot is one message's place in the consumer's semaphore, which the router gives up while
+// the alarm waits for another with its title (handlers.Slot).
+type workerSlot struct {
+	sem  chan struct{}
+	mu   sync.Mutex
+	held bool
+}
+
+// Release frees the slot for another message; it does nothing when not held.
+func (s *workerSlot) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held {
+		<-s.sem
+		s.held = false
+	}
+}
+
+// Reacquire waits for a free slot, until ctx ends.
+func (s *workerSlot) Reacquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.held = true
+	s.mu.Unlock()
+	return nil
 }
 
 // drain waits for work in flight until grace ends; then it cancels the work, whose messages are

@@ -1,6 +1,7 @@
 // Package githubapi keeps dispatch's audit trail as GitHub issues, through go-github. It implements
-// handlers.Issues: it paces content-creating requests below GitHub's secondary limits, classifies
-// failures and retries the transient ones through package retry.
+// handlers.Issues: it paces content-creating requests below GitHub's secondary limits, answers
+// lookups from an index of dispatch's issues kept fresh with conditional requests (no search per
+// alarm), classifies failures and retries the transient ones through package retry.
 package githubapi
 
 import (
@@ -35,6 +36,11 @@ type Options struct {
 	// (GET /app with the app's JWT gives the slug). Without it the identity is the token's user
 	// (GET /user).
 	App *AppAuth
+	// IndexMaxAge bounds how stale the index of dispatch's issues may be when it answers a lookup
+	// (default DefaultIndexMaxAge); IndexLimit bounds the issues it keeps per repository (default
+	// DefaultIndexLimit).
+	IndexMaxAge time.Duration
+	IndexLimit  int
 }
 
 // Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
@@ -47,6 +53,11 @@ type Client struct {
 
 	idMu  sync.Mutex
 	login string // dispatch's identity once known
+
+	maxAge     time.Duration
+	indexLimit int
+	imu        sync.Mutex
+	indexes    map[string]*index // by lower-cased owner/name
 }
 
 var _ handlers.Issues = (*Client)(nil)
@@ -85,7 +96,14 @@ func New(opts Options) (*Client, error) {
 	if opts.Label == "" {
 		opts.Label = handlers.LabelDispatch
 	}
-	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label, app: opts.App}, nil
+	if opts.IndexMaxAge <= 0 {
+		opts.IndexMaxAge = DefaultIndexMaxAge
+	}
+	if opts.IndexLimit <= 0 {
+		opts.IndexLimit = DefaultIndexLimit
+	}
+	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label, app: opts.App,
+		maxAge: opts.IndexMaxAge, indexLimit: opts.IndexLimit, indexes: map[string]*index{}}, nil
 }
 
 func splitRepo(repo string) (string, string, error) {
@@ -110,67 +128,6 @@ func (c *Client) do(ctx context.Context, what string, creating bool, fn func(con
 	})
 }
 
-// listingWindow bounds FindByTitle's listing to issues updated lately: it is there for the ones
-// search hasn't indexed yet (GitHub's search lags by seconds to a minute); search finds the rest.
-const listingWindow = 30 * time.Minute
-
-// FindByTitle looks in two places: the newest dispatch issues through a listing, which is
-// consistent (it sees an issue created a moment ago, as a redelivered alarm needs), and GitHub
-// search for older ones, which lags but reaches the whole history. Two requests, whatever the size
-// of the repository.
-func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClosed bool) ([]handlers.Issue, error) {
-	owner, name, err := splitRepo(repo)
-	if err != nil {
-		return nil, err
-	}
-	state := "open"
-	if includeClosed {
-		state = "all"
-	}
-	q := fmt.Sprintf("repo:%s is:issue label:%q in:title %q", repo, c.label, strings.ReplaceAll(title, `"`, " "))
-	if !includeClosed {
-		q += " is:open"
-	}
-	// The two requests are independent: made side by side, they cost one round trip, not two.
-	var listed, searched []*github.Issue
-	var listErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		listErr = c.do(ctx, "list issues", false, func(ctx context.Context) error {
-			var err error
-			listed, _, err = c.gh.Issues.ListByRepo(ctx, owner, name, &github.IssueListByRepoOptions{
-				State: state, Labels: []string{c.label}, Sort: "created", Direction: "desc",
-				Since: time.Now().Add(-listingWindow), ListOptions: github.ListOptions{PerPage: 100},
-			})
-			return err
-		})
-	})
-	searchErr := c.do(ctx, "search issues", false, func(ctx context.Context) error {
-		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: 100}})
-		if res != nil {
-			searched = res.Issues
-		}
-		return err
-	})
-	wg.Wait()
-	if listErr != nil {
-		return nil, fmt.Errorf("list issues of %s: %w", repo, listErr)
-	}
-	if searchErr != nil {
-		return nil, fmt.Errorf("search issues of %s: %w", repo, searchErr)
-	}
-	seen := map[int]bool{}
-	var found []handlers.Issue
-	for _, is := range append(listed, searched...) {
-		if is.IsPullRequest() || is.GetTitle() != title || seen[is.GetNumber()] {
-			continue
-		}
-		seen[is.GetNumber()] = true
-		found = append(found, convert(repo, is))
-	}
-	return found, nil
-}
-
 // CreateDelay is how long a Create made now would wait for the pacing of content-creating requests.
 func (c *Client) CreateDelay() time.Duration { return c.pace.Delay() }
 
@@ -185,13 +142,14 @@ func (c *Client) Create(ctx context.Context, repo string, ni handlers.NewIssue) 
 		is, _, err := c.gh.Issues.Create(ctx, owner, name, &github.IssueRequest{Title: &ni.Title, Body: &ni.Body, Labels: &ni.Labels})
 		if err == nil {
 			out = convert(repo, is)
+			c.applyOwn(repo, is, true)
 		}
 		return err
 	})
 	return out, err
 }
 
-// Get fetches one issue.
+// Get fetches one issue, whole (its body too), from GitHub.
 func (c *Client) Get(ctx context.Context, repo string, number int) (handlers.Issue, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
@@ -264,7 +222,10 @@ func (c *Client) Close(ctx context.Context, repo string, number int) error {
 	}
 	closed, reason := "closed", "completed"
 	return c.do(ctx, "close issue", true, func(ctx context.Context) error {
-		_, _, err := c.gh.Issues.Edit(ctx, owner, name, number, &github.IssueRequest{State: &closed, StateReason: &reason})
+		is, _, err := c.gh.Issues.Edit(ctx, owner, name, number, &github.IssueRequest{State: &closed, StateReason: &reason})
+		if err == nil {
+			c.applyOwn(repo, is, false)
+		}
 		return err
 	})
 }
@@ -276,7 +237,10 @@ func (c *Client) AddLabels(ctx context.Context, repo string, number int, labels 
 		return err
 	}
 	return c.do(ctx, "label issue", true, func(ctx context.Context) error {
-		_, _, err := c.gh.Issues.AddLabelsToIssue(ctx, owner, name, number, labels)
+		now, _, err := c.gh.Issues.AddLabelsToIssue(ctx, owner, name, number, labels)
+		if err == nil {
+			c.applyLabels(repo, number, now)
+		}
 		return err
 	})
 }
@@ -290,38 +254,6 @@ func convert(repo string, is *github.Issue) handlers.Issue {
 		out.Labels = append(out.Labels, l.GetName())
 	}
 	return out
-}
-
-// AlarmsFor lists a Slack user's self-service alarms in repo, open or closed, newest first, through
-// search (their issues carry the user's ID in dispatch's marker). Search lags a little behind new
-// issues.
-func (c *Client) AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]handlers.Issue, error) {
-	state := "is:closed"
-	if open {
-		state = "is:open"
-	}
-	q := fmt.Sprintf("repo:%s is:issue %s label:%q %q in:body", repo, state, c.label, "slack="+slackUserID)
-	var out []handlers.Issue
-	err := c.do(ctx, "search issues", false, func(ctx context.Context) error {
-		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "desc", ListOptions: github.ListOptions{PerPage: limit}})
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for _, is := range res.Issues {
-			if !is.IsPullRequest() {
-				out = append(out, convert(repo, is))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("search alarms in %s: %w", repo, err)
-	}
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
 }
 
 // CheckRepo verifies the repository exists, has issues turned on and that the credentials may write

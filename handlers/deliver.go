@@ -141,7 +141,11 @@ func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, deliveryID, repo 
 		is = existing[0]
 	} else {
 		var err error
-		if is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs)); err != nil {
+		is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs))
+		if sup, ok := errors.AsType[*supersededError](err); ok {
+			is, err = sup.survivor, nil // another replica's nag issue, made at the same instant
+		}
+		if err != nil {
 			return err
 		}
 	}

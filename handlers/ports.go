@@ -42,13 +42,20 @@ type NewIssue struct {
 }
 
 // Issues is the audit trail: GitHub issues in one or more repositories. Implementations retry
-// transient failures themselves and return errors that IsPermanent classifies.
+// transient failures themselves and return errors that IsPermanent classifies. Lookups
+// (FindByTitle, AlarmsFor) must not cost a request per call: githubapi answers them from an index
+// of dispatch's issues kept fresh with conditional requests, and the Issue values they return may
+// carry only dispatch's hidden marker as Body (not the whole body; Get returns it whole).
 type Issues interface {
-	// FindByTitle returns the dispatch issues of repo whose title is exactly title: the open ones,
-	// and the closed ones too when includeClosed. It must see issues created moments ago (GitHub's
-	// search lags), so a redelivered alarm finds the issue its first delivery made.
+	// FindByTitle returns the dispatch issues of repo whose title is exactly title, oldest first:
+	// the open ones, and the closed ones too when includeClosed. It sees every issue this
+	// implementation created, and every issue (by any replica) created before the newest of those,
+	// so a redelivered alarm finds the issue its first delivery made, and an alarm that just
+	// created its issue finds any older one another replica made at the same instant. Others'
+	// changes show within a few seconds.
 	FindByTitle(ctx context.Context, repo, title string, includeClosed bool) ([]Issue, error)
 	Create(ctx context.Context, repo string, issue NewIssue) (Issue, error)
+	// Get fetches one issue, whole, from the service.
 	Get(ctx context.Context, repo string, number int) (Issue, error)
 	Comment(ctx context.Context, repo string, number int, body string) error
 	// Comments returns the issue's comments, oldest first.
@@ -57,8 +64,9 @@ type Issues interface {
 	AddLabels(ctx context.Context, repo string, number int, labels ...string) error
 	// CreateDelay is how long a Create made now would wait for the service's rate limits.
 	CreateDelay() time.Duration
-	// AlarmsFor lists a Slack user's self-service issues in repo, open or closed, newest first.
-	// It may lag behind issues created moments ago (it uses GitHub search).
+	// AlarmsFor lists a Slack user's self-service issues in repo (their marker names the user's
+	// Slack ID), open or closed, newest first, at most limit. Like FindByTitle, it sees this
+	// implementation's own issues at once and others' within a few seconds.
 	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)
 	// Identity is the login dispatch writes as (a token's user, or a GitHub App's "slug[bot]"). Only
 	// issues and comments by this login are taken as dispatch's own state.

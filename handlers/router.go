@@ -141,8 +141,12 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 		return false, err
 	}
 	// Alarms with one title are handled one at a time here, so two of them can't both miss the
-	// other's issue. Across replicas, a FIFO queue grouped by title gives the same (README).
-	unlock := r.locks.Lock(repo + "\x00" + a.GitHubTitle)
+	// other's issue; one waiting gives up its worker slot meanwhile (see Slot). Across replicas,
+	// converge closes the younger of two issues made at the same instant.
+	unlock, err := r.locks.lockYielding(ctx, repo+"\x00"+a.GitHubTitle)
+	if err != nil {
+		return false, err
+	}
 	defer unlock()
 
 	recipients, err := r.resolveAll(ctx, a)
@@ -173,6 +177,9 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	case alerts.SelfService:
 		err = r.selfService(ctx, a, id, repo, recipients, mine, in.Redelivered)
 	}
+	if _, ok := errors.AsType[*supersededError](err); ok {
+		return true, nil
+	}
 	return false, err
 }
 
@@ -193,7 +200,51 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 		return Issue{}, false, fmt.Errorf("create issue in %s: %w", repo, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("repo", repo).Int("issue", is.Number).Str("user", mk.User).Msg("issue opened")
+	if err := r.converge(ctx, repo, is, mk); err != nil {
+		return Issue{}, false, err
+	}
 	return is, false, nil
+}
+
+// supersededError: another replica made the same issue at the same instant, and its older one is
+// the one kept; ours was closed as its duplicate before anyone was told of it.
+type supersededError struct{ survivor Issue }
+
+func (e *supersededError) Error() string {
+	return fmt.Sprintf("a duplicate of #%d, made at the same instant", e.survivor.Number)
+}
+
+// converge makes replicas end as one would: a FIFO group per title is not needed on a standard
+// queue. Alarms with one title are serialised within a replica, but two replicas may each miss the
+// other's issue and create their own. Right after creating, look again (FindByTitle sees every
+// issue older than ours): if an older open issue is the same (another alarm's with this title, or
+// this alarm's for the same user), ours is closed as its duplicate, with a comment linking it, and
+// a *supersededError stops the alarm before any DM.
+func (r *Router) converge(ctx context.Context, repo string, is Issue, mk marker) error {
+	found, err := r.issues.FindByTitle(ctx, repo, is.Title, false)
+	if err == nil {
+		found, err = r.ownIssues(ctx, found) // an issue someone else opened is no twin
+	}
+	if err != nil {
+		return fmt.Errorf("look again for issues made at the same instant: %w", err)
+	}
+	for _, o := range found {
+		if o.Number >= is.Number {
+			continue
+		}
+		if om, ok := findMarker(o.Body); ok && om.Alarm == mk.Alarm && om.User != mk.User {
+			continue // the same alarm's issue for another user
+		}
+		if err := r.issues.Comment(ctx, repo, is.Number, fmt.Sprintf("Duplicate of #%d, raised at the same instant by another dispatch replica: closed, nobody was told of this one.", o.Number)); err != nil {
+			return fmt.Errorf("comment on a duplicate issue: %w", err)
+		}
+		if err := r.issues.Close(ctx, repo, is.Number); err != nil {
+			return fmt.Errorf("close a duplicate issue: %w", err)
+		}
+		zerolog.Ctx(ctx).Info().Int("issue", is.Number).Int("survivor", o.Number).Msg("closed as the duplicate of an issue made at the same instant")
+		return &supersededError{survivor: o}
+	}
+	return nil
 }
 
 // Reject announces an alarm that can't be routed in the fallback channel, if there is one, in the
@@ -228,7 +279,15 @@ type keyedEntry struct {
 
 // Lock locks key and returns its unlock.
 func (k *keyedMutex) Lock(key string) (unlock func()) {
+	e := k.entry(key)
+	e.mu.Lock()
+	return k.unlocker(key, e)
+}
+
+// entry returns key's entry, counting a reference to it.
+func (k *keyedMutex) entry(key string) *keyedEntry {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.locks == nil {
 		k.locks = map[string]*keyedEntry{}
 	}
@@ -238,8 +297,11 @@ func (k *keyedMutex) Lock(key string) (unlock func()) {
 		k.locks[key] = e
 	}
 	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
+	return e
+}
+
+// unlocker unlocks e and drops the reference; the entry goes when unused.
+func (k *keyedMutex) unlocker(key string, e *keyedEntry) func() {
 	return func() {
 		e.mu.Unlock()
 		k.mu.Lock()

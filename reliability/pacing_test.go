@@ -12,8 +12,8 @@ import (
 )
 
 // Promise 3: a burst of 500 alarms against GitHub's secondary limits (80 a minute, 500 an hour,
-// here on a clock 60 times faster, the same for the fake and for dispatch's pacing): the token is
-// never blocked and no alarm is dropped. The prompts go first when the pacing binds.
+// 900 points a minute, search 30 a minute, here on a clock 60 times faster, the same for the fake
+// and for dispatch's pacing): the token is never blocked and no alarm is dropped. The prompts go first when the pacing binds.
 func TestA500AlarmBurstNeverCrossesGitHubsLimits(t *testing.T) {
 	const scale = 60
 	minute, hour := time.Minute/scale, time.Hour/scale
@@ -21,8 +21,11 @@ func TestA500AlarmBurstNeverCrossesGitHubsLimits(t *testing.T) {
 	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd, Configure: func(c *bot.Config) {
 		c.GitHubLimits = []pace.Window{{Limit: 80, Span: minute}, {Limit: 500, Span: hour}}
 		c.LogLevel = "info"
+		c.GitHubWatch = 30 * time.Second / scale
 	}})
 	e.GitHub.SetSecondaryLimits(fakegithub.Window{Limit: 80, Span: minute}, fakegithub.Window{Limit: 500, Span: hour})
+	e.GitHub.SetPointsLimit(fakegithub.DefaultPointsPerMinute, minute) // at the same clock
+	e.GitHub.SetSearchLimit(30, minute)
 	ids, bodies := burst("paced", 500)
 	e.StartBot()
 	sendAll(t, e, bodies)

@@ -91,6 +91,7 @@ func (s *Server) handleCreateIssue(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Labels != nil {
 		is.Labels = s.canonicalLabelsLocked(rp, *req.Labels)
+		s.recordLabelChangesLocked(is, nil, is.Labels, is.Author)
 	}
 	is.Assignees = assigneesOf(req)
 	rp.issues[is.Number] = is
@@ -118,7 +119,7 @@ func (s *Server) handleGetIssue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.issueJSONLocked(rp, is))
+	s.writeConditionalLocked(w, r, s.issueJSONLocked(rp, is), is.UpdatedAt)
 }
 
 func (s *Server) handleEditIssue(w http.ResponseWriter, r *http.Request) {
@@ -158,21 +159,27 @@ func (s *Server) handleEditIssue(w http.ResponseWriter, r *http.Request) {
 	if req.Body != nil {
 		is.Body = *req.Body
 	}
+	actor := tokenFrom(r.Context()).login
 	if req.Labels != nil {
+		before := is.Labels
 		is.Labels = s.canonicalLabelsLocked(rp, *req.Labels)
+		s.recordLabelChangesLocked(is, before, is.Labels, actor)
 	}
 	if req.Assignees != nil || req.Assignee != nil {
 		is.Assignees = assigneesOf(req)
 	}
-	applyStateLocked(is, req.State, req.StateReason, tokenFrom(r.Context()).login, now)
+	if event := applyStateLocked(is, req.State, req.StateReason, actor, now); event != "" {
+		s.recordEventLocked(is, event, actor, "")
+	}
 	is.UpdatedAt = now
 	writeJSON(w, http.StatusOK, s.issueJSONLocked(rp, is))
 }
 
 // applyStateLocked follows github.com: closing without a reason means
 // "completed", reopening sets "reopened" and clears closed_at, and a reason
-// alone on a closed issue changes just the reason. s.mu must be held.
-func applyStateLocked(is *issueRec, state, reason *string, actor string, now time.Time) {
+// alone on a closed issue changes just the reason. It returns the event to
+// record: "closed", "reopened" or "". s.mu must be held.
+func applyStateLocked(is *issueRec, state, reason *string, actor string, now time.Time) string {
 	switch {
 	case state != nil && *state == "closed" && is.State != "closed":
 		is.State = "closed"
@@ -182,12 +189,15 @@ func applyStateLocked(is *issueRec, state, reason *string, actor string, now tim
 		}
 		is.ClosedAt = &now
 		is.closedBy = actor
+		return "closed"
 	case state != nil && *state == "open" && is.State != "open":
 		is.State = "open"
 		is.StateReason = "reopened"
 		is.ClosedAt = nil
 		is.closedBy = ""
+		return "reopened"
 	case reason != nil && is.State == "closed" && *reason != "reopened":
 		is.StateReason = *reason
 	}
+	return ""
 }

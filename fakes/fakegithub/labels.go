@@ -107,7 +107,9 @@ func (s *Server) handleAddLabels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	before := is.Labels
 	is.Labels = s.canonicalLabelsLocked(rp, append(slices.Clone(is.Labels), names...))
+	s.recordLabelChangesLocked(is, before, is.Labels, tokenFrom(r.Context()).login)
 	is.UpdatedAt = s.now()
 	writeJSON(w, http.StatusOK, s.labelsJSONLocked(rp, is.Labels))
 }
@@ -127,6 +129,7 @@ func (s *Server) handleRemoveLabel(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Label does not exist")
 		return
 	}
+	s.recordEventLocked(is, "unlabeled", tokenFrom(r.Context()).login, is.Labels[i])
 	is.Labels = slices.Delete(is.Labels, i, i+1)
 	is.UpdatedAt = s.now()
 	writeJSON(w, http.StatusOK, s.labelsJSONLocked(rp, is.Labels))

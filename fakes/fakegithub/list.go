@@ -111,7 +111,9 @@ func parseSince(v string) (time.Time, bool) {
 }
 
 // handleListIssues serves GET /repos/{o}/{r}/issues with state, labels,
-// creator, assignee, sort, direction, since, per_page and page.
+// creator, assignee, sort, direction, since, per_page and page; pull requests
+// are listed too, as on github.com. It answers conditional requests (see
+// writeConditionalLocked): Last-Modified is the page's latest updated_at.
 func (s *Server) handleListIssues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	state := cmp.Or(q.Get("state"), "open")
@@ -161,9 +163,13 @@ func (s *Server) handleListIssues(w http.ResponseWriter, r *http.Request) {
 	p := parsePage(q, len(matched))
 	start, end := p.bounds(len(matched))
 	out := make([]map[string]any, 0, end-start)
+	var modified time.Time
 	for _, is := range matched[start:end] {
 		out = append(out, s.issueJSONLocked(rp, is))
+		if is.UpdatedAt.After(modified) {
+			modified = is.UpdatedAt
+		}
 	}
 	s.setLinkHeader(w, r, p)
-	writeJSON(w, http.StatusOK, out)
+	s.writeConditionalLocked(w, r, out, modified)
 }

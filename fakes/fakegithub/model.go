@@ -22,6 +22,9 @@ type Issue struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ClosedAt    *time.Time
+	// PullRequest makes it a pull request (SeedIssue only): listed by GET /issues, as on
+	// github.com, with a "pull_request" object, and found by search only with is:pr.
+	PullRequest bool
 }
 
 // Comment is one comment on an issue.
@@ -51,6 +54,7 @@ type issueRec struct {
 	Issue
 	id       int64
 	closedBy string
+	events   []eventRec
 }
 
 // repoRec is one repository and its issues. Owner and repository names are
@@ -144,8 +148,7 @@ func (s *Server) userJSONLocked(login string) map[string]any {
 }
 
 // issueJSONLocked renders an issue the way GET /repos/{o}/{r}/issues/{n}
-// does; "pull_request" is absent because the fake holds no pull requests.
-// s.mu must be held.
+// does, with "pull_request" for a pull request. s.mu must be held.
 func (s *Server) issueJSONLocked(rp *repoRec, is *issueRec) map[string]any {
 	api := fmt.Sprintf("%srepos/%s/issues/%d", s.baseURL, rp.fullName, is.Number)
 	assignees := make([]map[string]any, 0, len(is.Assignees))
@@ -160,7 +163,7 @@ func (s *Server) issueJSONLocked(rp *repoRec, is *issueRec) map[string]any {
 	if is.closedBy != "" && is.State == "closed" {
 		closedBy = s.userJSONLocked(is.closedBy)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id":                 is.id,
 		"node_id":            fmt.Sprintf("I_%d", is.id),
 		"number":             is.Number,
@@ -186,4 +189,12 @@ func (s *Server) issueJSONLocked(rp *repoRec, is *issueRec) map[string]any {
 		"labels_url":         api + "/labels{/name}",
 		"html_url":           fmt.Sprintf("https://github.com/%s/issues/%d", rp.fullName, is.Number),
 	}
+	if is.PullRequest {
+		out["html_url"] = fmt.Sprintf("https://github.com/%s/pull/%d", rp.fullName, is.Number)
+		out["pull_request"] = map[string]any{
+			"url":      fmt.Sprintf("%srepos/%s/pulls/%d", s.baseURL, rp.fullName, is.Number),
+			"html_url": out["html_url"],
+		}
+	}
+	return out
 }

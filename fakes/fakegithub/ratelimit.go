@@ -12,6 +12,8 @@ import (
 const (
 	defaultPrimaryLimit  = 5000
 	defaultPrimaryWindow = time.Hour
+	defaultSearchLimit   = 30 // search requests a minute, counted apart from the rest
+	defaultSearchWindow  = time.Minute
 )
 
 // Window is one secondary limit: at most Limit content-creating requests in any sliding Span.
@@ -30,9 +32,16 @@ const secondaryDocURL = "https://docs.github.com/rest/overview/rate-limits-for-t
 
 // rateLimits is the limiter state. It is guarded by Server.mu.
 type rateLimits struct {
-	primary       int // requests per window and resource; <= 0: not enforced
-	primaryWindow time.Duration
-	windows       map[string]*rateWindow // by resource: "core", "search"
+	primaries map[string]primaryLimit // by resource: "core", "search"
+	windows   map[string]*rateWindow  // by resource
+
+	points       int           // secondary: points in any sliding pointsSpan; <= 0: off
+	pointsSpan   time.Duration // one minute on github.com
+	pointLog     []pointRec    // admitted requests' points, oldest first, within pointsSpan
+	concurrency  int           // secondary: requests in flight at once; <= 0: off
+	inFlight     int
+	peakPoints   int // the most points any window held
+	peakInFlight int
 
 	secondary []Window    // sliding windows for content-creating requests; empty: off
 	recent    []time.Time // admitted content-creating requests, oldest first, at most the largest limit
@@ -49,30 +58,47 @@ type rateWindow struct {
 
 func defaultRateLimits() rateLimits {
 	return rateLimits{
-		primary:       defaultPrimaryLimit,
-		primaryWindow: defaultPrimaryWindow,
-		windows:       map[string]*rateWindow{},
-		secondary:     append([]Window(nil), DefaultSecondaryLimits...),
+		primaries: map[string]primaryLimit{
+			"core":   {n: defaultPrimaryLimit, def: defaultPrimaryLimit, window: defaultPrimaryWindow},
+			"search": {n: defaultSearchLimit, def: defaultSearchLimit, window: defaultSearchWindow},
+		},
+		windows:     map[string]*rateWindow{},
+		secondary:   append([]Window(nil), DefaultSecondaryLimits...),
+		points:      DefaultPointsPerMinute,
+		pointsSpan:  time.Minute,
+		concurrency: DefaultConcurrency,
 	}
 }
 
-// SetPrimaryLimit allows n requests per window for each rate-limit resource
-// ("core" for everything but search, "search" for /search/…), counted across
-// all tokens. Once a resource's n requests are used, further requests are
+// SetPrimaryLimit allows n requests per window to the "core" rate-limit
+// resource (everything but /search/…, which SetSearchLimit governs), counted
+// across all tokens. Once the n requests are used, further requests are
 // answered 403 with X-RateLimit-Remaining 0 and "API rate limit exceeded…"
 // until the window, which starts at its first request, ends; go-github turns
 // that into *github.RateLimitError. n <= 0 disables enforcement, and the
 // remaining count reported then never reaches 0. Calling it starts new windows.
-// Default: 5,000 per hour. GET /rate_limit and /app/… requests are not counted.
-func (s *Server) SetPrimaryLimit(n int, window time.Duration) {
-	if window <= 0 {
-		window = defaultPrimaryWindow
-	}
+// Default: 5,000 per hour. GET /rate_limit and /app/… requests are not counted,
+// nor conditional requests answered 304 Not Modified.
+func (s *Server) SetPrimaryLimit(n int, window time.Duration) { s.setPrimary("core", n, window) }
+
+// SetSearchLimit allows n requests to /search/… per window ("x-ratelimit-resource: search"),
+// counted apart from the core limit and answered like it once used up. n <= 0 disables it.
+// Calling it starts a new search window. Default: github.com's 30 a minute for an
+// authenticated client.
+func (s *Server) SetSearchLimit(n int, window time.Duration) { s.setPrimary("search", n, window) }
+
+// setPrimary sets resource's limit (window <= 0: its default window) and starts a new window.
+func (s *Server) setPrimary(resource string, n int, window time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.limits.primary = n
-	s.limits.primaryWindow = window
-	s.limits.windows = map[string]*rateWindow{}
+	l := s.limits.primaries[resource]
+	l.n = n
+	l.window = window
+	if window <= 0 {
+		l.window = defaultRateLimits().primaries[resource].window
+	}
+	s.limits.primaries[resource] = l
+	delete(s.limits.windows, resource)
 }
 
 // SetSecondaryLimit allows perMinute content-creating requests (POST, PATCH,
@@ -109,8 +135,8 @@ func (s *Server) SetSecondaryLimits(windows ...Window) {
 	s.limits.recent = nil
 }
 
-// LimitViolations reports how many requests were refused by the primary or
-// secondary rate limit.
+// LimitViolations reports how many requests were refused by a primary, search or
+// secondary rate limit (points, concurrency and content creation included).
 func (s *Server) LimitViolations() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -129,7 +155,7 @@ func resourceOf(path string) string {
 // new one when the previous has ended. s.mu must be held.
 func (s *Server) windowLocked(resource string, now time.Time) *rateWindow {
 	w := s.limits.windows[resource]
-	if w == nil || !now.Before(w.start.Add(s.limits.primaryWindow)) {
+	if w == nil || !now.Before(w.start.Add(s.limitOfLocked(resource).window)) {
 		w = &rateWindow{start: now}
 		s.limits.windows[resource] = w
 	}
@@ -140,15 +166,16 @@ func (s *Server) windowLocked(resource string, now time.Time) *rateWindow {
 func (s *Server) setRateHeadersLocked(h http.Header, resource string) {
 	now := s.now()
 	w := s.windowLocked(resource, now)
-	limit, remaining := s.limits.primary, s.limits.primary-w.used
+	rl := s.limitOfLocked(resource)
+	limit, remaining := rl.n, rl.n-w.used
 	if limit <= 0 {
 		// Not enforced: report github.com's limit but never 0 remaining, or
 		// go-github would start refusing requests locally.
-		limit, remaining = defaultPrimaryLimit, max(defaultPrimaryLimit-w.used, 1)
+		limit, remaining = rl.def, max(rl.def-w.used, 1)
 	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(remaining, 0)))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.start.Add(s.limits.primaryWindow).Unix(), 10))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.start.Add(rl.window).Unix(), 10))
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
 	h.Set("X-RateLimit-Resource", resource)
 }
@@ -160,49 +187,62 @@ func (s *Server) writeRateHeaders(w http.ResponseWriter, resource string) {
 	s.setRateHeadersLocked(w.Header(), resource)
 }
 
+// primaryLimit is one resource's primary limit: n requests per window (github.com's def when off).
+type primaryLimit struct {
+	n, def int
+	window time.Duration
+}
+
+// limitOfLocked returns the primary limit of resource. s.mu must be held.
+func (s *Server) limitOfLocked(resource string) primaryLimit { return s.limits.primaries[resource] }
+
 // admit counts an authenticated request against the limits and sets the
 // rate-limit headers. When a limit refuses it, admit writes the 403 and
-// returns false.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request) bool {
+// returns false; otherwise the request is in flight until release is called.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
 	resource := resourceOf(r.URL.Path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.URL.Path == "/rate_limit" {
 		s.setRateHeadersLocked(w.Header(), resource)
-		return true
+		return func() {}, true
 	}
 	now := s.now()
 	win := s.windowLocked(resource, now)
-	if s.limits.primary > 0 && win.used >= s.limits.primary {
+	if n := s.limitOfLocked(resource).n; n > 0 && win.used >= n {
 		s.limits.violations++
 		s.setRateHeadersLocked(w.Header(), resource)
 		writeJSON(w, http.StatusForbidden, map[string]string{
 			"message":           "API rate limit exceeded for user ID 1.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits",
 		})
-		return false
+		return nil, false
 	}
-	if isContentCreating(r.Method) && len(s.limits.secondary) > 0 {
-		if wait, full := s.secondaryWaitLocked(now); full {
-			s.limits.violations++
-			secs := max(int(math.Ceil(wait.Seconds())), 1)
-			s.setRateHeadersLocked(w.Header(), resource)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeJSON(w, http.StatusForbidden, map[string]string{
-				"message": "You have exceeded a secondary rate limit. Please wait a few minutes " +
-					"before you try again. If you reach out to GitHub Support for help, please include the request ID.",
-				"documentation_url": secondaryDocURL,
-			})
-			return false
-		}
-		s.limits.recent = append(s.limits.recent, now)
-		if keep := s.maxSecondaryLocked(); len(s.limits.recent) > keep {
-			s.limits.recent = append(s.limits.recent[:0], s.limits.recent[len(s.limits.recent)-keep:]...)
-		}
+	if wait, full := s.secondaryRefusalLocked(r.Method, now); full {
+		s.limits.violations++
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		s.setRateHeadersLocked(w.Header(), resource)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSON(w, http.StatusForbidden, map[string]string{
+			"message": "You have exceeded a secondary rate limit. Please wait a few minutes " +
+				"before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+			"documentation_url": secondaryDocURL,
+		})
+		return nil, false
 	}
+	s.takeSecondaryLocked(r.Method, now)
 	win.used++
 	s.setRateHeadersLocked(w.Header(), resource)
-	return true
+	return s.releaseFunc(), true
+}
+
+// refundLocked gives back the primary request a 304 Not Modified took, as github.com does for a
+// conditional request, and rewrites the headers. s.mu must be held.
+func (s *Server) refundLocked(h http.Header, resource string) {
+	if win := s.windowLocked(resource, s.now()); win.used > 0 {
+		win.used--
+	}
+	s.setRateHeadersLocked(h, resource)
 }
 
 // secondaryWaitLocked reports whether a secondary window is full at now, and how long until

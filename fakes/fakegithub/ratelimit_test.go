@@ -28,14 +28,14 @@ func TestRateLimitHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Header.Get("X-RateLimit-Resource") != "search" || resp.Rate.Remaining != 4999 {
+	if resp.Header.Get("X-RateLimit-Resource") != "search" || resp.Rate.Limit != 30 || resp.Rate.Remaining != 29 {
 		t.Errorf("search counted in its own resource: resource=%q remaining=%d", resp.Header.Get("X-RateLimit-Resource"), resp.Rate.Remaining)
 	}
 	limits, _, err := c.RateLimit.Get(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if limits.GetCore().Remaining != 4999 || limits.GetSearch().Remaining != 4999 {
+	if limits.GetCore().Remaining != 4999 || limits.GetSearch().Limit != 30 || limits.GetSearch().Remaining != 29 {
 		t.Errorf("GET /rate_limit: core %+v search %+v", limits.GetCore(), limits.GetSearch())
 	}
 }

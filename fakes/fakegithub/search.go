@@ -27,12 +27,11 @@ func (s *Server) SetSearchLag(d time.Duration) {
 
 // searchQuery is a parsed q parameter.
 type searchQuery struct {
-	repos    []string // any of (repo: qualifiers are ORed)
-	preds    []func(repoName string, is *issueRec) bool
-	terms    []textTerm
-	in       []string // "title", "body", "comments"; empty: all three
-	textLen  int
-	matchAll bool // false once is:pr or type:pr rules every issue out
+	repos   []string // any of (repo: qualifiers are ORed)
+	preds   []func(repoName string, is *issueRec) bool
+	terms   []textTerm
+	in      []string // "title", "body", "comments"; empty: all three
+	textLen int
 }
 
 // textTerm is a word or "quoted phrase", matched case-insensitively as a substring.
@@ -75,7 +74,7 @@ func unquote(s string) string {
 // lists), "-" negation of qualifiers and words, quoted phrases and words.
 // As on github.com, an unknown qualifier is searched for as text.
 func parseSearch(q string) searchQuery {
-	sq := searchQuery{matchAll: true}
+	sq := searchQuery{}
 	for _, tok := range tokenize(q) {
 		negate := false
 		if len(tok) > 1 && tok[0] == '-' {
@@ -101,8 +100,9 @@ func parseSearch(q string) searchQuery {
 			case "open", "closed":
 				add(func(_ string, is *issueRec) bool { return is.State == v })
 			case "pr", "pull-request":
-				// The fake holds no pull requests.
-				sq.matchAll = sq.matchAll && negate
+				add(func(_ string, is *issueRec) bool { return is.PullRequest })
+			case "issue":
+				add(func(_ string, is *issueRec) bool { return !is.PullRequest })
 			}
 		case isQual && key == "label":
 			add(func(_ string, is *issueRec) bool { return containsFold(is.Labels, val) })
@@ -128,9 +128,6 @@ func parseSearch(q string) searchQuery {
 
 // matches reports whether is in repository repoName satisfies the query.
 func (sq searchQuery) matches(repoName string, is *issueRec) bool {
-	if !sq.matchAll {
-		return false
-	}
 	if len(sq.repos) > 0 && !slices.ContainsFunc(sq.repos, func(r string) bool { return strings.EqualFold(r, repoName) }) {
 		return false
 	}

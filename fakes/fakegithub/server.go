@@ -10,9 +10,10 @@
 //	client.BaseURL, _ = url.Parse(srv.URL())
 //
 // The fake records every request and side effect for inspection, enforces
-// github.com's primary and secondary rate limits (defaults: 5,000 requests per
-// hour per resource, 80 content-creating requests per minute and 500 per hour) and injects
-// faults on demand. All state lives in the Server; any number of servers may
+// github.com's primary and secondary rate limits, on by default (5,000 requests an hour; search 30
+// a minute, counted apart; at most 100 requests in flight, 900 points a minute, 80
+// content-creating requests a minute and 500 an hour), answers conditional requests (ETag,
+// Last-Modified) with 304 Not Modified without counting them, and injects faults on demand. All state lives in the Server; any number of servers may
 // run in one test binary. Every method is safe for concurrent use.
 package fakegithub
 
@@ -63,6 +64,7 @@ type Server struct {
 
 	calls        map[string]int
 	contentCalls int
+	notModified  int               // conditional requests answered 304
 	serviceTime  servicetime.Clock // spent answering, SetLatency's delay excluded
 
 	searchLag time.Duration
@@ -172,6 +174,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleCreateComment)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleListComments)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/labels", s.handleAddLabels)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/events", s.handleListEvents)
 	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", s.handleRemoveLabel)
 	s.mux.HandleFunc("GET /search/issues", s.handleSearchIssues)
 	s.mux.HandleFunc("POST /app/installations/{installation_id}/access_tokens", s.handleMintToken)
@@ -236,9 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Bad credentials")
 		return
 	}
-	if !s.admit(w, r) {
+	release, ok := s.admit(w, r)
+	if !ok {
 		return
 	}
+	defer release()
 	if pattern == "" {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return

@@ -1,0 +1,131 @@
+package githubapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+)
+
+// DefaultWatchInterval is how often Watch refreshes the index: a conditional listing, answered 304
+// (free of the primary limit) when nothing changed.
+const DefaultWatchInterval = 30 * time.Second
+
+// Changed is told about a pending dispatch issue that someone other than dispatch changed on
+// GitHub: closed it (label "") or gave it label. by is their login.
+type Changed func(ctx context.Context, is handlers.Issue, by, label string) error
+
+// Watch keeps repo's index fresh until ctx ends, refreshing it at least every interval, and calls
+// changed for each open dispatch issue (one with dispatch's marker) a refresh saw closed, or given
+// the dispatch:escalated label, by someone other than dispatch. Who did it is not in the listing:
+// a closer comes from the issue's closed_by (one GET), a label's author from the issue's events
+// (one GET of its first page, and of its last when there are more). That is one or two requests per
+// such change, and none otherwise. Changes by dispatch's own identity (the issue's author: an
+// answer, an escalation, a duplicate, on any replica) are skipped. A failure is logged and tried
+// again on the next round.
+func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration, changed Changed) {
+	x, err := c.indexFor(repo)
+	log := zerolog.Ctx(ctx).With().Str("repo", repo).Logger()
+	if err != nil {
+		log.Error().Err(err).Msg("cannot watch the repository")
+		return
+	}
+	if interval <= 0 {
+		interval = DefaultWatchInterval
+	}
+	x.mu.Lock()
+	x.watching = true
+	x.mu.Unlock()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := x.ensure(ctx, interval, 0); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("could not refresh the index of dispatch's issues")
+		}
+		x.mu.Lock()
+		pending := x.changes
+		x.changes = nil
+		x.mu.Unlock()
+		for i, ch := range pending {
+			if err := c.report(ctx, x, ch, changed); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				log.Warn().Err(err).Int("issue", ch.e.number).Msg("could not act on a change made on GitHub: trying again")
+				x.mu.Lock()
+				x.changes = append(pending[i:], x.changes...)
+				x.mu.Unlock()
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// report finds who made a change and tells changed, unless dispatch made it.
+func (c *Client) report(ctx context.Context, x *index, ch change, changed Changed) error {
+	if ch.e.marker == "" {
+		return nil
+	}
+	var by string
+	var err error
+	if ch.label == "" {
+		by, err = c.closer(ctx, x, ch.e.number)
+	} else {
+		by, err = c.labeller(ctx, x, ch.e.number, ch.label)
+	}
+	if err != nil || by == "" || by == ch.e.author {
+		return err
+	}
+	x.mu.Lock()
+	is := x.issue(&ch.e)
+	x.mu.Unlock()
+	return changed(ctx, is, by, ch.label)
+}
+
+// closer is the login in the issue's closed_by, "" if it is open again.
+func (c *Client) closer(ctx context.Context, x *index, number int) (string, error) {
+	var by string
+	err := c.do(ctx, "get issue", false, func(ctx context.Context) error {
+		is, _, err := c.gh.Issues.Get(ctx, x.owner, x.name, number)
+		if err == nil && is.GetState() == "closed" {
+			by = is.GetClosedBy().GetLogin()
+		}
+		return err
+	})
+	return by, err
+}
+
+// labeller is the login of whoever added label last, from the issue's events (oldest first: the
+// last page holds the newest).
+func (c *Client) labeller(ctx context.Context, x *index, number int, label string) (string, error) {
+	var by string
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		var last int
+		err := c.do(ctx, "list issue events", false, func(ctx context.Context) error {
+			events, resp, err := c.gh.Issues.ListIssueEvents(ctx, x.owner, x.name, number, opts)
+			if err != nil {
+				return err
+			}
+			for _, ev := range events {
+				if ev.GetEvent() == "labeled" && ev.GetLabel().GetName() == label {
+					by = ev.GetActor().GetLogin()
+				}
+			}
+			last = resp.LastPage
+			return nil
+		})
+		if err != nil || last <= opts.Page || last <= 1 {
+			return by, err
+		}
+		opts.Page = last
+	}
+}
