@@ -39,6 +39,7 @@ var slackScopes = map[string][]string{
 	"OpenConversationContext":       {"im:write"},
 	"GetConversationHistoryContext": {"im:history", "channels:history", "groups:history"}, // DMs and the fallback channel
 	"GetUsersPaginated":             {"users:read"},
+	"GetUserInfoContext":            {"users:read"},
 	"GetUserByEmailContext":         {"users:read.email"},
 }
 

@@ -142,10 +142,16 @@ func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
 		}
 		return false
 	})
-	dead, err := e.AWS.Drain(stack.WaitFor(t), e.Queue.DLQURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The notice goes out in the background, beside the move to the dead-letter queue: wait for both.
+	var dead []string
+	e.Eventually("the alarm in the dead-letter queue", wait, func() bool {
+		d, err := e.AWS.Drain(stack.WaitFor(t), e.Queue.DLQURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, d...)
+		return len(dead) > 0
+	})
 	if len(dead) != 1 {
 		t.Errorf("dead-letter queue holds %d messages, want 1", len(dead))
 	}
