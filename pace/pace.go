@@ -144,3 +144,18 @@ func (k *Keyed) Wait(ctx context.Context, key string) (done func(), err error) {
 	k.mu.Unlock()
 	return p.Wait(ctx)
 }
+
+// Bucket returns the windows of a token bucket that starts full with burst tokens and gains one
+// every interval, as Slack limits chat.postMessage per channel: any m requests in a row may come
+// no closer together than (m−burst) intervals, which for m = L+1 is the window {L, (L+1−burst)
+// intervals}. The windows are exact for runs of up to horizon requests; past that a last window of
+// horizon per horizon intervals holds the rate, giving up the burst once a horizon (a few percent
+// of throughput) rather than ever exceeding the bucket.
+func Bucket(burst int, interval time.Duration, horizon int) []Window {
+	burst, horizon = max(burst, 1), max(horizon, burst+1)
+	var ws []Window
+	for l := burst; l < horizon; l++ {
+		ws = append(ws, Window{Limit: l, Span: time.Duration(l+1-burst) * interval})
+	}
+	return append(ws, Window{Limit: horizon, Span: time.Duration(horizon) * interval})
+}

@@ -132,3 +132,42 @@ func TestARequestInFlightKeepsItsSlot(t *testing.T) {
 		t.Errorf("after the first finished, the wait is %s, want up to the span", d)
 	}
 }
+
+// TestBucketWindowsKeepTheBucket admits requests as fast as Bucket's windows allow and checks each
+// admission against a token bucket simulated apart (starting full, burst tokens, one per interval),
+// the way the fake Slack and Slack itself count chat.postMessage per channel. It also checks the
+// windows are not needlessly strict: within the horizon, every request goes at the bucket's own
+// earliest moment.
+func TestBucketWindowsKeepTheBucket(t *testing.T) {
+	const burst, horizon = 4, 60
+	interval := time.Second
+	ws := Bucket(burst, interval, horizon)
+	// earliest(n, ws, 0) is the first n admissions' times under the windows, requests finishing at once.
+	var times []time.Duration
+	for n := 0; n < 3*horizon; n++ {
+		at := time.Duration(0)
+		for _, w := range ws {
+			if len(times) >= w.Limit {
+				at = max(at, times[len(times)-w.Limit]+w.Span)
+			}
+		}
+		if len(times) > 0 {
+			at = max(at, times[len(times)-1])
+		}
+		times = append(times, at)
+	}
+	tokens, last := float64(burst), time.Duration(0)
+	for i, at := range times {
+		tokens = min(float64(burst), tokens+float64(at-last)/float64(interval))
+		last = at
+		if tokens < 1-1e-9 {
+			t.Fatalf("request %d at %v: the bucket is empty (%.3f tokens)", i, at, tokens)
+		}
+		tokens--
+		// The bucket's own earliest time for request i (all sent as soon as allowed): the first
+		// burst at once, then one an interval.
+		if want := time.Duration(max(0, i+1-burst)) * interval; i < horizon && at != want {
+			t.Errorf("request %d admitted at %v, the bucket allows it at %v", i, at, want)
+		}
+	}
+}

@@ -46,8 +46,10 @@ type Options struct {
 }
 
 // PostLimits follow Slack's documented limit for chat.postMessage: about one message a second per
-// channel, with short bursts allowed.
-var PostLimits = []pace.Window{{Limit: 4, Span: 4 * time.Second}}
+// channel, with short bursts allowed; modelled as a token bucket of 4 (as the fake Slack counts it),
+// exact for the first minute of a flood, so a handful of DMs to one person goes out at once and
+// not one every second.
+var PostLimits = pace.Bucket(4, time.Second, 60)
 
 // Client is a handlers.Chat over Slack's Web API. It is safe for concurrent use.
 type Client struct {
