@@ -1,0 +1,217 @@
+package reliability
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispatch-oss/dispatch/fakes/stack"
+)
+
+// These scenarios depend on awstest counting receives as SQS does and applying the redrive policy
+// on that count (maxReceiveCount 5, as deployed): a message handed back too often would land in the
+// dead-letter queue and show up as dead-lettered.
+//
+// outageScale runs the bot's own clock (bot.Options.TimeScale: retry backoff, redelivery delays)
+// and the outage windows 20 times faster together, so a 10-minute outage takes 30 s with the same
+// attempts and receive counts. goaws makes hidden messages visible on a one-second tick, which the
+// scale does not shrink: the scaled runs are, if anything, harder on the receive count.
+const outageScale = 20
+
+// scaled is a duration of the scenario's clock in real time.
+func scaled(d time.Duration) time.Duration { return d / outageScale }
+
+// outage is one scenario: a service (as the metrics label it) failing for a while, with alarms
+// published before, during and after.
+type outage struct {
+	name, service string
+	length        time.Duration // on the scenario's clock
+	start         func(e *stack.Env, d time.Duration)
+	alarms        func(scenario string, n int) (ids, bodies []string)
+	count         func(e *stack.Env, ids []string) tally
+	// noticeAtStart: the outage notice can be posted (not when Slack itself is down).
+	noticeAtStart bool
+}
+
+func TestGitHub502For10Minutes(t *testing.T) {
+	t.Parallel()
+	runOutage(t, outage{name: "GitHub 502 for 10 min", service: "github", length: 10 * time.Minute, noticeAtStart: true,
+		start:  func(e *stack.Env, d time.Duration) { e.GitHub.SetFailFor(d, http.StatusBadGateway) },
+		alarms: burst, count: count})
+}
+
+func TestSlack5xxFor10Minutes(t *testing.T) {
+	t.Parallel()
+	runOutage(t, outage{name: "Slack chat.postMessage 503 for 10 min", service: "slack", length: 10 * time.Minute,
+		start: func(e *stack.Env, d time.Duration) {
+			e.Slack.FailFor("chat.postMessage", d, http.StatusServiceUnavailable)
+		},
+		alarms: burst, count: count})
+}
+
+func TestPagerDuty5xxFor10Minutes(t *testing.T) {
+	t.Parallel()
+	runOutage(t, outage{name: "PagerDuty 500 for 10 min", service: "pagerduty", length: 10 * time.Minute, noticeAtStart: true,
+		start:  func(e *stack.Env, d time.Duration) { e.PD.SetFailFor(d, http.StatusInternalServerError) },
+		alarms: pages, count: countPages})
+}
+
+// pages are high-priority alarms, each its own PagerDuty incident.
+func pages(scenario string, n int) (ids, bodies []string) {
+	for i := range n {
+		id := fmt.Sprintf("rel-%s-%d", scenario, i)
+		ids = append(ids, id)
+		bodies = append(bodies, fmt.Sprintf(`{"type":"high","requestId":%q,"body":{"pagerduty":{"title":"page %s"}}}`, id, id))
+	}
+	return ids, bodies
+}
+
+// countPages: a page is handled when its incident exists with exactly one event.
+func countPages(e *stack.Env, ids []string) tally {
+	events := map[string]int{}
+	for _, in := range e.PD.Incidents() {
+		events[strings.TrimPrefix(in.DedupKey, "dispatch/")] += in.Events
+	}
+	c := tally{published: len(ids)}
+	for _, id := range ids {
+		switch n := events[id]; {
+		case n == 0:
+			c.lost++
+		case n == 1:
+			c.handled++
+		default:
+			c.handled++
+			c.duplicated++
+		}
+	}
+	return c
+}
+
+var serviceUp = regexp.MustCompile(`(?m)^dispatch_service_up\{service="(\w+)"\} (\d+)`)
+var waitingGauge = regexp.MustCompile(`(?m)^dispatch_alarms_waiting (\d+)`)
+
+// metric reads dispatch_service_up for service and dispatch_alarms_waiting from /metrics.
+func metric(e *stack.Env, r *stack.Replica, service string) (up bool, waiting int) {
+	_, body := e.HTTPGet(r, "/metrics")
+	up = true
+	for _, m := range serviceUp.FindAllStringSubmatch(body, -1) {
+		if m[1] == service {
+			up = m[2] == "1"
+		}
+	}
+	if m := waitingGauge.FindStringSubmatch(body); m != nil {
+		waiting, _ = strconv.Atoi(m[1])
+	}
+	return up, waiting
+}
+
+// runOutage publishes 30 alarms, breaks the service, publishes 30 during the outage, checks what
+// the bot says while it lasts, publishes 30 after, and counts.
+func runOutage(t *testing.T, o outage) {
+	began := time.Now()
+	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale})
+	scenario := strings.Fields(o.name)[0] + "outage"
+	ids, bodies := o.alarms(scenario, 90)
+	r := e.StartBot()
+	sendAll(t, e, bodies[:30])
+	e.Eventually("the alarms published before", 2*time.Minute, func() bool { return o.count(e, ids[:30]).handled == 30 })
+
+	o.start(e, scaled(o.length))
+	end := time.Now().Add(scaled(o.length))
+	sendAll(t, e, bodies[30:60])
+	var waiting int
+	e.Eventually(o.service+" reported down, alarms waiting", scaled(o.length), func() bool {
+		up, w := metric(e, r, o.service)
+		waiting = max(waiting, w)
+		return !up && w > 0
+	})
+	if code, body := e.HTTPGet(r, "/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz during the %s outage: %d %s, want 200 (the bot is healthy)", o.service, code, body)
+	}
+	name := map[string]string{"github": "GitHub", "slack": "Slack", "pagerduty": "PagerDuty"}[o.service]
+	if st := e.Slash("U0ALICE", "status").Text; !strings.Contains(st, name+": *failing*") || !strings.Contains(st, "Alarms waiting to be retried: ") ||
+		strings.Contains(st, "Alarms waiting to be retried: 0\n") {
+		t.Errorf("/dispatch status during the %s outage does not name it with the waiting alarms:\n%s", name, st)
+	}
+	e.Eventually("the outage to end", time.Until(end)+stack.Wait, func() bool { up, _ := metric(e, r, o.service); return up && time.Now().After(end) })
+	sendAll(t, e, bodies[60:])
+
+	deadline := time.Now().Add(3 * time.Minute)
+	for o.count(e, ids).lost > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.QueueEmpty(time.Until(deadline))
+	c := o.count(e, ids)
+	c.deadLettered = deadLettered(t, e, ids)
+
+	var failing, back int
+	for _, m := range e.Slack.Messages(stack.FallbackChannel) {
+		switch text := m.Text + string(m.Blocks); {
+		case strings.Contains(text, name+" is failing"):
+			failing++
+		case strings.Contains(text, name+" answers again"):
+			back++
+		}
+	}
+	if back != 1 || failing > 1 || (o.noticeAtStart && failing != 1) {
+		t.Errorf("fallback channel: %d outage notices and %d recovery notices for %s, want one each (the first only if Slack is up)", failing, back, name)
+	}
+	resent := len(e.LogLines("re-sent as a fresh copy"))
+	report(t, o.name+fmt.Sprintf(" (x%d)", outageScale), c, time.Since(began),
+		fmt.Sprintf(", up to %d waiting, %d fresh copies re-sent, notices %d+%d", waiting, resent, failing, back))
+}
+
+// TestSQSReceiveFailingFor2Minutes: receives fail; the bot backs off, says it is not ready, and
+// picks everything up when SQS answers again.
+func TestSQSReceiveFailingFor2Minutes(t *testing.T) {
+	t.Parallel()
+	began := time.Now()
+	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale})
+	ids, bodies := burst("sqsoutage", 90)
+	r := e.StartBot()
+	sendAll(t, e, bodies[:30])
+	e.Eventually("the alarms published before", 2*time.Minute, func() bool { return count(e, ids[:30]).handled == 30 })
+	length := scaled(2 * time.Minute)
+	e.AWS.FailReceives(e.Queue.URL, length)
+	end := time.Now().Add(length)
+	sendAll(t, e, bodies[30:60])
+	e.Eventually("/readyz to say not ready", length, func() bool { code, _ := e.HTTPGet(r, "/readyz"); return code == http.StatusServiceUnavailable })
+	e.Eventually("/readyz ready again", time.Until(end)+stack.Wait, func() bool {
+		code, _ := e.HTTPGet(r, "/readyz")
+		return code == http.StatusOK && time.Now().After(end)
+	})
+	sendAll(t, e, bodies[60:])
+	c := settle(t, e, ids, 3*time.Minute)
+	report(t, fmt.Sprintf("SQS receive failing for 2 min (x%d)", outageScale), c, time.Since(began), "")
+}
+
+// TestCrashLoopDuringABurst: SIGKILL every few seconds, 10 times, while a 300-alarm burst is
+// handled. Every kill leaves the messages in flight to come back after the visibility timeout,
+// one receive more each time: the bot re-sends a message as a fresh copy once its receive count
+// is one short of maxReceiveCount, so none reaches the dead-letter queue.
+func TestCrashLoopDuringABurst(t *testing.T) {
+	began := time.Now()
+	e := crashStack(t)
+	ids, bodies := burst("crashloop", 300)
+	sendAll(t, e, bodies)
+	for range 10 {
+		before := prompts(e)
+		p := e.StartProcess()
+		// Kill once the process has done some work, or after 4 s at the most: the crash is the point.
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+		for prompts(e) < before+10 && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+		p.Kill()
+	}
+	e.StartProcess()
+	c := settle(t, e, ids, 3*time.Minute)
+	report(t, "SIGKILL 10 times during a 300-alarm burst", c, time.Since(began),
+		fmt.Sprintf(", %d fresh copies re-sent", len(e.LogLines("re-sent as a fresh copy"))))
+}
