@@ -57,12 +57,12 @@ func (st *serviceState) outage() bool {
 }
 
 // endpointOf names the endpoint a request calls, without the parts that vary by call: the method,
-// and the path with every segment holding a digit (issue numbers, IDs), and a GitHub repository's
+// and the path with every number in it (issue and comment numbers), and a GitHub repository's
 // owner and name, replaced by "*" ("POST /repos/*/*/issues", "POST /api/chat.postMessage").
 func endpointOf(r *http.Request) string {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	for i, seg := range segs {
-		if strings.ContainsAny(seg, "0123456789") || (i > 0 && i < 3 && segs[0] == "repos") {
+		if (seg != "" && strings.Trim(seg, "0123456789") == "") || (i > 0 && i < 3 && segs[0] == "repos") {
 			segs[i] = "*"
 		}
 	}

@@ -215,3 +215,28 @@ func TestCrashLoopDuringABurst(t *testing.T) {
 	report(t, "SIGKILL 10 times during a 300-alarm burst", c, time.Since(began),
 		fmt.Sprintf(", %d fresh copies re-sent", len(e.LogLines("re-sent as a fresh copy"))))
 }
+
+// TestALateAlarmSaysHowLate: an alarm SNS accepted 14 minutes ago (the envelope's Timestamp) is
+// DMed with "published 14 min ago"; one on time says nothing of the sort.
+func TestALateAlarmSaysHowLate(t *testing.T) {
+	t.Parallel()
+	e := stack.New(t, stack.Options{Users: crowd})
+	_, late := selfService("late", 0)
+	_, onTime := selfService("late", 1)
+	envelope := func(id, body string, at time.Time) string {
+		return fmt.Sprintf(`{"Type":"Notification","MessageId":%q,"TopicArn":%q,"Message":%q,"Timestamp":%q}`,
+			id, e.SNSTopic, body, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	e.StartBot()
+	sendAll(t, e, []string{
+		envelope("6b1e2f4a-late", late, time.Now().Add(-14*time.Minute-20*time.Second)),
+		envelope("6b1e2f4a-ontime", onTime, time.Now()),
+	})
+	lateDM, onTimeDM := e.DM(crowd[0].ID, 1), e.DM(crowd[1].ID, 1)
+	if text := lateDM.Text + string(lateDM.Blocks); !strings.Contains(text, "published 14 min ago") {
+		t.Errorf("the late alarm's DM does not say how late it is:\n%s", text)
+	}
+	if text := onTimeDM.Text + string(onTimeDM.Blocks); strings.Contains(text, "published ") {
+		t.Errorf("the alarm on time says it is late:\n%s", text)
+	}
+}
