@@ -232,7 +232,7 @@ func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, u sqsqueue.Un
 }
 
 // retryLater hands a transiently failed message back to the queue for another try, 10 s, 20 s,
-// 40 s … up to 15 minutes later (by its attempts over every copy). It is handed back as it is
+// 40 s, 80 s, then 2 minutes later (by its attempts over every copy). It is handed back as it is
 // while its receive count stays clear of the redrive policy's maxReceiveCount, else re-sent as a
 // fresh copy, so waiting out an outage never sends a valid alarm to the dead-letter queue. After
 // GiveUpAfter of failures the alarm is dead-lettered with the reason.
