@@ -138,7 +138,11 @@ func runOutage(t *testing.T, o outage) {
 		strings.Contains(st, "Alarms waiting to be retried: 0\n") {
 		t.Errorf("/dispatch status during the %s outage does not name it with the waiting alarms:\n%s", name, st)
 	}
-	e.Eventually("the outage to end", time.Until(end)+stack.Wait, func() bool { up, _ := metric(e, r, o.service); return up && time.Now().After(end) })
+	e.Eventually("the outage to end", time.Until(end)+stack.Wait, func() bool {
+		up, w := metric(e, r, o.service)
+		waiting = max(waiting, w)
+		return up && time.Now().After(end)
+	})
 	sendAll(t, e, bodies[60:])
 
 	deadline := time.Now().Add(3 * time.Minute)
@@ -150,14 +154,19 @@ func runOutage(t *testing.T, o outage) {
 	c.deadLettered = deadLettered(t, e, ids)
 
 	var failing, back int
-	for _, m := range e.Slack.Messages(stack.FallbackChannel) {
-		switch text := m.Text + string(m.Blocks); {
-		case strings.Contains(text, name+" is failing"):
-			failing++
-		case strings.Contains(text, name+" answers again"):
-			back++
+	e.Eventually("the recovery notice", stack.Wait, func() bool {
+		failing, back = 0, 0
+		for _, m := range e.Slack.Messages(stack.FallbackChannel) {
+			text := m.Text + string(m.Blocks)
+			if strings.Contains(text, name+" is failing") {
+				failing++
+			}
+			if strings.Contains(text, name+" answers again") {
+				back++
+			}
 		}
-	}
+		return back > 0
+	})
 	if back != 1 || failing > 1 || (o.noticeAtStart && failing != 1) {
 		t.Errorf("fallback channel: %d outage notices and %d recovery notices for %s, want one each (the first only if Slack is up)", failing, back, name)
 	}
