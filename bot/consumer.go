@@ -177,8 +177,10 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 		c.resend(ctx, m, u, 0)
 		return
 	}
+	var needs []string // the services it calls, known only while one is down
 	if c.health != nil && c.health.anyDown() {
-		if ok, down := c.health.admit(servicesFor(u), c.scaled(probeEvery)); !ok {
+		needs = servicesFor(u)
+		if ok, down := c.health.admit(needs, c.scaled(probeEvery)); !ok {
 			// The service is down and another alarm is finding out whether it is back: wait in the
 			// queue, without a slot and without calling it.
 			c.retryLater(ctx, m, u, in, fmt.Errorf("%s is failing: waiting without calling it", down), "waiting")
@@ -187,10 +189,16 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	}
 	if u.Task != nil {
 		err := c.router.RunTask(ctx, *u.Task)
+		if err == nil && needs != nil {
+			c.health.succeeded(needs)
+		}
 		c.finish(ctx, m, u, in, err, "task:"+u.Task.Kind)
 		return
 	}
 	out, err := c.router.Handle(ctx, in)
+	if err == nil && needs != nil {
+		c.health.succeeded(needs)
+	}
 	if err == nil {
 		c.metrics.handled(string(out.Type), time.Since(start))
 		if out.Duplicate {
@@ -238,7 +246,13 @@ func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, u sqsqueue.Un
 // GiveUpAfter of failures the alarm is dead-lettered with the reason.
 func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, in handlers.Inbound, err error, kind string) {
 	log := zerolog.Ctx(ctx)
-	delay := c.scaled(redeliveryDelay(m.Attempts()))
+	delay := redeliveryDelay(m.Attempts())
+	if kind == "waiting" {
+		// Held back without calling the service: a retry costs SQS only, and comes sooner, so the
+		// backlog drains soon after the service is back.
+		delay = min(delay, maxWaitingDelay)
+	}
+	delay = c.scaled(delay)
 	if age := time.Since(m.FirstSeen()); age+delay > c.scaled(GiveUpAfter) {
 		c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("still failing after %s and %d attempts, the most dispatch retries: %w",
 			age.Round(time.Second), m.Attempts(), err)), "gave-up")
@@ -344,9 +358,13 @@ func (c *consumer) heartbeat(ctx context.Context, m sqsqueue.Message) (stop func
 	return func() { cancel(); <-done }
 }
 
-// maxRedeliveryDelay caps the wait between two tries of an alarm: once a service is back, every
-// waiting alarm is tried again within it.
-const maxRedeliveryDelay = 2 * time.Minute
+// maxRedeliveryDelay caps the wait between two tries of an alarm that failed calling a service;
+// maxWaitingDelay that of one held back while its service is down (see health.admit), so that once
+// the service is back every waiting alarm is tried again within it.
+const (
+	maxRedeliveryDelay = 2 * time.Minute
+	maxWaitingDelay    = 30 * time.Second
+)
 
 // redeliveryDelay grows with the attempts: 10 s, 20 s, 40 s, 80 s, then every maxRedeliveryDelay.
 func redeliveryDelay(attempts int) time.Duration {

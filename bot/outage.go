@@ -135,24 +135,48 @@ func (h *health) observe(service, endpoint string, failed bool, cause string) {
 	default:
 		delete(st.failing, endpoint)
 		if st.down && !st.outage() {
-			change = &handlers.ServiceChange{Service: serviceNames[service], Since: st.since, Cause: st.cause, Ended: time.Now()}
-			*st = serviceState{failing: map[string]int{}}
+			change = h.endLocked(service, st)
 		}
 	}
-	if change != nil {
-		up := 1.0
-		if change.Down {
-			up = 0
-		}
-		h.metrics.ServiceUp.WithLabelValues(service).Set(up)
+	if change != nil && change.Down {
+		h.metrics.ServiceUp.WithLabelValues(service).Set(0)
 	}
 	h.mu.Unlock()
-	if change != nil && h.notify != nil {
-		if h.waiting != nil {
-			change.Waiting = h.waiting()
+	h.announce(change)
+}
+
+// succeeded records that an alarm calling services was handled: each of them answers, whatever
+// endpoint failed before (an endpoint that failed and is not called again must not keep its
+// service down, holding every alarm back to one probe at a time).
+func (h *health) succeeded(services []string) {
+	for _, s := range services {
+		h.mu.Lock()
+		var change *handlers.ServiceChange
+		if st := h.services[s]; st != nil && st.down {
+			change = h.endLocked(s, st)
 		}
-		h.notify(context.Background(), *change)
+		h.mu.Unlock()
+		h.announce(change)
 	}
+}
+
+// endLocked ends the service's outage and returns the change to announce.
+func (h *health) endLocked(service string, st *serviceState) *handlers.ServiceChange {
+	change := &handlers.ServiceChange{Service: serviceNames[service], Since: st.since, Cause: st.cause, Ended: time.Now()}
+	*st = serviceState{failing: map[string]int{}}
+	h.metrics.ServiceUp.WithLabelValues(service).Set(1)
+	return change
+}
+
+// announce hands a change (nil: none) to notify, with the alarms waiting now.
+func (h *health) announce(change *handlers.ServiceChange) {
+	if change == nil || h.notify == nil {
+		return
+	}
+	if h.waiting != nil {
+		change.Waiting = h.waiting()
+	}
+	h.notify(context.Background(), *change)
 }
 
 // report lists the services that are down now, by name, for /dispatch status.

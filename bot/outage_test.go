@@ -88,3 +88,22 @@ func TestRedeliveryDelay(t *testing.T) {
 		t.Errorf("attempt 10000: %s, want the cap", got)
 	}
 }
+
+// TestAHandledAlarmEndsAnOutage: an endpoint that failed and is never called again does not keep
+// its service down; the next alarm handled with it ends the outage.
+func TestAHandledAlarmEndsAnOutage(t *testing.T) {
+	h := newHealth(NewMetrics())
+	var c changes
+	h.notify = c.add
+	for range failuresForOutage {
+		h.observe("github", "POST /repos/*/*/labels", true, "HTTP 502")
+	}
+	h.observe("github", "POST /repos/*/*/issues", false, "")
+	if !h.anyDown() {
+		t.Fatal("GitHub not down after its labels endpoint failed")
+	}
+	h.succeeded([]string{"github", "slack"})
+	if h.anyDown() || len(c.got) != 2 || c.got[1].Down || c.got[1].Service != "GitHub" {
+		t.Errorf("after an alarm handled with GitHub: down %v, notices %+v; want up, one outage and one recovery", h.anyDown(), c.got)
+	}
+}
