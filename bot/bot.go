@@ -150,6 +150,11 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 			log.Error().Str("service", c.Service).Str("cause", c.Cause).Int("waiting", c.Waiting).Msg("service failing: alarms wait and are retried")
 		} else {
 			log.Info().Str("service", c.Service).Dur("down_for", c.Ended.Sub(c.Since)).Int("waiting", c.Waiting).Msg("service answers again")
+			go func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				b.consumer.serviceBack(ctx)
+			}()
 		}
 		b.router.ServiceChanged(log.WithContext(ctx), c)
 	}

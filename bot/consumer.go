@@ -52,6 +52,7 @@ type consumer struct {
 	scale      float64       // divides the waits the consumer chooses (Options.TimeScale); >= 1
 	waiting    *waitingAlarms
 	health     *health // nil: no gate (every alarm calls its services, down or not)
+	parking    parking // messages handed back while a service is down, released when it is back
 
 	wg sync.WaitGroup
 }
@@ -172,6 +173,7 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 		c.reject(ctx, m, in, retry.Permanent(err), "envelope")
 		return
 	}
+	c.parking.unpark(in.DeliveryID)
 	if c.nearLimit(m) {
 		// A crash or a hand-back took this copy close to the redrive policy: go on with a fresh copy.
 		c.resend(ctx, m, u, 0)
@@ -265,11 +267,25 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 	}
 	log.WithLevel(lvl).Err(err).Str("kind", kind).Int("attempts", m.Attempts()).Dur("retry_in", delay).Msg("alarm not finished: it will be delivered again")
 	if c.freshCopyNext(m.ReceiveCount + 1) {
+		if kind == "waiting" {
+			// A fresh copy can't be released early (see parking): let it come round at once, to
+			// be held back, and parked, as this one was.
+			delay = 0
+		}
 		c.resend(ctx, m, u, delay)
 		return
 	}
 	if err := c.q.SetVisibility(context.WithoutCancel(ctx), m, delay); err != nil {
 		log.Error().Err(err).Msg("could not delay the redelivery")
+		return
+	}
+	c.parking.park(in.DeliveryID, m, delay)
+}
+
+// serviceBack releases the messages waiting for a service that answers again (see parking).
+func (c *consumer) serviceBack(ctx context.Context) {
+	if n := c.parking.release(ctx, c.q, c.log); n > 0 {
+		c.log.Info().Int("released", n).Msg("waiting alarms released to the queue, oldest first")
 	}
 }
 
