@@ -3,11 +3,14 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
@@ -58,7 +61,11 @@ func startConsumer(t *testing.T, r AlarmRouter, scale float64) (*consumer, *sqsq
 	if err != nil {
 		t.Fatal(err)
 	}
-	aq := s.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: 5 * time.Second, DLQ: true})
+	return startConsumerOn(t, s, s.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: 5 * time.Second, DLQ: true}), r, scale)
+}
+
+func startConsumerOn(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmRouter, scale float64) (*consumer, *sqsqueue.Queue, awstest.Queue, *awstest.Server) {
+	t.Helper()
 	q := sqsqueue.New(s.SQS(), aq.URL, sqsqueue.TaskKey("xapp-test"))
 	if err := q.Discover(t.Context()); err != nil {
 		t.Fatal(err)
@@ -156,5 +163,41 @@ func TestAnAlarmFailingForADayIsDeadLetteredWithTheReason(t *testing.T) {
 	}
 	if len(dead) != 1 || dead[0] != `{"type":"self-service"}` {
 		t.Errorf("dead-letter queue: %q", dead)
+	}
+}
+
+// TestAfterThreeCrashesTheNextReceiveGoesOnAsAFreshCopy: a message received three times and never
+// finished (three processes killed while working on it) comes back at receive count 4, one short
+// of maxReceiveCount 5; the consumer re-sends it as a fresh copy before working on it, so a fourth
+// and fifth crash still could not dead-letter it.
+func TestAfterThreeCrashesTheNextReceiveGoesOnAsAFreshCopy(t *testing.T) {
+	t.Parallel()
+	s, err := awstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aq := s.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: time.Second, DLQ: true})
+	if _, err := s.SQS().SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(aq.URL), MessageBody: aws.String(`{"type":"self-service"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for crash := 1; crash <= 3; crash++ { // received, then the process dies: no delete, no hand-back
+		eventually(t, fmt.Sprintf("receive %d", crash), 20*time.Second, func() bool {
+			out, err := s.SQS().ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(aq.URL), VisibilityTimeout: 1})
+			return err == nil && len(out.Messages) == 1
+		})
+	}
+	r := &flakyRouter{}
+	c, _, _, _ := startConsumerOn(t, s, aq, r, 1)
+	eventually(t, "the alarm handled", 30*time.Second, func() bool { calls, _ := r.snapshot(); return len(calls) == 1 })
+	eventually(t, "the queue to drain", 30*time.Second, func() bool { n, err := s.Depth(t.Context(), aq.URL); return err == nil && n == 0 })
+	calls, _ := r.snapshot()
+	if !calls[0].Redelivered {
+		t.Error("the fresh copy was not handled as a redelivery")
+	}
+	if n := testutil.ToFloat64(c.metrics.Resent); n != 1 {
+		t.Errorf("%g fresh copies, want 1 (made at receive 4, before any work)", n)
+	}
+	if n, err := s.Depth(t.Context(), aq.DLQURL); err != nil || n != 0 {
+		t.Errorf("dead-letter queue holds %d (%v), want 0", n, err)
 	}
 }
