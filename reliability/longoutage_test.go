@@ -16,8 +16,9 @@ import (
 // on that count (maxReceiveCount 5, as deployed): a message handed back too often would land in the
 // dead-letter queue and show up as dead-lettered.
 //
-// outageScale runs the bot's own clock (bot.Options.TimeScale: retry backoff, redelivery delays)
-// and the outage windows 20 times faster together, so a 10-minute outage takes 30 s with the same
+// outageScale runs the bot's own clock (bot.Options.TimeScale: retry backoff, redelivery delays),
+// Slack's tiers (stack.Options.SlackScale, in the fake and in dispatch's pacing) and the outage
+// windows 20 times faster together, so a 10-minute outage takes 30 s with the same
 // attempts and receive counts. goaws makes hidden messages visible on a one-second tick, which the
 // scale does not shrink: the scaled runs are, if anything, harder on the receive count.
 const outageScale = 20
@@ -70,11 +71,12 @@ func pages(scenario string, n int) (ids, bodies []string) {
 	return ids, bodies
 }
 
-// countPages: a page is handled when its incident exists with exactly one event.
+// countPages: a page is handled when its incident (found by its summary, "page ID") exists with
+// exactly one event.
 func countPages(e *stack.Env, ids []string) tally {
 	events := map[string]int{}
 	for _, in := range e.PD.Incidents() {
-		events[strings.TrimPrefix(in.DedupKey, "dispatch/")] += in.Events
+		events[strings.TrimPrefix(in.Summary, "page ")] += in.Events
 	}
 	c := tally{published: len(ids)}
 	for _, id := range ids {
@@ -113,7 +115,7 @@ func metric(e *stack.Env, r *stack.Replica, service string) (up bool, waiting in
 // the bot says while it lasts, publishes 30 after, and counts.
 func runOutage(t *testing.T, o outage) {
 	began := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale})
+	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale, SlackScale: outageScale})
 	scenario := strings.Fields(o.name)[0] + "outage"
 	ids, bodies := o.alarms(scenario, 90)
 	r := e.StartBot()
@@ -137,7 +139,7 @@ func runOutage(t *testing.T, o outage) {
 		strings.Contains(st, "Alarms waiting to be retried: 0\n") {
 		t.Errorf("/dispatch status during the %s outage does not name it with the waiting alarms:\n%s", name, st)
 	}
-	e.Eventually("the outage to end", time.Until(end)+stack.Wait, func() bool {
+	e.Eventually("the outage to end", time.Until(end)+time.Minute, func() bool {
 		up, w := metric(e, r, o.service)
 		waiting = max(waiting, w)
 		return up && time.Now().After(end)
@@ -183,7 +185,7 @@ func runOutage(t *testing.T, o outage) {
 func TestSQSReceiveFailingFor2Minutes(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale})
+	e := stack.New(t, stack.Options{Users: crowd, TimeScale: outageScale, SlackScale: outageScale})
 	ids, bodies := burst("sqsoutage", 90)
 	r := e.StartBot()
 	sendAll(t, e, bodies[:30])
