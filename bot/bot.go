@@ -23,6 +23,7 @@ import (
 	"github.com/dispatch-oss/dispatch/handlers"
 	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/pagerdutyapi"
+	"github.com/dispatch-oss/dispatch/retry"
 	"github.com/dispatch-oss/dispatch/slackapi"
 	"github.com/dispatch-oss/dispatch/sqsqueue"
 )
@@ -41,6 +42,12 @@ type Options struct {
 	PingInterval time.Duration
 	// PollWait overrides the 20 s long-poll wait (tests that stop quickly).
 	PollWait time.Duration
+	// TimeScale runs the bot's own clock faster, for tests: every wait the bot chooses itself (the
+	// retries' backoff, the redelivery delays, GiveUpAfter, the receive backoff) is divided by it,
+	// so a test can run a 10-minute outage in 30 s with the same arithmetic (the same attempts, the
+	// same receive counts). 0 or 1 is real time. PagerDuty's event pacing is scaled with it; waits a
+	// service asks for (Retry-After), GitHub's pacing (Config.GitHubLimits) and Slack's are not.
+	TimeScale float64
 }
 
 // Bot is one running dispatch.
@@ -59,6 +66,7 @@ type Bot struct {
 	socket   *socket
 	consumer *consumer
 
+	health   *health
 	started  time.Time
 	qmu      sync.Mutex
 	qerr     error // last queue error, for /readyz
@@ -80,23 +88,32 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 64
 		base = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
+	b.health = newHealth(b.metrics)
+	b.metrics.onCall = func(service string, req *http.Request, status int, err error) {
+		failed, cause := outcomeCause(status, err)
+		b.health.observe(service, endpointOf(req), failed, cause)
+	}
+	policy := scalePolicy(retry.Default, opts.TimeScale)
 	client := func(service string) *http.Client {
 		c := *base
 		c.Transport = b.metrics.instrument(service, base.Transport)
 		return &c
 	}
 
-	b.slack = slackapi.New(slackOptions(cfg, client("slack")))
+	so := slackOptions(cfg, client("slack"))
+	so.Retry = policy
+	b.slack = slackapi.New(so)
 	ghHTTP, ghApp, err := b.githubHTTP(client("github"))
 	if err != nil {
 		return nil, err
 	}
 	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp,
-		IndexMaxAge: cfg.GitHubWatch})
+		IndexMaxAge: cfg.GitHubWatch, Retry: policy})
 	if err != nil {
 		return nil, err
 	}
-	b.pager = pagerdutyapi.New(pagerdutyapi.Options{EventsURL: cfg.PagerDutyURL, RoutingKey: cfg.PagerDutyKey, ServiceKeys: cfg.ServiceKeys, HTTPClient: client("pagerduty")})
+	b.pager = pagerdutyapi.New(pagerdutyapi.Options{EventsURL: cfg.PagerDutyURL, RoutingKey: cfg.PagerDutyKey, ServiceKeys: cfg.ServiceKeys, HTTPClient: client("pagerduty"), Retry: policy,
+		Pace: scaleWindows(pagerdutyapi.EventLimits, opts.TimeScale)})
 
 	awsCfg := opts.AWS
 	if awsCfg == nil {
@@ -122,7 +139,25 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.metrics.watch(b.queue.Depth, func() bool { return b.socket.Connected() && b.queueErr() == nil })
 	b.consumer = &consumer{q: queueWatch{b.queue, b}, router: b.router, metrics: b.metrics, log: log,
-		slots: cfg.Concurrency, visibility: cfg.Visibility, wait: b.opts.PollWait}
+		slots: cfg.Concurrency, visibility: cfg.Visibility, wait: b.opts.PollWait, scale: max(opts.TimeScale, 1),
+		// A waiting alarm comes back within the longest redelivery delay; one not seen for twice
+		// that was finished elsewhere (another replica) or dead-lettered.
+		waiting: &waitingAlarms{expire: 2 * time.Duration(float64(redeliveryDelay(100))/max(opts.TimeScale, 1)), gauge: b.metrics.Waiting.Set}}
+	b.consumer.health = b.health
+	b.health.waiting = b.consumer.waiting.count
+	b.health.notify = func(ctx context.Context, c handlers.ServiceChange) {
+		if c.Down {
+			log.Error().Str("service", c.Service).Str("cause", c.Cause).Int("waiting", c.Waiting).Msg("service failing: alarms wait and are retried")
+		} else {
+			log.Info().Str("service", c.Service).Dur("down_for", c.Ended.Sub(c.Since)).Int("waiting", c.Waiting).Msg("service answers again")
+			go func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				b.consumer.serviceBack(ctx)
+			}()
+		}
+		b.router.ServiceChanged(log.WithContext(ctx), c)
+	}
 	return b, nil
 }
 
@@ -134,6 +169,29 @@ func slackOptions(cfg Config, c *http.Client) slackapi.Options {
 		o.PostPace = slackapi.ScaleLimits(map[string][]pace.Window{"": slackapi.PostLimits}, s)[""]
 	}
 	return o
+}
+
+// scaleWindows shortens pacing windows by the time scale (Options.TimeScale), so that the requests
+// a scaled run makes are paced as the same run in real time would be.
+func scaleWindows(ws []pace.Window, scale float64) []pace.Window {
+	if scale <= 1 {
+		return ws
+	}
+	out := make([]pace.Window, len(ws))
+	for i, w := range ws {
+		out[i] = pace.Window{Limit: w.Limit, Span: time.Duration(float64(w.Span) / scale)}
+	}
+	return out
+}
+
+// scalePolicy runs a retry policy's own waits scale times faster (Options.TimeScale).
+func scalePolicy(p retry.Policy, scale float64) retry.Policy {
+	if scale <= 1 {
+		return p
+	}
+	f := func(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
+	p.Initial, p.Max, p.MaxWait = f(p.Initial), f(p.Max), f(p.MaxWait)
+	return p
 }
 
 // githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,
@@ -256,6 +314,7 @@ func (b *Bot) Status(ctx context.Context) handlers.StatusReport {
 		DefaultRepo: b.cfg.GitHubRepo, FallbackChannel: b.cfg.FallbackChannel,
 	}
 	st.QueueDepth, st.QueueInFlight, st.DLQDepth, st.QueueErr = b.queue.Depth(ctx)
+	st.Down, st.Waiting = b.health.report(), b.consumer.waiting.count()
 	return st
 }
 
@@ -287,6 +346,7 @@ func (q queueWatch) Receive(ctx context.Context, n int, wait, visibility time.Du
 	msgs, err := q.Queue.Receive(ctx, n, wait, visibility)
 	if ctx.Err() == nil {
 		q.b.setQueueErr(err)
+		q.b.health.observe("sqs", "ReceiveMessage", err != nil, "ReceiveMessage failing")
 	}
 	return msgs, err
 }

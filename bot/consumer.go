@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -21,7 +22,14 @@ type Queue interface {
 	Delete(ctx context.Context, m sqsqueue.Message) error
 	SetVisibility(ctx context.Context, m sqsqueue.Message, d time.Duration) error
 	DeadLetter(ctx context.Context, m sqsqueue.Message, reason string) error
+	Resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration) error
+	MaxReceiveCount() int
 }
+
+// GiveUpAfter bounds how long a valid alarm is retried through transient failures (an outage of
+// GitHub, Slack or PagerDuty): after a day of failures it is dead-lettered with the reason and
+// announced, as an alarm that can never succeed is at once.
+const GiveUpAfter = 24 * time.Hour
 
 // AlarmRouter is the use case the consumer feeds.
 type AlarmRouter interface {
@@ -41,8 +49,17 @@ type consumer struct {
 	slots      int
 	visibility time.Duration // per receive, extended while working
 	wait       time.Duration // long-poll wait
+	scale      float64       // divides the waits the consumer chooses (Options.TimeScale); >= 1
+	waiting    *waitingAlarms
+	health     *health // nil: no gate (every alarm calls its services, down or not)
+	parking    parking // messages handed back while a service is down, released when it is back
 
 	wg sync.WaitGroup
+}
+
+// scaled is d on the consumer's clock (see Options.TimeScale).
+func (c *consumer) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / max(c.scale, 1))
 }
 
 // run receives until recvCtx ends; handlers run under workCtx, which outlives recvCtx so work in
@@ -50,7 +67,7 @@ type consumer struct {
 // work with drain.
 func (c *consumer) run(recvCtx, workCtx context.Context) {
 	sem := make(chan struct{}, c.slots)
-	backoff := time.Second
+	backoff := c.scaled(time.Second)
 	for recvCtx.Err() == nil {
 		// Ask for as many as there are free slots (at least one: wait for it).
 		select {
@@ -77,10 +94,10 @@ func (c *consumer) run(recvCtx, workCtx context.Context) {
 			case <-recvCtx.Done():
 				return
 			}
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, c.scaled(30*time.Second))
 			continue
 		}
-		backoff = time.Second
+		backoff = c.scaled(time.Second)
 		for _, m := range msgs {
 			c.wg.Add(1)
 			slot := &workerSlot{sem: sem, held: true}
@@ -151,32 +168,55 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	defer stop()
 
 	u, err := c.q.Unwrap(m)
-	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1}
+	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1 || m.Resent != nil, PublishedAt: u.PublishedAt}
 	if err != nil {
 		c.reject(ctx, m, in, retry.Permanent(err), "envelope")
 		return
 	}
+	c.parking.unpark(in.DeliveryID)
+	if c.nearLimit(m) {
+		// A crash or a hand-back took this copy close to the redrive policy: go on with a fresh copy.
+		c.resend(ctx, m, u, 0)
+		return
+	}
+	var needs []string // the services it calls, known only while one is down
+	if c.health != nil && c.health.anyDown() {
+		needs = servicesFor(u)
+		if ok, down := c.health.admit(needs, c.scaled(probeEvery)); !ok {
+			// The service is down and another alarm is finding out whether it is back: wait in the
+			// queue, without a slot and without calling it.
+			c.retryLater(ctx, m, u, in, fmt.Errorf("%s is failing: waiting without calling it", down), "waiting")
+			return
+		}
+	}
 	if u.Task != nil {
 		err := c.router.RunTask(ctx, *u.Task)
-		c.finish(ctx, m, in, err, "task:"+u.Task.Kind)
+		if err == nil && needs != nil {
+			c.health.succeeded(needs)
+		}
+		c.finish(ctx, m, u, in, err, "task:"+u.Task.Kind)
 		return
 	}
 	out, err := c.router.Handle(ctx, in)
+	if err == nil && needs != nil {
+		c.health.succeeded(needs)
+	}
 	if err == nil {
 		c.metrics.handled(string(out.Type), time.Since(start))
 		if out.Duplicate {
 			c.metrics.Duplicates.WithLabelValues(string(out.Type)).Inc()
 		}
 	}
-	c.finish(ctx, m, in, err, string(out.Type))
+	c.finish(ctx, m, u, in, err, string(out.Type))
 }
 
 // finish deletes a done message, dead-letters a permanent failure and leaves a transient one for
-// redelivery, a little later each time.
-func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, in handlers.Inbound, err error, kind string) {
+// redelivery, a little later each time (see retryLater).
+func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, in handlers.Inbound, err error, kind string) {
 	log := zerolog.Ctx(ctx)
 	switch {
 	case err == nil:
+		c.waiting.done(in.DeliveryID)
 		if err := c.q.Delete(context.WithoutCancel(ctx), m); err != nil {
 			// The work is done; a redelivery will find it done and raise nothing twice.
 			log.Error().Err(err).Msg("alarm handled but not deleted from the queue")
@@ -197,18 +237,105 @@ func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, in handlers.I
 	default:
 		c.metrics.Failed.WithLabelValues(kind).Inc()
 		c.metrics.failure()
-		delay := redeliveryDelay(m.ReceiveCount)
-		log.Warn().Err(err).Str("kind", kind).Dur("retry_in", delay).Msg("alarm not finished: it will be delivered again")
-		if err := c.q.SetVisibility(context.WithoutCancel(ctx), m, delay); err != nil {
+		c.retryLater(ctx, m, u, in, err, kind)
+	}
+}
+
+// retryLater hands a transiently failed message back to the queue for another try, 10 s, 20 s,
+// 40 s, 80 s, then 2 minutes later (by its attempts over every copy). It is handed back as it is
+// while its receive count stays clear of the redrive policy's maxReceiveCount, else re-sent as a
+// fresh copy, so waiting out an outage never sends a valid alarm to the dead-letter queue. After
+// GiveUpAfter of failures the alarm is dead-lettered with the reason.
+func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, in handlers.Inbound, err error, kind string) {
+	log := zerolog.Ctx(ctx)
+	delay := redeliveryDelay(m.Attempts())
+	if kind == "waiting" {
+		// Held back without calling the service: a retry costs SQS only, and comes sooner, so the
+		// backlog drains soon after the service is back.
+		delay = min(delay, maxWaitingDelay)
+	}
+	delay = c.scaled(delay)
+	if age := time.Since(m.FirstSeen()); age+delay > c.scaled(GiveUpAfter) {
+		c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("still failing after %s and %d attempts, the most dispatch retries: %w",
+			age.Round(time.Second), m.Attempts(), err)), "gave-up")
+		return
+	}
+	c.waiting.add(in.DeliveryID)
+	lvl := zerolog.WarnLevel
+	if kind == "waiting" {
+		lvl = zerolog.DebugLevel // one line per alarm and retry would flood the log in an outage
+	}
+	log.WithLevel(lvl).Err(err).Str("kind", kind).Int("attempts", m.Attempts()).Dur("retry_in", delay).Msg("alarm not finished: it will be delivered again")
+	if c.freshCopyNext(m.ReceiveCount + 1) {
+		if kind == "waiting" {
+			// A fresh copy can't be released early (see parking): let it come round at once, to
+			// be held back, and parked, as this one was.
+			delay = 0
+		}
+		c.resend(ctx, m, u, delay)
+		return
+	}
+	if err := c.q.SetVisibility(context.WithoutCancel(ctx), m, delay); err != nil {
+		log.Error().Err(err).Msg("could not delay the redelivery")
+		return
+	}
+	c.parking.park(in.DeliveryID, m, delay)
+}
+
+// serviceBack releases the messages waiting for a service that answers again (see parking).
+func (c *consumer) serviceBack(ctx context.Context) {
+	if n := c.parking.release(ctx, c.q, c.log); n > 0 {
+		c.log.Info().Int("released", n).Msg("waiting alarms released to the queue, oldest first")
+	}
+}
+
+// freshCopyNext reports whether a message handed back now, to be received for the next-th time,
+// should be re-sent as a fresh copy instead: with maxReceiveCount 3 or more, when next would be
+// one short of it, which keeps one receive spare for a crash (see nearLimit); below 3, when next
+// would exceed it.
+func (c *consumer) freshCopyNext(next int) bool {
+	switch limit := c.q.MaxReceiveCount(); {
+	case limit <= 0:
+		return false
+	case limit >= 3:
+		return next >= limit-1
+	default:
+		return next > limit
+	}
+}
+
+// nearLimit reports whether a message received now should go on as a fresh copy before it is
+// worked on: its receive count is one short of the redrive policy's maxReceiveCount (a crash took
+// it there, as hand-backs stop earlier), so one more crash would let SQS move it to the dead-letter
+// queue. (With a maxReceiveCount below 3 that would re-send every message; there only failures
+// re-send.)
+func (c *consumer) nearLimit(m sqsqueue.Message) bool {
+	limit := c.q.MaxReceiveCount()
+	return limit >= 3 && m.ReceiveCount >= limit-1
+}
+
+// resend replaces the message by a fresh copy delayed by delay. If that fails the message is
+// handed back as it is: SQS may then dead-letter it if its count runs out, the one way left.
+func (c *consumer) resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration) {
+	log := zerolog.Ctx(ctx)
+	ctx = context.WithoutCancel(ctx)
+	if err := c.q.Resend(ctx, m, u, delay); err != nil {
+		log.Error().Err(err).Msg("could not re-send the message as a fresh copy: handed back as it is")
+		if err := c.q.SetVisibility(ctx, m, delay); err != nil {
 			log.Error().Err(err).Msg("could not delay the redelivery")
 		}
+		return
 	}
+	c.metrics.Resent.Inc()
+	log.Info().Int("max_receive_count", c.q.MaxReceiveCount()).Int("attempts", m.Attempts()).Dur("delay", delay).
+		Msg("re-sent as a fresh copy to stay clear of the redrive policy")
 }
 
 // reject logs, counts and announces a message that can't be routed, then moves it to the
 // dead-letter queue (or, without one, hides it for 12 hours so it can't loop hot).
 func (c *consumer) reject(ctx context.Context, m sqsqueue.Message, in handlers.Inbound, err error, reason string) {
 	log := zerolog.Ctx(ctx)
+	c.waiting.done(in.DeliveryID)
 	log.Error().Err(err).Str("reason", reason).Msg("alarm rejected")
 	c.metrics.Rejected.WithLabelValues(reason).Inc()
 	c.metrics.failure()
@@ -247,7 +374,15 @@ func (c *consumer) heartbeat(ctx context.Context, m sqsqueue.Message) (stop func
 	return func() { cancel(); <-done }
 }
 
-// redeliveryDelay grows with the receive count: 10 s, 20 s, 40 s … up to 15 minutes.
-func redeliveryDelay(receiveCount int) time.Duration {
-	return min(10*time.Second<<min(max(receiveCount-1, 0), 10), 15*time.Minute)
+// maxRedeliveryDelay caps the wait between two tries of an alarm that failed calling a service;
+// maxWaitingDelay that of one held back while its service is down (see health.admit), so that once
+// the service is back every waiting alarm is tried again within it.
+const (
+	maxRedeliveryDelay = 2 * time.Minute
+	maxWaitingDelay    = 30 * time.Second
+)
+
+// redeliveryDelay grows with the attempts: 10 s, 20 s, 40 s, 80 s, then every maxRedeliveryDelay.
+func redeliveryDelay(attempts int) time.Duration {
+	return min(10*time.Second<<min(max(attempts-1, 0), 10), maxRedeliveryDelay)
 }

@@ -27,6 +27,12 @@ type Metrics struct {
 	InFlight    prometheus.Gauge
 	Connected   prometheus.Gauge
 	Reconnects  prometheus.Counter
+	ServiceUp   *prometheus.GaugeVec // by service: 0 while it is failing (see health)
+	Waiting     prometheus.Gauge     // alarms handed back after a transient failure, not finished yet
+	Resent      prometheus.Counter   // messages re-sent as fresh copies to stay clear of maxReceiveCount
+
+	// onCall, when set, sees every service call's outcome (the health tracker).
+	onCall func(service string, req *http.Request, status int, err error)
 
 	state      *stateCollector
 	collectors []prometheus.Collector
@@ -56,11 +62,14 @@ func NewMetrics() *Metrics {
 		InFlight:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_alarms_in_flight", Help: "Alarms being handled now."}),
 		Connected:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_slack_connected", Help: "1 while the Socket Mode connection is up."}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_slack_reconnects_total", Help: "Socket Mode connections opened after the first."}),
+		ServiceUp:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dispatch_service_up", Help: "0 while calls to the service keep failing (5xx or no answer), else 1."}, []string{"service"}),
+		Waiting:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_alarms_waiting", Help: "Alarms waiting in the queue to be retried after a transient failure."}),
+		Resent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_messages_resent_total", Help: "Messages re-sent as a fresh copy before their receive count reached the redrive policy's maxReceiveCount."}),
 		counts:     map[string]int{},
 	}
 	m.state = newStateCollector()
 	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects,
-		m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+		m.ServiceUp, m.Waiting, m.Resent, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range m.collectors {
 		f(c)
 	}
@@ -112,6 +121,13 @@ func (m *Metrics) instrument(service string, base http.RoundTripper) http.RoundT
 			outcome = strconv.Itoa(resp.StatusCode/100) + "xx"
 		}
 		m.APICalls.WithLabelValues(service, outcome).Inc()
+		if m.onCall != nil && req.Context().Err() == nil {
+			status := 0
+			if err == nil {
+				status = resp.StatusCode
+			}
+			m.onCall(service, req, status, err)
+		}
 		return resp, err
 	})
 }

@@ -39,6 +39,8 @@ type StatusReport struct {
 	LastAlarm       time.Time
 	DefaultRepo     string
 	FallbackChannel string
+	Down            []ServiceHealth // services failing now
+	Waiting         int             // alarms waiting to be retried after a transient failure
 }
 
 // Status gathers a StatusReport.
@@ -143,6 +145,7 @@ func (c *Commands) statusCmd(ctx context.Context, _ Command, _ []string) Reply {
 			b.WriteString("• Dead-letter queue: none configured\n")
 		}
 	}
+	writeServices(&b, st.Down, st.Waiting, c.now())
 	var types []string
 	total := 0
 	for t, n := range st.HandledByType {

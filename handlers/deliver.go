@@ -194,6 +194,7 @@ func (r *Router) dmOnce(ctx context.Context, userID string, m Message, resumed b
 			return ref, nil
 		}
 	}
+	m.Note += lateNote(ctx, r.now())
 	ref, err := r.chat.DM(ctx, userID, m)
 	if err != nil {
 		return MessageRef{}, fmt.Errorf("DM %s: %w", userID, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -117,4 +118,60 @@ func noticeDigest(batch []Message, dropped int) Message {
 		Body:  b.String(),
 		Note:  "every one is in the log (and rejected alarms in the dead-letter queue)",
 	}
+}
+
+// ServiceHealth is a service that is failing now, for /dispatch status.
+type ServiceHealth struct {
+	Service string    // "GitHub", "Slack", "PagerDuty", "SQS"
+	Since   time.Time // its first failure in the current run of failures
+	Cause   string    // the last failure, e.g. "HTTP 502"
+}
+
+// ServiceChange is a service going down (Down) or coming back (Ended set), for the fallback channel.
+type ServiceChange struct {
+	Service string
+	Down    bool
+	Since   time.Time // when it started failing
+	Ended   time.Time // when it answered again (zero while Down)
+	Cause   string    // the last failure
+	Waiting int       // alarms waiting to be retried, at the change
+}
+
+// ServiceChanged announces in the fallback channel that a service is failing, or is back. The caller
+// calls it once when an outage starts and once when it ends, never once per alarm; like every
+// notice it is posted in the background (and, Slack itself being down, only logged).
+func (r *Router) ServiceChanged(ctx context.Context, c ServiceChange) {
+	if r.cfg.FallbackChannel != "" {
+		r.notices.add(ctx, serviceNotice(c))
+	}
+}
+
+func serviceNotice(c ServiceChange) Message {
+	if c.Down {
+		return Message{
+			Key:   "outage/" + c.Service + "/" + c.Since.UTC().Format(time.RFC3339),
+			Title: c.Service + " is failing: alarms wait and are retried",
+			Body: fmt.Sprintf("Calls to %s have failed since %s UTC (%s). Alarms that need it stay on the queue and are retried with backoff, for up to a day; none is dropped. %d waiting now. A notice follows when it answers again.",
+				c.Service, c.Since.UTC().Format("15:04:05"), c.Cause, c.Waiting),
+			Note: "dispatch · /dispatch status shows the waiting alarms",
+		}
+	}
+	return Message{
+		Key:   "outage/" + c.Service + "/" + c.Since.UTC().Format(time.RFC3339) + "/end",
+		Title: c.Service + " answers again",
+		Body: fmt.Sprintf("%s failed from %s to %s UTC (%s; last failure: %s). The %d alarms waiting are being delivered now, at the services' limits; each DM says how late it is.",
+			c.Service, c.Since.UTC().Format("15:04:05"), c.Ended.UTC().Format("15:04:05"), c.Ended.Sub(c.Since).Round(time.Second), c.Cause, c.Waiting),
+		Note: "dispatch",
+	}
+}
+
+// writeServices adds the failing services and the waiting alarms to /dispatch status.
+func writeServices(b *strings.Builder, down []ServiceHealth, waiting int, now time.Time) {
+	if len(down) == 0 {
+		b.WriteString("• Services: Slack, GitHub, PagerDuty and SQS answering\n")
+	}
+	for _, s := range down {
+		fmt.Fprintf(b, "• %s: *failing* for %s (%s)\n", s.Service, now.Sub(s.Since).Round(time.Second), s.Cause)
+	}
+	fmt.Fprintf(b, "• Alarms waiting to be retried: %d\n", waiting)
 }

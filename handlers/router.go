@@ -78,6 +78,9 @@ type Inbound struct {
 	Body       []byte
 	// Redelivered: the queue says this message was received before (a crash, a timeout).
 	Redelivered bool
+	// PublishedAt is when the alarm was published (zero when unknown); a DM more than LateAfter
+	// later says how late it is.
+	PublishedAt time.Time
 }
 
 // Outcome says what handling an alarm did, for logs and metrics.
@@ -102,7 +105,7 @@ func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
 	}
 	out.AlarmID, out.Type = a.ID(in.DeliveryID), a.Type
 	l := log.With().Str("alarm_id", out.AlarmID).Str("alarm_type", string(a.Type)).Logger()
-	ctx = l.WithContext(ctx)
+	ctx = withPublished(l.WithContext(ctx), in.PublishedAt)
 	for _, w := range warnings {
 		l.Warn().Str("warning", w).Msg("alarm accepted with a warning")
 	}

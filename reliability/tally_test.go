@@ -56,13 +56,14 @@ func sendAll(t *testing.T, e *stack.Env, bodies []string) {
 
 var markerAlarm = regexp.MustCompile(`<!-- dispatch alarm=(\S*) `)
 
-// tally counts, for each alarm, its issues and its prompts.
+// tally counts, for each alarm, its issues and its prompts, and whether it is in the dead-letter
+// queue (every stack's queue has one, with maxReceiveCount 5 counted as SQS counts).
 type tally struct {
-	published, handled, duplicated, lost int
+	published, handled, duplicated, deadLettered, lost int
 }
 
 func (c tally) String() string {
-	return fmt.Sprintf("published %d, handled %d, duplicated %d, lost %d", c.published, c.handled, c.duplicated, c.lost)
+	return fmt.Sprintf("published %d, handled %d, duplicated %d, dead-lettered %d, lost %d", c.published, c.handled, c.duplicated, c.deadLettered, c.lost)
 }
 
 // count looks at what the fakes hold for every alarm id: exactly one issue and one DM is handled.
@@ -113,7 +114,46 @@ func settle(t *testing.T, e *stack.Env, ids []string, within time.Duration) tall
 	if time.Now().Before(deadline) {
 		e.QueueEmpty(time.Until(deadline))
 	}
-	return count(e, ids)
+	c := count(e, ids)
+	c.deadLettered = deadLettered(t, e, ids)
+	return c
+}
+
+// deadLettered counts the alarms of ids in the dead-letter queue, leaving the queue as it was: it
+// receives every message there (hidden meanwhile) and then releases them.
+func deadLettered(t *testing.T, e *stack.Env, ids []string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var bodies []string
+	var receipts []*string
+	for {
+		out, err := e.AWS.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &e.Queue.DLQURL, MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+		if err != nil {
+			t.Fatalf("look in the dead-letter queue: %v", err)
+		}
+		if len(out.Messages) == 0 {
+			break
+		}
+		for _, m := range out.Messages {
+			bodies, receipts = append(bodies, aws.ToString(m.Body)), append(receipts, m.ReceiptHandle)
+		}
+	}
+	for _, r := range receipts {
+		if _, err := e.AWS.SQS().ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &e.Queue.DLQURL, ReceiptHandle: r}); err != nil {
+			t.Errorf("release a dead-lettered message: %v", err)
+		}
+	}
+	n := 0
+	for _, id := range ids {
+		for _, b := range bodies {
+			if strings.Contains(b, `"`+id+`"`) || strings.Contains(b, `\"`+id+`\"`) {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 var reportMu sync.Mutex
@@ -132,7 +172,7 @@ func report(t *testing.T, scenario string, c tally, took time.Duration, extra st
 		}
 		reportMu.Unlock()
 	}
-	if c.lost != 0 || c.duplicated != 0 || c.handled != c.published {
+	if c.lost != 0 || c.duplicated != 0 || c.deadLettered != 0 || c.handled != c.published {
 		t.Errorf("%s: %s", scenario, c)
 	}
 }

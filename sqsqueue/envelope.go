@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -19,6 +20,7 @@ type snsEnvelope struct {
 	MessageID string  `json:"MessageId"`
 	TopicArn  string  `json:"TopicArn"`
 	Message   *string `json:"Message"`
+	Timestamp string  `json:"Timestamp"` // when SNS accepted the publish, RFC 3339
 }
 
 // taskEnvelope is how dispatch puts a handlers.Task on its own queue, signed so that nobody who can
@@ -33,6 +35,9 @@ type Unwrapped struct {
 	Payload    []byte         // the alarm JSON (when Task is nil)
 	DeliveryID string         // the SNS MessageId, else the SQS one: the same for every redelivery
 	Task       *handlers.Task // set when the message is a deferred task
+	// PublishedAt is when the alarm was published: the SNS envelope's Timestamp (Queue.Unwrap falls
+	// back on SQS's SentTimestamp); zero when unknown.
+	PublishedAt time.Time
 }
 
 // Unwrap reads a queue body: an SNS notification envelope, one of dispatch's signed tasks, or a raw
@@ -75,6 +80,9 @@ func Unwrap(body []byte, sqsMessageID string, taskKey []byte) (Unwrapped, error)
 		return out, errors.New("SNS envelope has no Message string")
 	}
 	out.Payload = []byte(*env.Message)
+	if t, err := time.Parse(time.RFC3339Nano, env.Timestamp); err == nil {
+		out.PublishedAt = t
+	}
 	if env.MessageID != "" {
 		out.DeliveryID = env.MessageID
 	}

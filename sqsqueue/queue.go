@@ -24,19 +24,22 @@ const MaxDelay = 15 * time.Minute
 
 // Message is one received queue message.
 type Message struct {
-	ID           string
-	Receipt      string
-	Body         []byte
-	ReceiveCount int
-	SentAt       time.Time
+	ID              string
+	Receipt         string
+	Body            []byte
+	ReceiveCount    int       // SQS's ApproximateReceiveCount: receives of this copy
+	SentAt          time.Time // SQS's SentTimestamp
+	FirstReceivedAt time.Time // SQS's ApproximateFirstReceiveTimestamp
+	Resent          *Resent   // set on a copy made by Resend (signature checked)
 }
 
 // Queue is one SQS queue, with its dead-letter queue when it has a redrive policy.
 type Queue struct {
-	sqs     *sqs.Client
-	url     string
-	dlqURL  string
-	taskKey []byte
+	sqs         *sqs.Client
+	url         string
+	dlqURL      string
+	maxReceives int // the redrive policy's maxReceiveCount; 0 without one
+	taskKey     []byte
 }
 
 // New makes a Queue. Call Discover to learn its dead-letter queue.
@@ -49,6 +52,10 @@ func (q *Queue) URL() string { return q.url }
 
 // DLQURL is the dead-letter queue's URL, or "" when the queue has no redrive policy.
 func (q *Queue) DLQURL() string { return q.dlqURL }
+
+// MaxReceiveCount is the redrive policy's maxReceiveCount (after that many receives SQS moves a
+// message to the dead-letter queue), or 0 when the queue has no redrive policy. Known after Discover.
+func (q *Queue) MaxReceiveCount() int { return q.maxReceives }
 
 // Discover reads the queue's attributes (proving it is reachable) and finds its dead-letter queue
 // from the redrive policy, if any.
@@ -65,10 +72,17 @@ func (q *Queue) Discover(ctx context.Context) error {
 	}
 	var rp struct {
 		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		// SQS answers a string ("5"); a number is accepted too.
+		MaxReceiveCount json.RawMessage `json:"maxReceiveCount"`
 	}
 	if err := json.Unmarshal([]byte(policy), &rp); err != nil || rp.DeadLetterTargetArn == "" {
 		return fmt.Errorf("sqs queue %s: unreadable redrive policy %q", q.url, policy)
 	}
+	n, err := strconv.Atoi(strings.Trim(string(rp.MaxReceiveCount), `"`))
+	if err != nil || n < 1 {
+		return fmt.Errorf("sqs queue %s: redrive policy without a usable maxReceiveCount: %q", q.url, policy)
+	}
+	q.maxReceives = n
 	// arn:aws:sqs:region:account:name
 	parts := strings.Split(rp.DeadLetterTargetArn, ":")
 	name, account := parts[len(parts)-1], ""
@@ -96,7 +110,9 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 		VisibilityTimeout:   int32(visibility / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{
 			types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameSentTimestamp,
+			types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp,
 		},
+		MessageAttributeNames: []string{attrResent, attrResentSig},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqs receive: %w", err)
@@ -105,17 +121,25 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 	for _, m := range out.Messages {
 		msg := Message{ID: aws.ToString(m.MessageId), Receipt: aws.ToString(m.ReceiptHandle), Body: []byte(aws.ToString(m.Body))}
 		msg.ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-		if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)], 10, 64); err == nil {
-			msg.SentAt = time.UnixMilli(ms)
-		}
+		readTimes(m, &msg)
+		msg.Resent = q.readResent(m, msg.Body)
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil
 }
 
-// Unwrap reads a received message's envelope (see the package function Unwrap).
+// Unwrap reads a received message's envelope (see the package function Unwrap). A resent copy keeps
+// the delivery ID and publication time of the first; otherwise an alarm without an SNS envelope
+// counts as published when SQS received it.
 func (q *Queue) Unwrap(m Message) (Unwrapped, error) {
-	return Unwrap(m.Body, m.ID, q.taskKey)
+	u, err := Unwrap(m.Body, m.ID, q.taskKey)
+	if u.PublishedAt.IsZero() {
+		u.PublishedAt = m.SentAt
+	}
+	if m.Resent != nil {
+		u.DeliveryID, u.PublishedAt = m.Resent.DeliveryID, m.Resent.PublishedAt
+	}
+	return u, err
 }
 
 // Delete removes a handled message.
@@ -130,7 +154,7 @@ func (q *Queue) Delete(ctx context.Context, m Message) error {
 // SetVisibility makes the message invisible for d from now (0 releases it at once).
 func (q *Queue) SetVisibility(ctx context.Context, m Message, d time.Duration) error {
 	_, err := q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: &q.url, ReceiptHandle: &m.Receipt, VisibilityTimeout: int32(min(d, 12*time.Hour) / time.Second),
+		QueueUrl: &q.url, ReceiptHandle: &m.Receipt, VisibilityTimeout: int32(ceilSeconds(min(d, 12*time.Hour))),
 	})
 	if err != nil {
 		return fmt.Errorf("sqs change visibility: %w", err)
@@ -170,7 +194,7 @@ func (q *Queue) Defer(ctx context.Context, t handlers.Task) error {
 	}
 	s := string(body)
 	_, err = q.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl: &q.url, MessageBody: &s, DelaySeconds: int32(min(t.Delay, MaxDelay) / time.Second),
+		QueueUrl: &q.url, MessageBody: &s, DelaySeconds: int32(ceilSeconds(min(t.Delay, MaxDelay))),
 	})
 	if err != nil {
 		return fmt.Errorf("sqs send task: %w", err)

@@ -13,6 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
+// DefaultMaxReceiveCount is the redrive policy's maxReceiveCount when QueueOptions gives none: the
+// one deploy/dispatch.yaml deploys.
+const DefaultMaxReceiveCount = 5
+
 // QueueOptions configures NewQueue. The zero value is a standard queue with
 // the server's default visibility timeout and no dead-letter queue.
 type QueueOptions struct {
@@ -24,8 +28,8 @@ type QueueOptions struct {
 	// there once it has been received MaxReceiveCount times without being
 	// deleted.
 	DLQ bool
-	// MaxReceiveCount is the redrive policy's maxReceiveCount; zero means 3.
-	// Ignored without DLQ.
+	// MaxReceiveCount is the redrive policy's maxReceiveCount; zero means
+	// DefaultMaxReceiveCount. Ignored without DLQ.
 	MaxReceiveCount int
 	// FIFO makes a FIFO queue (and FIFO dead-letter queue): the names end in
 	// ".fifo", messages need a MessageGroupId, one message per group is in
@@ -79,7 +83,7 @@ func (s *Server) NewQueue(t testing.TB, opts QueueOptions) Queue {
 		q.DLQURL, q.DLQARN = s.createQueue(ctx, t, dlqName, dlqAttrs)
 		maxReceive := opts.MaxReceiveCount
 		if maxReceive <= 0 {
-			maxReceive = 3
+			maxReceive = DefaultMaxReceiveCount
 		}
 		policy, err := json.Marshal(map[string]string{
 			"deadLetterTargetArn": q.DLQARN,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 func TestStartIsIdempotent(t *testing.T) {
@@ -80,37 +82,83 @@ func TestRedeliveryAfterVisibilityTimeout(t *testing.T) {
 	}
 }
 
+// TestRedriveToDeadLetterQueue shows the receive count as SQS reports it (1, 2, 3 … on each
+// receive, with the first receive's timestamp kept and SentTimestamp the send's) and the redrive
+// policy acting on that count: after MaxReceiveCount receives the next one would exceed it, so the
+// message is in the dead-letter queue instead. Hand-backs alternate between ChangeMessageVisibility 0
+// and an expired visibility timeout, the two ways a message returns.
 func TestRedriveToDeadLetterQueue(t *testing.T) {
 	t.Parallel()
-	s, ctx := startServer(t, 15*time.Second)
-	q := s.NewQueue(t, QueueOptions{VisibilityTimeout: time.Second, DLQ: true}) // MaxReceiveCount 3
+	s, ctx := startServer(t, 20*time.Second)
+	q := s.NewQueue(t, QueueOptions{VisibilityTimeout: time.Second, DLQ: true}) // MaxReceiveCount 5
+	sent := time.Now()
 	send(ctx, t, s, q.URL, "poison")
 
-	// Receive without deleting, as a consumer that keeps failing would, until
-	// the message shows up in the dead-letter queue.
-	receives := 0
+	var counts []string
+	var firsts, sents []string
 	var dead []string
 	for len(dead) == 0 {
 		if ctx.Err() != nil {
-			t.Fatalf("not in the dead-letter queue after %d receives: %v", receives, ctx.Err())
+			t.Fatalf("not in the dead-letter queue after receives %v: %v", counts, ctx.Err())
 		}
-		out, err := s.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), WaitTimeSeconds: 1})
+		out, err := s.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL), WaitTimeSeconds: 1,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
 		if err != nil {
 			t.Fatalf("receive: %v", err)
 		}
-		receives += len(out.Messages)
+		for _, m := range out.Messages {
+			counts = append(counts, m.Attributes["ApproximateReceiveCount"])
+			firsts = append(firsts, m.Attributes["ApproximateFirstReceiveTimestamp"])
+			sents = append(sents, m.Attributes["SentTimestamp"])
+			if len(counts)%2 == 0 {
+				if _, err := s.SQS().ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(q.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+					t.Fatalf("release: %v", err)
+				}
+			}
+		}
 		if dead, err = s.Drain(ctx, q.DLQURL); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if receives != 3 {
-		t.Errorf("received %d times before the move, want MaxReceiveCount = 3", receives)
+	if want := []string{"1", "2", "3", "4", "5"}; !slices.Equal(counts, want) {
+		t.Errorf("ApproximateReceiveCount on each receive = %v, want %v, then the dead-letter queue", counts, want)
+	}
+	for i := range firsts {
+		if firsts[i] != firsts[0] || sents[i] != sents[0] {
+			t.Errorf("receive %d: ApproximateFirstReceiveTimestamp %s, SentTimestamp %s; want those of the first receive, %s and %s",
+				i+1, firsts[i], sents[i], firsts[0], sents[0])
+		}
+	}
+	if ms, _ := strconv.ParseInt(sents[0], 10, 64); time.UnixMilli(ms).Before(sent.Add(-time.Second)) || time.UnixMilli(ms).After(sent.Add(time.Second)) {
+		t.Errorf("SentTimestamp %s, want the send's time %d", sents[0], sent.UnixMilli())
 	}
 	if !slices.Equal(dead, []string{"poison"}) {
 		t.Errorf("dead-letter queue held %q, want [poison]", dead)
 	}
 	if n, err := s.Depth(ctx, q.URL); err != nil || n != 0 {
 		t.Errorf("source queue depth = %d, %v; want 0", n, err)
+	}
+}
+
+// TestFailReceives: an injected SQS outage fails receives with a 500 until it ends, and loses
+// nothing.
+func TestFailReceives(t *testing.T) {
+	t.Parallel()
+	s, ctx := startServer(t, 20*time.Second)
+	q := s.NewQueue(t, QueueOptions{})
+	send(ctx, t, s, q.URL, "waits")
+	s.FailReceives(q.URL, 2*time.Second)
+	ended := time.Now().Add(2 * time.Second)
+	_, err := s.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(q.URL)}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+	var apiErr interface{ ErrorCode() string }
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InternalError" {
+		t.Fatalf("receive during the failure: %v, want InternalError", err)
+	}
+	for time.Now().Before(ended) {
+		time.Sleep(50 * time.Millisecond) // waiting out the injected failure's fixed end
+	}
+	if m := receiveWithin(ctx, t, s, q.URL); aws.ToString(m.Body) != "waits" {
+		t.Errorf("after the failure received %q, want the message sent before it", aws.ToString(m.Body))
 	}
 }
 

@@ -9,8 +9,11 @@
 //
 // Where goaws differs from AWS (all checked against goaws v0.5.4):
 //   - ApproximateNumberOfMessages counts in-flight and delayed messages too.
-//   - ApproximateReceiveCount is always "1"; SentTimestamp is the time of
-//     the receive, not of the send.
+//   - goaws answers ApproximateReceiveCount "1" on every receive and
+//     SentTimestamp as the time of the receive; awstest corrects both, and
+//     ApproximateFirstReceiveTimestamp, in JSON answers (counts.go), so the
+//     receive count grows as on SQS and matches the count goaws's redrive
+//     acts on. The old query (XML) protocol keeps goaws's values.
 //   - Visibility timeouts and dead-letter moves are checked once a second,
 //     so a message becomes visible again up to a second late.
 //   - Deleting with the receipt handle of an earlier receive fails with 404

@@ -12,6 +12,7 @@ type failure struct {
 	n          int
 	status     int
 	retryAfter time.Duration
+	until      time.Time // set by FailFor: every call fails until then, n is not counted
 }
 
 func (f *failure) reply() reply {
@@ -89,9 +90,29 @@ func (s *Server) FailNext(method string, n int, status int, retryAfter time.Dura
 	s.failures[method] = &failure{n: n, status: status, retryAfter: retryAfter}
 }
 
+// FailFor makes every call of method (""; any method without a failure of its own) answer with
+// HTTP status for d from now, as in an outage of Slack; it replaces an earlier FailNext or FailFor
+// of method. d <= 0 clears it.
+func (s *Server) FailFor(method string, d time.Duration, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.failures, method)
+		return
+	}
+	s.failures[method] = &failure{status: status, until: time.Now().Add(d)}
+}
+
 func (s *Server) takeFailureLocked(method string) *failure {
 	for _, key := range []string{method, ""} {
 		if f, ok := s.failures[key]; ok {
+			if !f.until.IsZero() {
+				if time.Now().Before(f.until) {
+					return f
+				}
+				delete(s.failures, key)
+				continue
+			}
 			f.n--
 			if f.n <= 0 {
 				delete(s.failures, key)

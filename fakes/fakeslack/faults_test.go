@@ -127,3 +127,27 @@ func TestPostRateLimit(t *testing.T) {
 		t.Errorf("DM holds %d messages, want 3", got)
 	}
 }
+
+// TestFailFor: an outage of one method fails every call of it until it ends, then it answers again.
+func TestFailFor(t *testing.T) {
+	srv := newServer(t, Options{})
+	api := newAPI(srv)
+	srv.FailFor("auth.test", 300*time.Millisecond, http.StatusServiceUnavailable)
+	end := time.Now().Add(300 * time.Millisecond)
+	for range 5 {
+		if _, err := api.AuthTestContext(testCtx(t)); err == nil {
+			if time.Now().Before(end) {
+				t.Fatal("auth.test answered during its outage")
+			}
+			break
+		} else if sc, ok := errors.AsType[slack.StatusCodeError](err); !ok || sc.Code != http.StatusServiceUnavailable {
+			t.Fatalf("err = %#v, want slack.StatusCodeError 503", err)
+		}
+	}
+	for time.Now().Before(end) {
+		time.Sleep(10 * time.Millisecond) // the outage ends on the clock
+	}
+	if _, err := api.AuthTestContext(testCtx(t)); err != nil {
+		t.Errorf("auth.test after the outage: %v", err)
+	}
+}

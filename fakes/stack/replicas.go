@@ -40,7 +40,7 @@ func (e *Env) StartBot() *Replica {
 	if e.awsCfg != nil {
 		awsCfg = e.awsCfg.Copy()
 	}
-	b, err := bot.New(context.Background(), e.Config, bot.Options{AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second}, log)
+	b, err := bot.New(context.Background(), e.Config, bot.Options{AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second, TimeScale: e.timeScale}, log)
 	if err != nil {
 		e.T.Fatalf("bot.New: %v", err)
 	}

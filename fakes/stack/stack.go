@@ -45,8 +45,10 @@ var People = []fakeslack.User{
 // Options shape a stack.
 type Options struct {
 	Configure func(*bot.Config) // changes to the bot's configuration
-	DLQ       bool              // give the queue a dead-letter queue and redrive policy
-	AWS       *aws.Config       // the bot's SQS endpoint, when not the in-process goaws
+	// DLQ is kept for the tests that ask for it: every stack's queue now has a dead-letter queue
+	// and the redrive policy as deployed (maxReceiveCount 5, counted as SQS counts, see awstest).
+	DLQ bool
+	AWS *aws.Config // the bot's SQS endpoint, when not the in-process goaws
 	// QueueVisibility is the queue's own visibility timeout (default 30 s); the bot sets its own
 	// on every receive (Config.Visibility).
 	QueueVisibility time.Duration
@@ -59,6 +61,8 @@ type Options struct {
 	// many times faster; 0 keeps Slack's real limits. For scenarios of many restarts and replicas,
 	// each of which starts with no memory of the budget its predecessors spent.
 	SlackScale float64
+	// TimeScale runs StartBot's bots on a faster clock (bot.Options.TimeScale).
+	TimeScale float64
 }
 
 // Env is one dispatch under test with its own queue, topics and fake services.
@@ -74,11 +78,12 @@ type Env struct {
 	Logs     *SyncBuffer
 	Config   bot.Config
 
-	awsCfg   *aws.Config
-	noRedact bool
-	mu       sync.Mutex
-	bots     []*Replica
-	procs    []*Process
+	awsCfg    *aws.Config
+	noRedact  bool
+	timeScale float64
+	mu        sync.Mutex
+	bots      []*Replica
+	procs     []*Process
 }
 
 // New starts the services (goaws once per process) and prepares a configuration for dispatch.
@@ -89,12 +94,12 @@ func New(t testing.TB, opts Options) *Env {
 	if err != nil {
 		t.Fatalf("goaws: %v", err)
 	}
-	e := &Env{T: t, AWS: a, Logs: &SyncBuffer{}, awsCfg: opts.AWS, noRedact: opts.NoRedaction}
+	e := &Env{T: t, AWS: a, Logs: &SyncBuffer{}, awsCfg: opts.AWS, noRedact: opts.NoRedaction, timeScale: opts.TimeScale}
 	vis := opts.QueueVisibility
 	if vis == 0 {
 		vis = 30 * time.Second
 	}
-	e.Queue = a.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: vis, DLQ: opts.DLQ})
+	e.Queue = a.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: vis, DLQ: true, MaxReceiveCount: awstest.DefaultMaxReceiveCount})
 	e.RawTopic = a.NewTopic(t, e.Queue, true)
 	e.SNSTopic = a.NewTopic(t, e.Queue, false)
 

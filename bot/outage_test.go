@@ -1,0 +1,109 @@
+package bot
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+)
+
+// changes collects the notices a health tracker asks for.
+type changes struct {
+	mu  sync.Mutex
+	got []handlers.ServiceChange
+}
+
+func (c *changes) add(_ context.Context, ch handlers.ServiceChange) {
+	c.mu.Lock()
+	c.got = append(c.got, ch)
+	c.mu.Unlock()
+}
+
+func TestHealthAnnouncesAnOutageOnceEachWay(t *testing.T) {
+	m := NewMetrics()
+	h := newHealth(m)
+	var c changes
+	h.notify, h.waiting = c.add, func() int { return 7 }
+	post, open := "POST /api/chat.postMessage", "POST /api/conversations.open"
+
+	h.observe("slack", post, true, "HTTP 503")
+	h.observe("slack", post, true, "HTTP 503")
+	if len(c.got) != 0 || len(h.report()) != 0 {
+		t.Fatalf("two failures made an outage: %+v", c.got)
+	}
+	for range 20 { // an outage: many more failures, other methods still answering
+		h.observe("slack", post, true, "HTTP 503")
+		h.observe("slack", open, false, "")
+	}
+	if len(c.got) != 1 || !c.got[0].Down || c.got[0].Service != "Slack" || c.got[0].Waiting != 7 || c.got[0].Cause != "HTTP 503" {
+		t.Fatalf("notices during the outage: %+v, want one: Slack down, 7 waiting", c.got)
+	}
+	if r := h.report(); len(r) != 1 || r[0].Service != "Slack" {
+		t.Errorf("report during the outage: %+v", r)
+	}
+	if ok, down := h.admit([]string{"github", "slack"}, time.Hour); !ok || down != "" {
+		t.Errorf("the first alarm while Slack is down is not let through as its probe")
+	}
+	if ok, down := h.admit([]string{"github", "slack"}, time.Hour); ok || down != "Slack" {
+		t.Errorf("a second alarm within the probe interval: admitted %v (%s), want held back by Slack", ok, down)
+	}
+	if ok, _ := h.admit([]string{"pagerduty"}, time.Hour); !ok {
+		t.Error("a page, which needs only PagerDuty, was held back by Slack")
+	}
+	h.observe("slack", post, false, "")
+	h.observe("slack", post, false, "")
+	if len(c.got) != 2 || c.got[1].Down || c.got[1].Ended.IsZero() || c.got[1].Since != c.got[0].Since {
+		t.Fatalf("notices after recovery: %+v, want the outage and one recovery", c.got)
+	}
+	if len(h.report()) != 0 || h.anyDown() {
+		t.Errorf("still reported down after recovery: %+v", h.report())
+	}
+}
+
+func TestEndpointOf(t *testing.T) {
+	for _, tc := range []struct{ method, url, want string }{
+		{"POST", "http://127.0.0.1:1/api/chat.postMessage", "POST /api/chat.postMessage"},
+		{"POST", "http://127.0.0.1:1/repos/acme/alarms/issues", "POST /repos/*/*/issues"},
+		{"PATCH", "http://127.0.0.1:1/repos/acme/other/issues/123", "PATCH /repos/*/*/issues/*"},
+		{"GET", "http://127.0.0.1:1/search/issues?q=x", "GET /search/issues"},
+		{"POST", "http://127.0.0.1:1/v2/enqueue", "POST /v2/enqueue"},
+	} {
+		if got := endpointOf(httptest.NewRequest(tc.method, tc.url, nil)); got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.method, tc.url, got, tc.want)
+		}
+	}
+}
+
+func TestRedeliveryDelay(t *testing.T) {
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 2 * time.Minute, 2 * time.Minute}
+	for i, w := range want {
+		if got := redeliveryDelay(i + 1); got != w {
+			t.Errorf("attempt %d: %s, want %s", i+1, got, w)
+		}
+	}
+	if got := redeliveryDelay(10000); got != maxRedeliveryDelay {
+		t.Errorf("attempt 10000: %s, want the cap", got)
+	}
+}
+
+// TestAHandledAlarmEndsAnOutage: an endpoint that failed and is never called again does not keep
+// its service down; the next alarm handled with it ends the outage.
+func TestAHandledAlarmEndsAnOutage(t *testing.T) {
+	h := newHealth(NewMetrics())
+	var c changes
+	h.notify = c.add
+	for range failuresForOutage {
+		h.observe("github", "POST /repos/*/*/labels", true, "HTTP 502")
+	}
+	h.observe("github", "POST /repos/*/*/issues", false, "")
+	if !h.anyDown() {
+		t.Fatal("GitHub not down after its labels endpoint failed")
+	}
+	h.succeeded([]string{"github", "slack"})
+	if h.anyDown() || len(c.got) != 2 || c.got[1].Down || c.got[1].Service != "GitHub" {
+		t.Errorf("after an alarm handled with GitHub: down %v, notices %+v; want up, one outage and one recovery", h.anyDown(), c.got)
+	}
+}
