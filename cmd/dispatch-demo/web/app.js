@@ -100,14 +100,18 @@ function renderPeople(people) {
   });
 }
 
+// markdown shows issue text as GitHub renders it in one respect: HTML comments (dispatch's
+// markers) are not shown. The rest stays plain text.
+function markdown(s) { return s.replace(/<!--[\s\S]*?-->/g, "").trim(); }
+
 function renderIssues(issues) {
   if (!issues.length) return [el("div", { class: "empty" }, "no issues yet")];
   return issues.map((is) => el("div", { class: "card issue", "data-number": is.number },
     el("div", { class: "title" }, el("span", { class: `state ${is.state}` }, is.state), `${is.repo}#${is.number} `, is.title),
     el("ul", { class: "labels" }, is.labels.map((l) => el("li", { class: l.startsWith("dispatch:") ? "dispatch" : "" }, l))),
     is.assignees.length ? el("div", { class: "meta" }, `assigned to ${is.assignees.join(", ")}`) : null,
-    is.body ? el("div", { class: "body" }, is.body) : null,
-    is.comments.map((c) => el("div", { class: "comment" }, el("b", {}, c.author), ` · ${new Date(c.created).toLocaleTimeString()}\n`, c.body))));
+    is.body ? el("div", { class: "body" }, markdown(is.body)) : null,
+    is.comments.map((c) => el("div", { class: "comment" }, el("b", {}, c.author), ` · ${new Date(c.created).toLocaleTimeString()}\n`, markdown(c.body)))));
 }
 
 function renderIncidents(incidents) {
