@@ -49,10 +49,11 @@ func startDemo(t *testing.T) *Demo {
 	return d
 }
 
-func browser(t *testing.T) context.Context {
+// browser starts a headless Chromium from exe, stopped when the test ends.
+func browser(t *testing.T, exe string) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
+		chromedp.ExecPath(exe),
 		chromedp.NoSandbox, // root in a container has no user namespace for the sandbox
 		chromedp.WindowSize(1500, 1000),
 	)
@@ -90,8 +91,9 @@ func get[T any](t *testing.T, ctx context.Context, what string, action chromedp.
 // labelled dispatch:escalated and the incident triggered, all on the page. The click goes
 // through the fake Slack's Socket Mode path. An alarm with markup in it is shown as text.
 func TestDemoInABrowser(t *testing.T) {
+	exe := chromium(t) // before anything starts, so a missing browser fails fast
 	d := startDemo(t)
-	ctx := browser(t)
+	ctx := browser(t, exe) // stopped before the demo: cleanups run last-in first-out
 
 	// The first call starts the browser, which lives as long as that call's context: no timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate(d.URL())); err != nil {
