@@ -3,8 +3,10 @@ package awstest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,9 +57,27 @@ func (s *Server) NewQueue(t testing.TB, opts QueueOptions) Queue {
 	t.Helper()
 	ctx, cancel := cleanupContext()
 	defer cancel()
+	q, err := s.CreateQueue(ctx, t.Name(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := cleanupContext()
+		defer cancel()
+		if err := s.DeleteQueue(ctx, q); err != nil {
+			t.Error(err)
+		}
+	})
+	return q
+}
 
+// CreateQueue is NewQueue for code that is not a test (the demo): the queue is
+// named after base plus a process-wide counter, and the caller deletes it with
+// DeleteQueue. When the main queue cannot be made, the dead-letter queue
+// already made is deleted again and the error returned.
+func (s *Server) CreateQueue(ctx context.Context, base string, opts QueueOptions) (Queue, error) {
 	// SQS names: up to 80 characters of [A-Za-z0-9_-], ".fifo" included.
-	base := s.newName(t.Name(), 80-len("-dlq.fifo"))
+	base = s.newName(base, 80-len("-dlq.fifo"))
 	q := Queue{Name: base}
 	if opts.FIFO {
 		q.Name += ".fifo"
@@ -80,7 +100,10 @@ func (s *Server) NewQueue(t testing.TB, opts QueueOptions) Queue {
 		if opts.FIFO {
 			dlqAttrs[string(types.QueueAttributeNameFifoQueue)] = "true"
 		}
-		q.DLQURL, q.DLQARN = s.createQueue(ctx, t, dlqName, dlqAttrs)
+		var err error
+		if q.DLQURL, q.DLQARN, err = s.createQueue(ctx, dlqName, dlqAttrs); err != nil {
+			return Queue{}, err
+		}
 		maxReceive := opts.MaxReceiveCount
 		if maxReceive <= 0 {
 			maxReceive = DefaultMaxReceiveCount
@@ -90,30 +113,44 @@ func (s *Server) NewQueue(t testing.TB, opts QueueOptions) Queue {
 			"maxReceiveCount":     strconv.Itoa(maxReceive),
 		})
 		if err != nil {
-			t.Fatalf("awstest: redrive policy: %v", err)
+			return Queue{}, errors.Join(fmt.Errorf("awstest: redrive policy: %w", err), s.deleteQueue(ctx, q.DLQURL))
 		}
 		attrs[string(types.QueueAttributeNameRedrivePolicy)] = string(policy)
 	}
-	q.URL, q.ARN = s.createQueue(ctx, t, q.Name, attrs)
-	return q
+	var err error
+	if q.URL, q.ARN, err = s.createQueue(ctx, q.Name, attrs); err != nil {
+		if q.DLQURL != "" {
+			err = errors.Join(err, s.deleteQueue(ctx, q.DLQURL))
+		}
+		return Queue{}, err
+	}
+	return q, nil
 }
 
-// createQueue creates a queue, registers its deletion and returns its URL
-// and ARN.
-func (s *Server) createQueue(ctx context.Context, t testing.TB, name string, attrs map[string]string) (url, arn string) {
-	t.Helper()
+// DeleteQueue deletes a queue made by CreateQueue and its dead-letter queue,
+// returning every failure.
+func (s *Server) DeleteQueue(ctx context.Context, q Queue) error {
+	err := s.deleteQueue(ctx, q.URL)
+	if q.DLQURL != "" {
+		err = errors.Join(err, s.deleteQueue(ctx, q.DLQURL))
+	}
+	return err
+}
+
+// createQueue creates a queue and returns its URL and ARN.
+func (s *Server) createQueue(ctx context.Context, name string, attrs map[string]string) (url, arn string, err error) {
 	if _, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs}); err != nil {
-		t.Fatalf("awstest: create queue %s: %v", name, err)
+		return "", "", fmt.Errorf("awstest: create queue %s: %w", name, err)
 	}
 	url = s.url + "/" + AccountID + "/" + name
-	t.Cleanup(func() {
-		ctx, cancel := cleanupContext()
-		defer cancel()
-		if _, err := s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
-			t.Errorf("awstest: delete queue %s: %v", name, err)
-		}
-	})
-	return url, fmt.Sprintf("arn:aws:sqs:%s:%s:%s", Region, AccountID, name)
+	return url, fmt.Sprintf("arn:aws:sqs:%s:%s:%s", Region, AccountID, name), nil
+}
+
+func (s *Server) deleteQueue(ctx context.Context, url string) error {
+	if _, err := s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}); err != nil {
+		return fmt.Errorf("awstest: delete queue %s: %w", url[strings.LastIndex(url, "/")+1:], err)
+	}
+	return nil
 }
 
 // Depth returns the queue's ApproximateNumberOfMessages. Unlike AWS, goaws

@@ -1,7 +1,11 @@
 package awstest
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,20 +25,30 @@ func (s *Server) NewTopic(t testing.TB, q Queue, raw bool) string {
 	t.Helper()
 	ctx, cancel := cleanupContext()
 	defer cancel()
-
-	name := s.newName(t.Name(), 256)
-	out, err := s.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	arn, err := s.CreateTopic(ctx, t.Name(), q, raw)
 	if err != nil {
-		t.Fatalf("awstest: create topic %s: %v", name, err)
+		t.Fatal(err)
 	}
-	arn := aws.ToString(out.TopicArn)
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
 		defer cancel()
-		if _, err := s.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(arn)}); err != nil {
-			t.Errorf("awstest: delete topic %s: %v", name, err)
+		if err := s.DeleteTopic(ctx, arn); err != nil {
+			t.Error(err)
 		}
 	})
+	return arn
+}
+
+// CreateTopic is NewTopic for code that is not a test (the demo): the topic is
+// named after base plus a process-wide counter, and the caller deletes it with
+// DeleteTopic. A topic made but not subscribed is deleted again.
+func (s *Server) CreateTopic(ctx context.Context, base string, q Queue, raw bool) (string, error) {
+	name := s.newName(base, 256)
+	out, err := s.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("awstest: create topic %s: %w", name, err)
+	}
+	arn := aws.ToString(out.TopicArn)
 	_, err = s.sns.Subscribe(ctx, &sns.SubscribeInput{
 		TopicArn:   aws.String(arn),
 		Protocol:   aws.String("sqs"),
@@ -42,7 +56,15 @@ func (s *Server) NewTopic(t testing.TB, q Queue, raw bool) string {
 		Attributes: map[string]string{"RawMessageDelivery": strconv.FormatBool(raw)},
 	})
 	if err != nil {
-		t.Fatalf("awstest: subscribe %s to %s: %v", q.Name, name, err)
+		return "", errors.Join(fmt.Errorf("awstest: subscribe %s to %s: %w", q.Name, name, err), s.DeleteTopic(ctx, arn))
 	}
-	return arn
+	return arn, nil
+}
+
+// DeleteTopic deletes a topic made by CreateTopic.
+func (s *Server) DeleteTopic(ctx context.Context, arn string) error {
+	if _, err := s.sns.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: aws.String(arn)}); err != nil {
+		return fmt.Errorf("awstest: delete topic %s: %w", arn[strings.LastIndex(arn, ":")+1:], err)
+	}
+	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
@@ -28,8 +27,8 @@ func (e *Env) publish(topic, body string) {
 	e.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := e.AWS.SNS().Publish(ctx, &sns.PublishInput{TopicArn: &topic, Message: &body}); err != nil {
-		e.T.Fatalf("sns publish: %v", err)
+	if _, err := e.Publish(ctx, topic, body); err != nil {
+		e.T.Fatal(err)
 	}
 }
 

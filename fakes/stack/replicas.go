@@ -40,19 +40,9 @@ func (e *Env) StartBot() *Replica {
 	if e.awsCfg != nil {
 		awsCfg = e.awsCfg.Copy()
 	}
-	b, err := bot.New(context.Background(), e.Config, bot.Options{AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second, TimeScale: e.timeScale}, log)
+	r, err := e.RunBot(awsCfg, e.timeScale, log, Wait)
 	if err != nil {
-		e.T.Fatalf("bot.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &Replica{Bot: b, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- b.Run(ctx) }()
-	select {
-	case <-b.Ready():
-	case err := <-r.done:
-		e.T.Fatalf("dispatch did not start: %v", err)
-	case <-time.After(Wait):
-		e.T.Fatal("dispatch not ready in time")
+		e.T.Fatal(err)
 	}
 	e.mu.Lock()
 	e.bots = append(e.bots, r)
@@ -67,16 +57,11 @@ func (r *Replica) Stop(t interface {
 	Fatal(...any)
 }) error {
 	t.Helper()
-	r.stopped.Store(true)
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- err // for a second Stop
-		return err
-	case <-time.After(30 * time.Second):
+	err, ok := r.halt(30 * time.Second)
+	if !ok {
 		t.Fatal("dispatch did not stop within 30s")
-		return nil
 	}
+	return err
 }
 
 // Process is dispatch running as its own binary, as in production.

@@ -6,6 +6,7 @@ package stack
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -16,11 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/dispatch-oss/dispatch/bot"
-	"github.com/dispatch-oss/dispatch/fakes/awstest"
-	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
-	"github.com/dispatch-oss/dispatch/fakes/fakepagerduty"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
-	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // The names every stack uses.
@@ -67,16 +64,9 @@ type Options struct {
 
 // Env is one dispatch under test with its own queue, topics and fake services.
 type Env struct {
-	T        testing.TB
-	AWS      *awstest.Server
-	Queue    awstest.Queue
-	RawTopic string // topic ARN, raw delivery on
-	SNSTopic string // topic ARN, raw delivery off (SNS envelope)
-	Slack    *fakeslack.Server
-	GitHub   *fakegithub.Server
-	PD       *fakepagerduty.Server
-	Logs     *SyncBuffer
-	Config   bot.Config
+	*Services
+	T    testing.TB
+	Logs *SyncBuffer
 
 	awsCfg    *aws.Config
 	noRedact  bool
@@ -90,68 +80,18 @@ type Env struct {
 // Everything is stopped, and the log checked for secrets, when the test ends.
 func New(t testing.TB, opts Options) *Env {
 	t.Helper()
-	a, err := awstest.Start()
+	s, err := Start(context.Background(), t.Name(), opts)
 	if err != nil {
-		t.Fatalf("goaws: %v", err)
+		t.Fatal(err)
 	}
-	e := &Env{T: t, AWS: a, Logs: &SyncBuffer{}, awsCfg: opts.AWS, noRedact: opts.NoRedaction, timeScale: opts.TimeScale}
-	vis := opts.QueueVisibility
-	if vis == 0 {
-		vis = 30 * time.Second
-	}
-	e.Queue = a.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: vis, DLQ: true, MaxReceiveCount: awstest.DefaultMaxReceiveCount})
-	e.RawTopic = a.NewTopic(t, e.Queue, true)
-	e.SNSTopic = a.NewTopic(t, e.Queue, false)
-
-	e.Slack = fakeslack.New(fakeslack.Options{PingInterval: time.Second, RedeliverAfter: opts.SlackRedeliverAfter})
-	t.Cleanup(e.Slack.Close)
-	for _, p := range append(append([]fakeslack.User(nil), People...), opts.Users...) {
-		e.Slack.AddUser(p)
-	}
-	e.Slack.AddChannel(FallbackChannel, "dispatch-fallback")
-	e.GitHub = fakegithub.New(fakegithub.Options{Token: GitHubToken})
-	t.Cleanup(e.GitHub.Close)
-	// The fake enforces github.com's 80 content-creating requests a minute by default; the stack's
-	// bursts exceed that in seconds, so both the fake's limit and dispatch's pacing are lifted here.
-	// The pacer's own tests, and the reliability scenario with scaled limits, prove the pacing.
-	e.GitHub.SetSecondaryLimit(0)
-	// The points limit (900 a minute, a write costing 5) follows from the same writes: at github.com's
-	// 80 writes a minute they cost 400 points, but the stack's unpaced bursts pass 900 in seconds.
-	// It is lifted with the content-creating limit; the scaled scenarios and the benchmark keep it.
-	e.GitHub.SetPointsLimit(0, 0)
-	e.GitHub.AddRepo(Repo)
-	e.GitHub.AddRepo(OtherRepo)
-	e.PD = fakepagerduty.New()
-	t.Cleanup(e.PD.Close)
-	e.PD.AddRoutingKey(RoutingKey)
-	e.PD.AddRoutingKey(ServiceKey)
-
-	c := bot.Defaults()
-	c.SlackBotToken = e.Slack.Options().BotToken
-	c.SlackAppToken = e.Slack.Options().AppToken
-	c.QueueURL = e.Queue.URL
-	c.GitHubToken = GitHubToken
-	c.GitHubRepo = Repo
-	c.PagerDutyKey = RoutingKey
-	c.ServiceKeys = map[string]string{"PSERVICE": ServiceKey}
-	c.FallbackChannel = FallbackChannel
-	c.GitHubDefault = "acme/security"
-	c.SlackAPIURL = e.Slack.APIURL()
-	c.GitHubAPIURL = e.GitHub.URL()
-	c.PagerDutyURL = e.PD.URL()
-	c.HTTPAddr = "127.0.0.1:0"
-	c.ShutdownTimeout = 10 * time.Second
-	c.LogLevel = "debug"
-	c.Visibility = 30 * time.Second
-	c.GitHubLimits = []pace.Window{{Limit: 1000, Span: time.Minute}}
-	if opts.SlackScale > 0 {
-		e.Slack.SetTimeScale(opts.SlackScale)
-		c.SlackLimitScale = opts.SlackScale
-	}
-	if opts.Configure != nil {
-		opts.Configure(&c)
-	}
-	e.Config = c
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	e := &Env{Services: s, T: t, Logs: &SyncBuffer{}, awsCfg: opts.AWS, noRedact: opts.NoRedaction, timeScale: opts.TimeScale}
 	t.Cleanup(func() {
 		e.StopAll()
 		e.assertNoSecretsLogged()

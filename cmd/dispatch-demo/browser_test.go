@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browserWait bounds each step in the browser: generous, since the machine is shared.
+const browserWait = 60 * time.Second
+
+// chromium finds Debian's chromium. Without it the test fails, naming the package, unless the
+// developer opted out outside CI: a skipped browser test must never pass for a CI run.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "" && os.Getenv("DISPATCH_SKIP_BROWSER") == "1" {
+		t.Skip("no chromium, and DISPATCH_SKIP_BROWSER=1 outside CI")
+	}
+	t.Fatal("the demo's browser test needs Chromium: apt-get update && apt-get install -y chromium " +
+		"(or, outside CI only, set DISPATCH_SKIP_BROWSER=1 to skip this test)")
+	return ""
+}
+
+func startDemo(t *testing.T) *Demo {
+	t.Helper()
+	d, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", Log: io.Discard, LogLevel: "warn"})
+	if err != nil {
+		t.Fatalf("start the demo: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
+			t.Errorf("close the demo: %v", err)
+		}
+	})
+	return d
+}
+
+// browser starts a headless Chromium from exe, stopped when the test ends.
+func browser(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // root in a container has no user namespace for the sandbox
+		chromedp.WindowSize(1500, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// do runs browser actions within browserWait, failing the test with what was being waited for.
+func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, browserWait)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs one browser action that reads a value, within browserWait.
+func get[T any](t *testing.T, ctx context.Context, what string, action chromedp.Action[T]) T {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, browserWait)
+	defer cancel()
+	v, err := chromedp.Run(sctx, action)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// TestDemoInABrowser is the demo as a newcomer uses it: open the page, publish the example
+// self-service alarm with the form, see Alice's DM, click No as Alice, and see the issue
+// labelled dispatch:escalated and the incident triggered, all on the page. The click goes
+// through the fake Slack's Socket Mode path. An alarm with markup in it is shown as text.
+func TestDemoInABrowser(t *testing.T) {
+	exe := chromium(t) // before anything starts, so a missing browser fails fast
+	d := startDemo(t)
+	ctx := browser(t, exe) // stopped before the demo: cleanups run last-in first-out
+
+	// The first call starts the browser, which lives as long as that call's context: no timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate(d.URL())); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	do(t, ctx, "load the examples",
+		chromedp.WaitReady(`//select[@id="example"]/option[@value="self-service.json"]`),
+		chromedp.SetValue(chromedp.ID("example"), "self-service.json"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("example").dispatchEvent(new Event("change")), undefined`),
+	)
+	alarm := get(t, ctx, "read the form", chromedp.Value(chromedp.ID("alarm")))
+	if !strings.Contains(alarm, `"type": "self-service"`) {
+		t.Fatalf("the form holds %q, want the self-service example", alarm)
+	}
+	do(t, ctx, "publish it", chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(`//p[@id="status" and contains(., "published to SNS")]`))
+
+	no := `//div[@id="person-U0ALICE"]//button[@data-action-id="dispatch_no"]`
+	do(t, ctx, "see Alice's DM with its buttons",
+		chromedp.WaitVisible(`//div[@id="person-U0ALICE"]//p[contains(., "Was this you signing in from Lisbon?")]`),
+		chromedp.WaitVisible(no))
+	label := get(t, ctx, "read the No button", chromedp.Text(no))
+	do(t, ctx, "click No", chromedp.Click(no))
+	if label != "No, that wasn't me" {
+		t.Errorf("the No button reads %q", label)
+	}
+
+	do(t, ctx, "see the issue labelled and the incident open",
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//li[.="dispatch:escalated"]`),
+		chromedp.WaitVisible(`//div[contains(@class,"incident")]//span[contains(@class,"state") and .="triggered"]`),
+		chromedp.WaitVisible(`//div[@id="person-U0ALICE"]//p[contains(., "The security on-call has been paged")]`),
+	)
+	// What the page shows is what the services hold.
+	issues := d.svc.GitHub.Issues("acme/security-alarms")
+	if len(issues) != 1 || !slices.Contains(issues[0].Labels, "dispatch:escalated") || issues[0].State != "open" {
+		t.Errorf("GitHub holds %+v, want one open issue labelled dispatch:escalated", issues)
+	}
+	if in := d.svc.PD.Incidents(); len(in) != 1 || in[0].Status != "triggered" || in[0].RoutingKey != exampleServiceKey {
+		t.Errorf("PagerDuty holds %+v, want one triggered incident on %s", in, exampleService)
+	}
+
+	if path := os.Getenv("DISPATCH_DEMO_SCREENSHOT"); path != "" {
+		png := get(t, ctx, "take the screenshot", chromedp.FullScreenshot(100))
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Alarm text is untrusted: markup in it must reach the page as text, never as elements.
+	hostile := `{"type":"self-service","users":[{"slack":"bob"}],"body":{"github":{"title":"<img id=pwned src=x onerror=alert(1)> title"},"slack":{"message":"<b id=bold-pwned>hi</b> *real bold*","prompt":"<script id=script-pwned>alert(1)</script>"}}}`
+	do(t, ctx, "publish an alarm with markup in it",
+		chromedp.SetValue(chromedp.ID("alarm"), hostile),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(`//div[@id="person-U0BOB"]//p[contains(., "alert(1)")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[contains(., "<img id=pwned")]`),
+	)
+	injected := get(t, ctx, "count injected elements",
+		chromedp.Evaluate[int](`document.querySelectorAll("#pwned, #bold-pwned, #script-pwned").length`))
+	if injected != 0 {
+		t.Errorf("%d elements from the alarm's markup were created", injected)
+	}
+}
