@@ -126,14 +126,13 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	c := awsCfg.Copy()
 	c.HTTPClient = awsfix.Wrap(c.HTTPClient)
 	awsCfg = &c
-	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, sqsqueue.TaskKey(cfg.SlackAppToken))
+	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, cfg.taskKeys())
 
 	host, _ := os.Hostname()
 	b.router = handlers.NewRouter(handlers.Config{
 		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
-		// Until DISPATCH_TASK_KEYS is read, tickets are signed with the key tasks use today.
-		TaskKeys: [][]byte{sqsqueue.TaskKey(cfg.SlackAppToken)}, AllowedRepos: cfg.AllowedRepos,
+		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.github, b)
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
@@ -192,6 +191,15 @@ func scalePolicy(p retry.Policy, scale float64) retry.Policy {
 	f := func(d time.Duration) time.Duration { return time.Duration(float64(d) / scale) }
 	p.Initial, p.Max, p.MaxWait = f(p.Initial), f(p.Max), f(p.MaxWait)
 	return p
+}
+
+// taskKeys are DISPATCH_TASK_KEYS as bytes, the first the signing key.
+func (c Config) taskKeys() sqsqueue.TaskKeys {
+	keys := make(sqsqueue.TaskKeys, 0, len(c.TaskKeys))
+	for _, k := range c.TaskKeys {
+		keys = append(keys, []byte(k))
+	}
+	return keys
 }
 
 // githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,

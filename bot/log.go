@@ -68,5 +68,6 @@ func (c Config) Secrets() []string {
 	for _, k := range c.ServiceKeys {
 		s = append(s, k)
 	}
+	s = append(s, c.TaskKeys...)
 	return s
 }

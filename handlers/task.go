@@ -30,3 +30,49 @@ type AnswerTask struct {
 	ResponseURL string `json:"-"`
 	Attempts    int    `json:"attempts"`
 }
+
+// How long deferred work stays valid. A task past its expiry is dropped by the queue adapter (logged
+// and counted) instead of acted on: it bounds how long a signed task can be replayed, and how long a
+// transient failure is retried. The bounds are far beyond an outage of hours (see the README's
+// "Outages of an hour"), short enough that a stolen task is worthless within days.
+const (
+	// AnswerRetryFor bounds the retries of an answer, from the click.
+	AnswerRetryFor = 72 * time.Hour
+	// DeadlineGrace is how long after its due time a reminder or an escalation may still run: its
+	// chain of re-deferrals (15 minutes at most each) ends there.
+	DeadlineGrace = 72 * time.Hour
+	// FileRetryFor bounds the filing of a prompt's issue, from the prompt.
+	FileRetryFor = 72 * time.Hour
+)
+
+// Expiry is the time after which t must not run, given when it is issued (sealed). It is computed
+// from when the work began (the click, the deadline, the prompt), not from issued, so a task that
+// re-defers itself cannot extend its own life; issued stands in only when the task carries no
+// such time.
+func (t Task) Expiry(issued time.Time) time.Time {
+	switch {
+	case t.Answer != nil && !t.Answer.At.IsZero():
+		return t.Answer.At.Add(AnswerRetryFor)
+	case t.Deadline != nil && !t.Deadline.DueAt.IsZero():
+		return t.Deadline.DueAt.Add(DeadlineGrace)
+	case t.File != nil && !t.File.Since.IsZero():
+		return t.File.Since.Add(FileRetryFor)
+	}
+	return issued.Add(AnswerRetryFor)
+}
+
+// ID names the work a task does, the same for every copy of it (a redelivery, a re-deferral, a
+// replay): kind, alarm and user. It is the key of the marker dispatch writes on the issue when the
+// work is done (answerMarker, the deadline's marker, the issue's own marker), which is what makes a
+// replayed task a no-op: it finds its marker and stops.
+func (t Task) ID() string {
+	switch {
+	case t.Answer != nil:
+		return t.Kind + "/" + t.Answer.Ticket.Alarm + "/" + t.Answer.Ticket.User
+	case t.Deadline != nil:
+		return t.Kind + "/" + t.Deadline.Ticket.Alarm + "/" + t.Deadline.Ticket.User
+	case t.File != nil:
+		return t.Kind + "/" + t.File.Alarm + "/" + t.File.Key
+	}
+	return t.Kind
+}

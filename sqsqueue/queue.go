@@ -39,12 +39,14 @@ type Queue struct {
 	url         string
 	dlqURL      string
 	maxReceives int // the redrive policy's maxReceiveCount; 0 without one
-	taskKey     []byte
+	keys        TaskKeys
+	now         func() time.Time
 }
 
-// New makes a Queue. Call Discover to learn its dead-letter queue.
-func New(client *sqs.Client, url string, taskKey []byte) *Queue {
-	return &Queue{sqs: client, url: url, taskKey: taskKey}
+// New makes a Queue whose tasks are signed and verified with keys. Call Discover to learn its
+// dead-letter queue.
+func New(client *sqs.Client, url string, keys TaskKeys) *Queue {
+	return &Queue{sqs: client, url: url, keys: keys, now: time.Now}
 }
 
 // URL is the queue's URL.
@@ -132,7 +134,7 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 // the delivery ID and publication time of the first; otherwise an alarm without an SNS envelope
 // counts as published when SQS received it.
 func (q *Queue) Unwrap(m Message) (Unwrapped, error) {
-	u, err := Unwrap(m.Body, m.ID, q.taskKey)
+	u, err := Unwrap(m.Body, m.ID, q.keys, q.now())
 	if u.PublishedAt.IsZero() {
 		u.PublishedAt = m.SentAt
 	}
@@ -188,7 +190,7 @@ func (q *Queue) DeadLetter(ctx context.Context, m Message, reason string) error 
 
 // Defer puts a task on the queue, delayed by t.Delay (at most 15 minutes).
 func (q *Queue) Defer(ctx context.Context, t handlers.Task) error {
-	body, err := SealTask(t, q.taskKey)
+	body, err := SealTask(t, q.keys, q.now())
 	if err != nil {
 		return fmt.Errorf("seal task: %w", err)
 	}

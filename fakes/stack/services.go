@@ -105,6 +105,7 @@ func Start(ctx context.Context, name string, opts Options) (s *Services, err err
 		s.Slack.SetTimeScale(opts.SlackScale)
 		c.SlackLimitScale = opts.SlackScale
 	}
+	c.TaskKeys = []string{TaskKey}
 	if opts.Configure != nil {
 		opts.Configure(&c)
 	}
