@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	client := func(service string) *http.Client {
 		c := *base
 		c.Transport = b.metrics.instrument(service, base.Transport)
+		c.CheckRedirect = sameHostRedirects
 		return &c
 	}
 
@@ -193,6 +195,19 @@ func scalePolicy(p retry.Policy, scale float64) retry.Policy {
 	return p
 }
 
+// sameHostRedirects is the services' redirect policy: a redirect to another host is refused, since
+// a credential can ride along. Slack's token and PagerDuty's routing key travel in the body, which
+// net/http resends on a 307 or 308, and GitHub's header is set again on every hop by its transport.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if from := via[0].URL; !strings.EqualFold(req.URL.Host, from.Host) || req.URL.Scheme != from.Scheme {
+		return fmt.Errorf("refused a redirect from %s to %s://%s: credentials go only to their configured host", from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}
+
 // taskKeys are DISPATCH_TASK_KEYS as bytes, the first the signing key.
 func (c Config) taskKeys() sqsqueue.TaskKeys {
 	keys := make(sqsqueue.TaskKeys, 0, len(c.TaskKeys))
@@ -213,7 +228,7 @@ func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, erro
 		c.Transport = auth
 		return c, auth, nil
 	}
-	c.Transport = githubapi.TokenTransport(b.cfg.GitHubToken, c.Transport)
+	c.Transport = githubapi.TokenTransport(b.cfg.GitHubAPIURL, b.cfg.GitHubToken, c.Transport)
 	return c, nil, nil
 }
 
