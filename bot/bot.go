@@ -49,6 +49,10 @@ type Options struct {
 	// same receive counts). 0 or 1 is real time. PagerDuty's event pacing is scaled with it; waits a
 	// service asks for (Retry-After), GitHub's pacing (Config.GitHubLimits) and Slack's are not.
 	TimeScale float64
+	// Secrets is the log filter's list (the one the logger was made with, Secrets.Filter): the bot
+	// adds every credential it obtains while running (GitHub App tokens, AWS credentials). nil: none
+	// is added.
+	Secrets *Secrets
 }
 
 // Bot is one running dispatch.
@@ -127,6 +131,9 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	}
 	c := awsCfg.Copy()
 	c.HTTPClient = awsfix.Wrap(c.HTTPClient)
+	if opts.Secrets != nil && c.Credentials != nil {
+		c.Credentials = secretCredentials{c.Credentials, opts.Secrets}
+	}
 	awsCfg = &c
 	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, cfg.taskKeys())
 
@@ -195,6 +202,21 @@ func scalePolicy(p retry.Policy, scale float64) retry.Policy {
 	return p
 }
 
+// secretCredentials tells the log filter the AWS secret key and session token each time the SDK
+// resolves them (environment, profile, role; the SDK caches them between refreshes).
+type secretCredentials struct {
+	aws.CredentialsProvider
+	secrets *Secrets
+}
+
+func (p secretCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := p.CredentialsProvider.Retrieve(ctx)
+	if err == nil {
+		p.secrets.Add(creds.SecretAccessKey, creds.SessionToken)
+	}
+	return creds, err
+}
+
 // sameHostRedirects is the services' redirect policy: a redirect to another host is refused, since
 // a credential can ride along. Slack's token and PagerDuty's routing key travel in the body, which
 // net/http resends on a 307 or 308, and GitHub's header is set again on every hop by its transport.
@@ -224,6 +246,9 @@ func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, erro
 		auth, err := githubapi.NewAppAuth(b.cfg.GitHubAppID, b.cfg.GitHubInstallationID, []byte(b.cfg.GitHubAppKey), b.cfg.GitHubAPIURL, c.Transport)
 		if err != nil {
 			return nil, nil, fmt.Errorf("github app: %w", err)
+		}
+		if b.opts.Secrets != nil {
+			auth.SetOnSecret(func(s string) { b.opts.Secrets.Add(s) })
 		}
 		c.Transport = auth
 		return c, auth, nil

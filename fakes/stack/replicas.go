@@ -31,16 +31,18 @@ type Replica struct {
 // connection.
 func (e *Env) StartBot() *Replica {
 	e.T.Helper()
-	secrets := e.Config.Secrets()
-	if e.noRedact {
-		secrets = nil
+	var w io.Writer = e.Logs
+	var secrets *bot.Secrets
+	if !e.noRedact {
+		secrets = bot.NewSecrets(e.Config.Secrets()...)
+		w = secrets.Filter(e.Logs)
 	}
-	log := bot.NewLogger(e.Logs, e.Config.LogLevel, "json", secrets...)
+	log := bot.NewLogger(w, e.Config.LogLevel, "json")
 	awsCfg := e.AWS.AWSConfig()
 	if e.awsCfg != nil {
 		awsCfg = e.awsCfg.Copy()
 	}
-	r, err := e.RunBot(awsCfg, e.timeScale, log, Wait)
+	r, err := e.RunBot(awsCfg, e.timeScale, log, secrets, Wait)
 	if err != nil {
 		e.T.Fatal(err)
 	}
