@@ -363,6 +363,10 @@ func (b *Bot) Status(ctx context.Context) handlers.StatusReport {
 	}
 	st.QueueDepth, st.QueueInFlight, st.DLQDepth, st.QueueErr = b.queue.Depth(ctx)
 	st.Down, st.Waiting = b.health.report(), b.consumer.waiting.count()
+	if st.QueueErr != nil {
+		// Members see the Problem's sentence; the account, ARN and URL stay here.
+		b.log.Warn().Err(st.QueueErr).Msg("/dispatch status: the queue is unreachable")
+	}
 	return st
 }
 

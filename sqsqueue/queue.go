@@ -103,7 +103,8 @@ func (q *Queue) Discover(ctx context.Context) error {
 	return nil
 }
 
-// Receive long-polls for up to n (1–10) messages, waiting up to wait (at most 20 s).
+// Receive long-polls for up to n (1–10) messages, waiting up to wait (at most 20 s). Its errors, like
+// Depth's and Send's, are a *Problem: a member-safe sentence over the SDK's error.
 func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
 	out, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            &q.url,
@@ -117,7 +118,7 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 		MessageAttributeNames: []string{attrResent, attrResentSig},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqs receive: %w", err)
+		return nil, Classify(fmt.Errorf("sqs receive: %w", err))
 	}
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
@@ -227,7 +228,7 @@ func (q *Queue) depth(ctx context.Context, url string) (visible, inFlight int, e
 		},
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqs queue attributes: %w", err)
+		return 0, 0, Classify(fmt.Errorf("sqs queue attributes: %w", err))
 	}
 	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
 	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
@@ -245,7 +246,7 @@ func truncate(s string, n int) string {
 func (q *Queue) Send(ctx context.Context, body []byte) error {
 	s := string(body)
 	if _, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: &s}); err != nil {
-		return fmt.Errorf("sqs send: %w", err)
+		return Classify(fmt.Errorf("sqs send: %w", err))
 	}
 	return nil
 }
