@@ -46,6 +46,9 @@ func (timestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 
 // isTerminal reports whether w is a terminal, where colours can be seen.
 func isTerminal(w io.Writer) bool {
+	if r, ok := w.(*redactor); ok { // a Secrets.Filter: look at what it writes to
+		w = r.w
+	}
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
