@@ -31,10 +31,7 @@ func TestStatusAndReadyzShowNoAWSDetail(t *testing.T) {
 			proxy.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("x-amzn-query-error", "AccessDenied;Sender")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.sqs#AccessDenied","message":"User: arn:aws:sts::100010001000:assumed-role/dispatch-role/i-0abc is not authorized to perform: sqs:receivemessage on resource: arn:aws:sqs:us-east-1:100010001000:dispatch"}`))
+		awstest.WriteAccessDenied(w, "100010001000", "receivemessage")
 	}))
 	defer iam.Close()
 	cfg := a.AWSConfig()

@@ -27,10 +27,7 @@ func TestQueueErrorsAreClassified(t *testing.T) {
 	missing := New(sqs.NewFromConfig(cfg), a.URL()+"/100010001000/no-such-queue", TaskKeys{[]byte(strings.Repeat("k", 32))})
 	// SQS's refusal, in its JSON protocol, as AWS words it for a role without sqs:GetQueueAttributes.
 	deny := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("x-amzn-query-error", "AccessDenied;Sender")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.sqs#AccessDenied","message":"User: arn:aws:sts::100010001000:assumed-role/dispatch-role/i-0abc is not authorized to perform: sqs:getqueueattributes on resource: arn:aws:sqs:us-east-1:100010001000:q"}`))
+		awstest.WriteAccessDenied(w, "100010001000", "getqueueattributes")
 	}))
 	defer deny.Close()
 	cfg.BaseEndpoint = aws.String(deny.URL)
