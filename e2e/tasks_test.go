@@ -120,7 +120,7 @@ func TestForgedReplayedAndExpiredTasksDoNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := *no.Answer
-	old.At = time.Now().Add(-handlers.AnswerRetryFor - time.Hour)
+	old.At = time.Now().Add(-handlers.TaskValidity - time.Hour)
 	expired, _ := sqsqueue.SealTask(handlers.Task{Kind: handlers.TaskAnswer, Answer: &old}, sqsqueue.TaskKeys{[]byte(stack.TaskKey)}, time.Now())
 
 	e.Send(string(forged))

@@ -31,34 +31,27 @@ type AnswerTask struct {
 	Attempts    int    `json:"attempts"`
 }
 
-// How long deferred work stays valid. A task past its expiry is dropped by the queue adapter (logged
-// and counted) instead of acted on: it bounds how long a signed task can be replayed, and how long a
-// transient failure is retried. The bounds are far beyond an outage of hours (see the README's
-// "Outages of an hour"), short enough that a stolen task is worthless within days.
-const (
-	// AnswerRetryFor bounds the retries of an answer, from the click.
-	AnswerRetryFor = 72 * time.Hour
-	// DeadlineGrace is how long after its due time a reminder or an escalation may still run: its
-	// chain of re-deferrals (15 minutes at most each) ends there.
-	DeadlineGrace = 72 * time.Hour
-	// FileRetryFor bounds the filing of a prompt's issue, from the prompt.
-	FileRetryFor = 72 * time.Hour
-)
+// TaskValidity is how long deferred work stays valid, counted from when it began (Task.Expiry): a day
+// past maxRetryAge, after which the handlers themselves end work that keeps failing (logged,
+// announced, dead-lettered). So a task past its expiry was stranded (dispatch down for days) or is
+// a replay of a copy; the queue adapter drops it, logged and counted, instead of acting on it. It
+// bounds how long a signed task can be replayed.
+const TaskValidity = maxRetryAge + 24*time.Hour
 
-// Expiry is the time after which t must not run, given when it is issued (sealed). It is computed
-// from when the work began (the click, the deadline, the prompt), not from issued, so a task that
+// Expiry is the time after which t must not run, given when it is issued (sealed). It counts from
+// when the work began (the click, the due time, the prompt), not from issued, so a task that
 // re-defers itself cannot extend its own life; issued stands in only when the task carries no
 // such time.
 func (t Task) Expiry(issued time.Time) time.Time {
 	switch {
 	case t.Answer != nil && !t.Answer.At.IsZero():
-		return t.Answer.At.Add(AnswerRetryFor)
+		return t.Answer.At.Add(TaskValidity)
 	case t.Deadline != nil && !t.Deadline.DueAt.IsZero():
-		return t.Deadline.DueAt.Add(DeadlineGrace)
+		return t.Deadline.DueAt.Add(TaskValidity)
 	case t.File != nil && !t.File.Since.IsZero():
-		return t.File.Since.Add(FileRetryFor)
+		return t.File.Since.Add(TaskValidity)
 	}
-	return issued.Add(AnswerRetryFor)
+	return issued.Add(TaskValidity)
 }
 
 // ID names the work a task does, the same for every copy of it (a redelivery, a re-deferral, a

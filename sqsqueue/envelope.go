@@ -94,7 +94,7 @@ func Unwrap(body []byte, sqsMessageID string, keys TaskKeys, now time.Time) (Unw
 
 // TaskKeys are the keys of dispatch's own tasks (DISPATCH_TASK_KEYS): the first signs, every one
 // verifies, so a key is rotated by putting the new one first and dropping the old one once the tasks
-// it signed are gone (AnswerRetryFor, DeadlineGrace). They are dispatch's alone, shared by every
+// it signed are gone (handlers.TaskValidity). They are dispatch's alone, shared by every
 // replica, and never derived from a third-party token: whoever holds the Slack app token cannot
 // forge a task, and rotating that token strands none.
 type TaskKeys [][]byte

@@ -98,27 +98,27 @@ func TestTaskExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Unwrap(body, "m", keys, click.Add(handlers.AnswerRetryFor-time.Minute)); err != nil {
+	if _, err := Unwrap(body, "m", keys, click.Add(handlers.TaskValidity-time.Minute)); err != nil {
 		t.Errorf("within its validity: %v", err)
 	}
-	u, err := Unwrap(body, "m", keys, click.Add(handlers.AnswerRetryFor))
+	u, err := Unwrap(body, "m", keys, click.Add(handlers.TaskValidity))
 	if !errors.Is(err, ErrTaskExpired) || u.TaskID != "answer/a/U1" {
 		t.Errorf("past its expiry: %v (id %q), want ErrTaskExpired", err, u.TaskID)
 	}
-	forged := bytes.Replace(body, []byte(`"exp":"2026-01-04`), []byte(`"exp":"2036-01-04`), 1)
+	forged := bytes.Replace(body, []byte(`"exp":"2026-01-05`), []byte(`"exp":"2036-01-05`), 1)
 	if bytes.Equal(forged, body) {
 		t.Fatalf("test broken: no expiry found in %s", body)
 	}
-	if _, err := Unwrap(forged, "m", keys, click.Add(handlers.AnswerRetryFor)); !errors.Is(err, ErrTaskSignature) {
+	if _, err := Unwrap(forged, "m", keys, click.Add(handlers.TaskValidity)); !errors.Is(err, ErrTaskSignature) {
 		t.Errorf("an extended expiry: err = %v, want ErrTaskSignature", err)
 	}
 	due := click.Add(time.Hour)
 	deadline := handlers.Task{Kind: handlers.TaskEscalate, Deadline: &handlers.DeadlineTask{DueAt: due}}
-	if got := deadline.Expiry(click); !got.Equal(due.Add(handlers.DeadlineGrace)) {
+	if got := deadline.Expiry(click); !got.Equal(due.Add(handlers.TaskValidity)) {
 		t.Errorf("deadline expiry %s, want its due time + grace", got)
 	}
 	file := handlers.Task{Kind: handlers.TaskFile, File: &handlers.FileTask{Since: click}}
-	if got := file.Expiry(click.Add(time.Hour)); !got.Equal(click.Add(handlers.FileRetryFor)) {
+	if got := file.Expiry(click.Add(time.Hour)); !got.Equal(click.Add(handlers.TaskValidity)) {
 		t.Errorf("file expiry %s, want from the prompt", got)
 	}
 }
