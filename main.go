@@ -52,10 +52,13 @@ func runBot(inv *invocation) int {
 		printConfigError(inv.stderr, err)
 		return exitUsage
 	}
-	log := bot.NewLogger(inv.stderr, cfg.LogLevel, cfg.LogFormat, cfg.Secrets()...)
+	// The filter also learns the credentials minted while running; the AWS ones from the
+	// environment are known from the start.
+	secrets := bot.NewSecrets(append(cfg.Secrets(), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))...)
+	log := bot.NewLogger(secrets.Filter(inv.stderr), cfg.LogLevel, cfg.LogFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := bot.New(ctx, cfg, bot.Options{}, log)
+	b, err := bot.New(ctx, cfg, bot.Options{Secrets: secrets}, log)
 	if err == nil {
 		err = b.Run(ctx)
 	}

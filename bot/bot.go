@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,10 @@ type Options struct {
 	// same receive counts). 0 or 1 is real time. PagerDuty's event pacing is scaled with it; waits a
 	// service asks for (Retry-After), GitHub's pacing (Config.GitHubLimits) and Slack's are not.
 	TimeScale float64
+	// Secrets is the log filter's list (the one the logger was made with, Secrets.Filter): the bot
+	// adds every credential it obtains while running (GitHub App tokens, AWS credentials). nil: none
+	// is added.
+	Secrets *Secrets
 }
 
 // Bot is one running dispatch.
@@ -97,6 +102,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	client := func(service string) *http.Client {
 		c := *base
 		c.Transport = b.metrics.instrument(service, base.Transport)
+		c.CheckRedirect = sameHostRedirects
 		return &c
 	}
 
@@ -125,15 +131,17 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	}
 	c := awsCfg.Copy()
 	c.HTTPClient = awsfix.Wrap(c.HTTPClient)
+	if opts.Secrets != nil && c.Credentials != nil {
+		c.Credentials = secretCredentials{c.Credentials, opts.Secrets}
+	}
 	awsCfg = &c
-	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, sqsqueue.TaskKey(cfg.SlackAppToken))
+	b.queue = sqsqueue.New(sqs.NewFromConfig(*awsCfg), cfg.QueueURL, cfg.taskKeys())
 
 	host, _ := os.Hostname()
 	b.router = handlers.NewRouter(handlers.Config{
 		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
-		// Until DISPATCH_TASK_KEYS is read, tickets are signed with the key tasks use today.
-		TaskKeys: [][]byte{sqsqueue.TaskKey(cfg.SlackAppToken)}, AllowedRepos: cfg.AllowedRepos,
+		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.github, b)
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
@@ -194,6 +202,43 @@ func scalePolicy(p retry.Policy, scale float64) retry.Policy {
 	return p
 }
 
+// secretCredentials tells the log filter the AWS secret key and session token each time the SDK
+// resolves them (environment, profile, role; the SDK caches them between refreshes).
+type secretCredentials struct {
+	aws.CredentialsProvider
+	secrets *Secrets
+}
+
+func (p secretCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := p.CredentialsProvider.Retrieve(ctx)
+	if err == nil {
+		p.secrets.Add(creds.SecretAccessKey, creds.SessionToken)
+	}
+	return creds, err
+}
+
+// sameHostRedirects is the services' redirect policy: a redirect to another host is refused, since
+// a credential can ride along. Slack's token and PagerDuty's routing key travel in the body, which
+// net/http resends on a 307 or 308, and GitHub's header is set again on every hop by its transport.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if from := via[0].URL; !strings.EqualFold(req.URL.Host, from.Host) || req.URL.Scheme != from.Scheme {
+		return fmt.Errorf("refused a redirect from %s to %s://%s: credentials go only to their configured host", from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}
+
+// taskKeys are DISPATCH_TASK_KEYS as bytes, the first the signing key.
+func (c Config) taskKeys() sqsqueue.TaskKeys {
+	keys := make(sqsqueue.TaskKeys, 0, len(c.TaskKeys))
+	for _, k := range c.TaskKeys {
+		keys = append(keys, []byte(k))
+	}
+	return keys
+}
+
 // githubHTTP authenticates GitHub calls as the GitHub App installation when GITHUB_APP_ID is set,
 // else with GITHUB_TOKEN (the app is nil then). It fails only on an unusable app key.
 func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, error) {
@@ -202,10 +247,13 @@ func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("github app: %w", err)
 		}
+		if b.opts.Secrets != nil {
+			auth.SetOnSecret(func(s string) { b.opts.Secrets.Add(s) })
+		}
 		c.Transport = auth
 		return c, auth, nil
 	}
-	c.Transport = githubapi.TokenTransport(b.cfg.GitHubToken, c.Transport)
+	c.Transport = githubapi.TokenTransport(b.cfg.GitHubAPIURL, b.cfg.GitHubToken, c.Transport)
 	return c, nil, nil
 }
 
@@ -315,6 +363,10 @@ func (b *Bot) Status(ctx context.Context) handlers.StatusReport {
 	}
 	st.QueueDepth, st.QueueInFlight, st.DLQDepth, st.QueueErr = b.queue.Depth(ctx)
 	st.Down, st.Waiting = b.health.report(), b.consumer.waiting.count()
+	if st.QueueErr != nil {
+		// Members see the Problem's sentence; the account, ARN and URL stay here.
+		b.log.Warn().Err(st.QueueErr).Msg("/dispatch status: the queue is unreachable")
+	}
 	return st
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/dispatch-oss/dispatch/githubapi"
 	"github.com/dispatch-oss/dispatch/handlers"
 	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/sqsqueue"
 )
 
 // Config is every setting of dispatch, read from the environment (see the README's table).
@@ -68,6 +69,9 @@ type Config struct {
 	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*"
 	// (GITHUB_ALLOWED_REPOS; default OWNER/* of GITHUB_REPO).
 	AllowedRepos []string
+	// TaskKeys sign dispatch's own task messages on the queue (DISPATCH_TASK_KEYS, comma-separated,
+	// 32 bytes or more each): the first signs, every one verifies. Secrets.
+	TaskKeys []string
 }
 
 // Defaults returns a Config with every default set.
@@ -197,6 +201,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if owner, _, ok := strings.Cut(c.GitHubRepo, "/"); ok {
 		c.AllowedRepos = []string{owner + "/*"}
 	}
+	if v := getenv("DISPATCH_TASK_KEYS"); v != "" {
+		c.TaskKeys = splitTaskKeys(v)
+	}
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"
 	}
@@ -278,8 +285,33 @@ func (c *Config) validate() []string {
 	if c.GitHubRepo != "" && len(c.AllowedRepos) > 0 && !handlers.RepoAllowed(c.AllowedRepos, c.GitHubRepo) {
 		p = append(p, fmt.Sprintf("GITHUB_ALLOWED_REPOS must include GITHUB_REPO %q", c.GitHubRepo))
 	}
+	p = append(p, c.validateTaskKeys()...)
 	if c.RemindAfter > 0 && c.EscalateAfter > 0 && c.EscalateAfter <= c.RemindAfter {
 		p = append(p, "DISPATCH_ESCALATE_AFTER must be longer than DISPATCH_REMIND_AFTER")
+	}
+	return p
+}
+
+// splitTaskKeys reads DISPATCH_TASK_KEYS: comma-separated, blanks around each key dropped.
+func splitTaskKeys(v string) []string {
+	var keys []string
+	for _, k := range strings.Split(v, ",") {
+		keys = append(keys, strings.TrimSpace(k))
+	}
+	return keys
+}
+
+// validateTaskKeys requires at least one task key, each of 32 bytes or more. Keys are named by
+// their position only: they are secrets.
+func (c *Config) validateTaskKeys() []string {
+	if len(c.TaskKeys) == 0 {
+		return []string{fmt.Sprintf("DISPATCH_TASK_KEYS is required: one or more comma-separated random keys of %d bytes or more, the same on every replica, that sign dispatch's own queue tasks (make one with: openssl rand -base64 48)", sqsqueue.MinTaskKeyLen)}
+	}
+	var p []string
+	for i, k := range c.TaskKeys {
+		if len(k) < sqsqueue.MinTaskKeyLen {
+			p = append(p, fmt.Sprintf("DISPATCH_TASK_KEYS: key %d of %d is %d bytes; each must be %d bytes or more (openssl rand -base64 48)", i+1, len(c.TaskKeys), len(k), sqsqueue.MinTaskKeyLen))
+		}
 	}
 	return p
 }

@@ -9,6 +9,7 @@ func TestSlackLimitScale(t *testing.T) {
 	base := map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
 		"GITHUB_TOKEN": "t", "GITHUB_REPO": "acme/alarms", "PAGERDUTY_ROUTING_KEY": "k",
+		"DISPATCH_TASK_KEYS": "task-key-one-0123456789abcdef0123456789",
 	}
 	c, err := LoadConfig(env(base))
 	if err != nil || c.SlackLimitScale != 1 {

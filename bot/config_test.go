@@ -17,6 +17,7 @@ func valid() map[string]string {
 		"DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dispatch",
 		"GITHUB_TOKEN":       "ghp_secretsecret", "GITHUB_REPO": "acme/alarms",
 		"PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
+		"DISPATCH_TASK_KEYS":    "task-key-one-0123456789abcdef0123456789",
 	}
 }
 
@@ -67,13 +68,54 @@ func TestLoadConfigReportsEveryProblemAtOnceWithoutSecrets(t *testing.T) {
 			t.Errorf("missing problem %q in:\n%v", want, err)
 		}
 	}
-	if len(ce.Problems) != 10 {
-		t.Errorf("got %d problems, want 10: %q", len(ce.Problems), ce.Problems)
+	if len(ce.Problems) != 11 || !strings.Contains(err.Error(), "DISPATCH_TASK_KEYS is required") {
+		t.Errorf("got %d problems, want 11 (with DISPATCH_TASK_KEYS missing): %q", len(ce.Problems), ce.Problems)
 	}
 	for _, secret := range []string{"swapped-secret-value", "secret-key-without-id"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("the error shows a secret: %v", err)
 		}
+	}
+}
+
+// TestTaskKeys: DISPATCH_TASK_KEYS is required, each key 32 bytes or more, the first first; a
+// problem is part of the one configuration error and never quotes a key.
+func TestTaskKeys(t *testing.T) {
+	long1, long2 := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	for _, tc := range []struct {
+		name, value string
+		want        []string // the keys, in order, when valid
+		problem     string
+	}{
+		{name: "one key", value: long1, want: []string{long1}},
+		{name: "rotation: new first, old second", value: " " + long2 + " , " + long1, want: []string{long2, long1}},
+		{name: "missing", value: "", problem: "DISPATCH_TASK_KEYS is required"},
+		{name: "short", value: "short-secret-31-bytes-long-xxxx", problem: "key 1 of 1 is 31 bytes"},
+		{name: "one short among good", value: long1 + ",short-secret-key", problem: "key 2 of 2 is 16 bytes"},
+		{name: "an empty entry", value: long1 + ",", problem: "key 2 of 2 is 0 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := valid()
+			m["DISPATCH_TASK_KEYS"] = tc.value
+			m["DISPATCH_QUEUE_URL"] = "nope" // a second problem: the key's must be in the same error
+			c, err := LoadConfig(env(m))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if tc.problem == "" {
+				if len(ce.Problems) != 1 || strings.Join(c.TaskKeys, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("keys %q, problems %q", c.TaskKeys, ce.Problems)
+				}
+				return
+			}
+			if len(ce.Problems) != 2 || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("problems %q, want the queue URL's and %q", ce.Problems, tc.problem)
+			}
+			if strings.Contains(err.Error(), "short-secret") {
+				t.Errorf("the error quotes a key: %v", err)
+			}
+		})
 	}
 }
 
@@ -96,6 +138,7 @@ func TestWithoutGitHubCredentialsTheErrorNamesEveryVariable(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q",
 		"GITHUB_REPO": "acme/alarms", "PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
+		"DISPATCH_TASK_KEYS": "task-key-one-0123456789abcdef0123456789",
 	}))
 	var ce *ConfigError
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +170,10 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 
 	u, err := c.q.Unwrap(m)
 	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1 || m.Resent != nil, PublishedAt: u.PublishedAt}
+	if errors.Is(err, sqsqueue.ErrTaskExpired) {
+		c.dropExpired(ctx, m, u.TaskID, err)
+		return
+	}
 	if err != nil {
 		c.reject(ctx, m, in, retry.Permanent(err), "envelope")
 		return
@@ -190,6 +195,7 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 		}
 	}
 	if u.Task != nil {
+		ctx = log.With().Str("task_id", u.TaskID).Logger().WithContext(ctx)
 		err := c.router.RunTask(ctx, *u.Task)
 		if err == nil && needs != nil {
 			c.health.succeeded(needs)
@@ -349,6 +355,17 @@ func (c *consumer) reject(ctx context.Context, m sqsqueue.Message, in handlers.I
 		}
 	case derr != nil:
 		log.Error().Err(derr).Msg("could not move the rejected message to the dead-letter queue")
+	}
+}
+
+// dropExpired deletes a signed task past its expiry: logged and counted, not dead-lettered (redriven,
+// it would only expire again). Its signature was checked first, so it is dispatch's own.
+func (c *consumer) dropExpired(ctx context.Context, m sqsqueue.Message, taskID string, err error) {
+	kind, _, _ := strings.Cut(taskID, "/")
+	zerolog.Ctx(ctx).Error().Err(err).Str("task_id", taskID).Msg("task dropped: past its expiry")
+	c.metrics.TasksExpired.WithLabelValues(kind).Inc()
+	if err := c.q.Delete(context.WithoutCancel(ctx), m); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Msg("expired task not deleted from the queue")
 	}
 }
 

@@ -66,7 +66,7 @@ func startConsumer(t *testing.T, r AlarmRouter, scale float64) (*consumer, *sqsq
 
 func startConsumerOn(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmRouter, scale float64) (*consumer, *sqsqueue.Queue, awstest.Queue, *awstest.Server) {
 	t.Helper()
-	q := sqsqueue.New(s.SQS(), aq.URL, sqsqueue.TaskKey("xapp-test"))
+	q := sqsqueue.New(s.SQS(), aq.URL, sqsqueue.TaskKeys{[]byte("consumer-test-task-key-0123456789abcdef")})
 	if err := q.Discover(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"bytes"
 	"io"
 	"os"
 	"time"
@@ -47,6 +46,9 @@ func (timestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 
 // isTerminal reports whether w is a terminal, where colours can be seen.
 func isTerminal(w io.Writer) bool {
+	if r, ok := w.(*redactor); ok { // a Secrets.Filter: look at what it writes to
+		w = r.w
+	}
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
 }
@@ -63,43 +65,12 @@ func SDKLogger(log zerolog.Logger) logging.Logger {
 	})
 }
 
-// redactor replaces secrets in whatever is written through it.
-type redactor struct {
-	w       io.Writer
-	secrets [][]byte
-}
-
-func newRedactor(w io.Writer, secrets []string) io.Writer {
-	r := &redactor{w: w}
-	for _, s := range secrets {
-		if len(s) >= 8 { // shorter values would blank innocent text
-			r.secrets = append(r.secrets, []byte(s))
-		}
-	}
-	if len(r.secrets) == 0 {
-		return w
-	}
-	return r
-}
-
-func (r *redactor) Write(p []byte) (int, error) {
-	out := p
-	for _, s := range r.secrets {
-		if bytes.Contains(out, s) {
-			out = bytes.ReplaceAll(out, s, []byte("[redacted]"))
-		}
-	}
-	if _, err := r.w.Write(out); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
 // Secrets lists the configuration's secret values, for NewLogger.
 func (c Config) Secrets() []string {
 	s := []string{c.SlackBotToken, c.SlackAppToken, c.GitHubToken, c.PagerDutyKey, c.GitHubAppKey, c.PagerDutyAPIToken}
 	for _, k := range c.ServiceKeys {
 		s = append(s, k)
 	}
+	s = append(s, c.TaskKeys...)
 	return s
 }

@@ -33,6 +33,8 @@ type Metrics struct {
 
 	// onCall, when set, sees every service call's outcome (the health tracker).
 	onCall func(service string, req *http.Request, status int, err error)
+	// TasksExpired counts signed tasks dropped past their expiry, by kind.
+	TasksExpired *prometheus.CounterVec
 
 	state      *stateCollector
 	collectors []prometheus.Collector
@@ -66,9 +68,11 @@ func NewMetrics() *Metrics {
 		Waiting:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_alarms_waiting", Help: "Alarms waiting in the queue to be retried after a transient failure."}),
 		Resent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_messages_resent_total", Help: "Messages re-sent as a fresh copy before their receive count reached the redrive policy's maxReceiveCount."}),
 		counts:     map[string]int{},
+		TasksExpired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_tasks_expired_total",
+			Help: "Deferred tasks (answers, reminders, escalations, filings) dropped past their expiry, by kind."}, []string{"kind"}),
 	}
 	m.state = newStateCollector()
-	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects,
+	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects, m.TasksExpired,
 		m.ServiceUp, m.Waiting, m.Resent, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range m.collectors {
 		f(c)

@@ -3,12 +3,15 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dispatch-oss/dispatch/sqsqueue"
 )
 
 // PprofEnv names the setting (Config.Pprof) that adds Go's profiler to the health server:
@@ -33,7 +36,8 @@ func (b *Bot) healthHandler() http.Handler {
 		}
 		body := map[string]any{"status": status, "slack_connected": slackUp, "queue_reachable": queueErr == nil}
 		if queueErr != nil {
-			body["queue_error"] = queueErr.Error()
+			// A member-safe sentence: no account, ARN or URL (the receive loop logs the detail).
+			body["queue_error"] = problemText(queueErr)
 		}
 		writeJSON(w, code, body)
 	})
@@ -54,6 +58,15 @@ func mountPprof(mux *http.ServeMux) {
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol) // go tool pprof posts addresses
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// problemText is a queue error as /readyz and /dispatch status may show it.
+func problemText(err error) string {
+	var p *sqsqueue.Problem
+	if errors.As(err, &p) {
+		return p.Public()
+	}
+	return "the queue is unreachable (the detail is in dispatch's log)"
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

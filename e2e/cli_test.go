@@ -162,7 +162,7 @@ func TestEveryCommandsHelpDoesNothingButPrint(t *testing.T) {
 	url := "http://" + rec.ln.Addr().String()
 	env := []string{
 		"SLACK_BOT_TOKEN=xoxb-help-test", "SLACK_APP_TOKEN=xapp-help-test", "DISPATCH_QUEUE_URL=" + url + "/100010001000/dispatch",
-		"GITHUB_TOKEN=help-test-token", "GITHUB_REPO=acme/alarms", "PAGERDUTY_ROUTING_KEY=" + routingKey,
+		"GITHUB_TOKEN=help-test-token", "GITHUB_REPO=acme/alarms", "PAGERDUTY_ROUTING_KEY=" + routingKey, "DISPATCH_TASK_KEYS=" + stack.TaskKey,
 		"SLACK_API_URL=" + url + "/api/", "GITHUB_API_URL=" + url + "/", "PAGERDUTY_EVENTS_URL=" + url,
 		"DISPATCH_HTTP_ADDR=127.0.0.1:0", "AWS_ENDPOINT_URL=" + url, "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=AKIDHELPTEST", "AWS_SECRET_ACCESS_KEY=help-test-secret", "AWS_CONFIG_FILE=/dev/null",

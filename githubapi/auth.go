@@ -23,17 +23,42 @@ import (
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
-// TokenTransport authenticates every request with a personal or fine-grained access token
-// ("Authorization: Bearer token") and sends it through next (http.DefaultTransport when nil).
-func TokenTransport(token string, next http.RoundTripper) http.RoundTripper {
+// TokenTransport authenticates every request to baseURL's host with a personal or fine-grained
+// access token ("Authorization: Bearer token") and sends it through next (http.DefaultTransport when
+// nil). A request to any other host (a redirect the client follows) leaves without the token: Go
+// strips Authorization on a cross-host redirect only when it was set on the original request, and a
+// RoundTripper sets it again on every hop.
+func TokenTransport(baseURL, token string, next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
 	}
+	host := hostOf(baseURL)
 	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+token)
+		if sameHost(r.URL, host) {
+			r.Header.Set("Authorization", "Bearer "+token)
+		} else {
+			r.Header.Del("Authorization")
+		}
 		return next.RoundTrip(r)
 	})
+}
+
+// hostOf is the host (with port) of a base URL, https://api.github.com/ when empty.
+func hostOf(baseURL string) string {
+	if baseURL == "" {
+		baseURL = "https://api.github.com/"
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// sameHost: u is on host, the only place a credential may go.
+func sameHost(u *url.URL, host string) bool {
+	return host != "" && strings.EqualFold(u.Host, host)
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
@@ -58,6 +83,8 @@ type AppAuth struct {
 	mintURL               string
 	baseURL               string // ends in "/"
 	next                  http.RoundTripper
+	host                  string       // the only host the tokens go to
+	onSecret              func(string) // told every JWT and token minted (SetOnSecret)
 
 	now    func() time.Time // tests move time
 	margin time.Duration    // tests shorten it
@@ -108,8 +135,26 @@ func NewAppAuth(appID, installationID int64, privateKeyPEM []byte, baseURL strin
 	return &AppAuth{
 		appID: appID, installationID: installationID, key: key, next: next,
 		mintURL: fmt.Sprintf("%sapp/installations/%d/access_tokens", baseURL, installationID), baseURL: baseURL,
-		now: time.Now, margin: refreshMargin,
+		host: hostOf(baseURL), now: time.Now, margin: refreshMargin,
 	}, nil
+}
+
+// SetOnSecret has f told every credential a run mints (each app JWT and installation token) before
+// it is used, so the log filter can blank it (bot.Secrets.Add). Call it before the first request.
+func (a *AppAuth) SetOnSecret(f func(secret string)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.onSecret = f
+}
+
+// tell passes a freshly minted credential to the SetOnSecret callback.
+func (a *AppAuth) tell(secret string) {
+	a.mu.Lock()
+	f := a.onSecret
+	a.mu.Unlock()
+	if f != nil && secret != "" {
+		f(secret)
+	}
 }
 
 // parseAppKey reads the first private key block of a PEM file. Its errors describe the block, never
@@ -160,6 +205,12 @@ func parseAppKey(data []byte) (*rsa.PrivateKey, error) {
 // Mint failures come back as the error, marked retry.Permanent when retrying cannot help (the app
 // or its key rejected, the installation unknown); they never contain the key or a token.
 func (a *AppAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !sameHost(r.URL, a.host) {
+		// A redirect to another host: it gets no credential, and no mint on a 401.
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+		return a.next.RoundTrip(r)
+	}
 	tok, err := a.tokenFor(r.Context())
 	if err != nil {
 		if r.Body != nil {
@@ -266,6 +317,7 @@ func (a *AppAuth) mint(ctx context.Context) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, retry.Permanent(fmt.Errorf("github app auth: sign the app JWT: %w", err))
 	}
+	a.tell(jwt)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.mintURL, http.NoBody)
 	if err != nil {
 		return "", time.Time{}, retry.Permanent(fmt.Errorf("github app auth: %w", err))
@@ -292,6 +344,7 @@ func (a *AppAuth) mint(ctx context.Context) (string, time.Time, error) {
 	if err := json.Unmarshal(body, &out); err != nil || out.Token == "" || out.ExpiresAt.IsZero() {
 		return "", time.Time{}, fmt.Errorf("github app auth: mint installation token: status %d without a token and expiry", resp.StatusCode)
 	}
+	a.tell(out.Token)
 	return out.Token, out.ExpiresAt, nil
 }
 

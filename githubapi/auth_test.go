@@ -520,7 +520,7 @@ func TestTokenTransport(t *testing.T) {
 		token string
 		ok    bool
 	}{{"ghp_right", true}, {"ghp_wrong", false}} {
-		c, err := New(Options{BaseURL: fake.URL(), HTTPClient: &http.Client{Transport: TokenTransport(tt.token, nil)}, Pace: []pace.Window{}, Retry: retry.Policy{Attempts: 1}})
+		c, err := New(Options{BaseURL: fake.URL(), HTTPClient: &http.Client{Transport: TokenTransport(fake.URL(), tt.token, nil)}, Pace: []pace.Window{}, Retry: retry.Policy{Attempts: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,7 +69,7 @@ func TestIdentityAndAuthors(t *testing.T) {
 
 func tokenClient(t *testing.T, fake *fakegithub.Server, token string) *Client {
 	t.Helper()
-	c, err := New(Options{BaseURL: fake.URL(), HTTPClient: &http.Client{Transport: TokenTransport(token, nil)}, Pace: []pace.Window{}, Retry: retry.Policy{Attempts: 1}})
+	c, err := New(Options{BaseURL: fake.URL(), HTTPClient: &http.Client{Transport: TokenTransport(fake.URL(), token, nil)}, Pace: []pace.Window{}, Retry: retry.Policy{Attempts: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

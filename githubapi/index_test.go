@@ -31,7 +31,7 @@ func newIndexed(t *testing.T, maxAge time.Duration) (*fakegithub.Server, *Client
 
 func clientOf(t *testing.T, srv *fakegithub.Server, maxAge time.Duration) *Client {
 	t.Helper()
-	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(indexToken, nil)},
+	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)},
 		IndexMaxAge: maxAge, Retry: retry.Policy{Attempts: 1}})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +184,7 @@ func TestIndexEvictsOldClosedIssues(t *testing.T) {
 		srv.SeedIssue(indexRepo, fakegithub.Issue{Title: fmt.Sprintf("T%d", i), Labels: []string{"dispatch"},
 			State: map[bool]string{true: "closed", false: "open"}[i < 20], CreatedAt: start.Add(time.Duration(i) * time.Minute)})
 	}
-	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
+	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 }
 
 // apply makes the answer true on GitHub and PagerDuty. It is safe to repeat: the incident's dedup key
-// makes a second trigger the same incident, and the answer comment is written only if missing. It
+// makes a second trigger the same incident, and the answer comment, written last, marks it done. It
 // reports done=false when the alarm had already been answered or closed.
 func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err error) {
 	t := task.Ticket
@@ -137,28 +137,30 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	}
 	comment := answerComment(task)
 	if retrying {
-		// An earlier try may have got part of the way: skip what it did, and finish the rest even if
-		// the issue changed meanwhile (an answer is never dropped once accepted).
+		// An earlier try may have got part of the way: finish the rest even if the issue changed
+		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
+		// last step, so finding it means the answer was wholly done: this task is a redelivery or a
+		// replay (Task.ID), and acting again would re-close a reopened issue or page a resolved
+		// incident anew.
 		comments, err := r.ownComments(ctx, t.Repo, n)
 		if err != nil {
 			return false, err
 		}
 		for _, c := range comments {
 			if strings.Contains(c, answer) {
-				comment = ""
+				zerolog.Ctx(ctx).Info().Msg("answer already recorded: nothing to do")
+				return false, nil
 			}
 		}
 	}
 	if task.Yes {
-		if comment != "" {
-			if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-				return false, fmt.Errorf("comment: %w", err)
-			}
-		}
 		if is.Open {
 			if err := r.issues.Close(ctx, t.Repo, n); err != nil {
 				return false, fmt.Errorf("close issue: %w", err)
 			}
+		}
+		if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
+			return false, fmt.Errorf("comment: %w", err)
 		}
 		zerolog.Ctx(ctx).Info().Msg("answered yes: issue closed")
 		return true, nil
@@ -174,10 +176,8 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
 		return false, err
 	}
-	if comment != "" {
-		if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-			return false, fmt.Errorf("comment: %w", err)
-		}
+	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
+		return false, fmt.Errorf("comment: %w", err)
 	}
 	zerolog.Ctx(ctx).Info().Msg("answered no: escalated to PagerDuty")
 	return true, nil

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -136,7 +137,7 @@ func (c *Commands) statusCmd(ctx context.Context, _ Command, _ []string) Reply {
 	fmt.Fprintf(&b, "• Slack: %s (%d reconnects)\n", conn, st.Reconnects)
 	switch {
 	case st.QueueErr != nil:
-		fmt.Fprintf(&b, "• Queue: *unreachable* (%v)\n", st.QueueErr)
+		fmt.Fprintf(&b, "• Queue: *unreachable* (%s)\n", publicError(st.QueueErr))
 	default:
 		fmt.Fprintf(&b, "• Queue: %d waiting, %d in flight\n", st.QueueDepth, st.QueueInFlight)
 		if st.DLQDepth >= 0 {
@@ -192,7 +193,7 @@ func (c *Commands) test(ctx context.Context, cmd Command, _ []string) Reply {
 		delete(c.lastTest, cmd.UserID) // nothing was sent: the user may try again at once
 		c.mu.Unlock()
 		zerolog.Ctx(ctx).Error().Err(err).Msg("/dispatch test failed")
-		return Reply{Text: "I couldn't put the test alarm on the queue: " + err.Error()}
+		return Reply{Text: "I couldn't put the test alarm on the queue: " + publicError(err) + "."}
 	}
 	return Reply{Text: "A test alarm is on its way through the queue: look for a DM from me in a few seconds, with Yes/No buttons. Its GitHub issue carries the `" + LabelTest + "` label."}
 }
@@ -212,6 +213,17 @@ func (c *Commands) takeTest(userID string) time.Duration {
 	}
 	c.lastTest[userID] = now
 	return 0
+}
+
+// publicError is what a member may see of err: the sentence an adapter wrote for members (an error
+// in the chain with a Public() string method), else a generic one. Never the raw text: AWS errors
+// carry account IDs, role ARNs and queue URLs. The detail goes to the log.
+func publicError(err error) string {
+	var p interface{ Public() string }
+	if errors.As(err, &p) {
+		return escapeText(p.Public())
+	}
+	return "an unexpected error (the detail is in dispatch's log)"
 }
 
 // escapeText makes text inert in Slack mrkdwn (reply texts are built here, not by the Slack adapter).

@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -261,11 +263,44 @@ func issueLink(is Issue) *Link {
 
 // rejectNotice describes an alarm that can't be routed, for the fallback channel.
 func rejectNotice(in Inbound, reason error) Message {
-	excerpt := shorten(strings.ToValidUTF8(string(in.Body), "\uFFFD"), 500)
 	return Message{
 		Key:   "rejected/" + in.DeliveryID,
 		Title: "Rejected an alarm that can't be routed",
-		Body:  reason.Error() + "\n\nMessage (first 500 characters):\n" + excerpt,
+		Body:  reason.Error() + "\n\n" + rejectExcerpt(in.Body),
 		Note:  "delivery " + in.DeliveryID + " · moved to the dead-letter queue",
 	}
+}
+
+// maxRejectExcerpt is how much of a rejected body a notice shows: enough to recognise it, too little
+// to carry anything whole.
+const maxRejectExcerpt = 200
+
+// rejectExcerpt is what a rejection notice shows of the body: nothing of one that looks like a
+// dispatch task (a signed task shown in a channel could be replayed by any reader), else its first
+// characters, quoted with Go's escapes so no control character, newline or quote shapes the notice.
+func rejectExcerpt(body []byte) string {
+	if looksLikeTask(body) {
+		return "The message looks like a dispatch task: not shown (find it in the dead-letter queue)."
+	}
+	s := strings.ToValidUTF8(string(body), "\uFFFD")
+	excerpt := shorten(s, maxRejectExcerpt)
+	return fmt.Sprintf("Message (first %d characters, quoted): %s", maxRejectExcerpt, strconv.Quote(excerpt))
+}
+
+// looksLikeTask: the body names dispatch's task key, literally or through JSON escapes
+// ("dispatch\u0054ask" decodes to the same key).
+func looksLikeTask(body []byte) bool {
+	if strings.Contains(strings.ToLower(string(body)), "dispatchtask") {
+		return true
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	for k := range probe {
+		if strings.EqualFold(k, "dispatchTask") {
+			return true
+		}
+	}
+	return false
 }

@@ -31,6 +31,7 @@ type FileTask struct {
 	Alarm  string     `json:"alarm"`
 	Key    string     `json:"key"` // the user's key within the alarm
 	Prompt MessageRef `json:"prompt"`
+	Since  time.Time  `json:"since,omitempty"` // when the prompt went out: bounds the task's life (Task.Expiry)
 }
 
 // answerLock serialises the work on one prompt (answers, deadlines) within a replica.
@@ -76,7 +77,7 @@ func (r *Router) promptFirst(ctx context.Context, a *alerts.Alarm, id, repo stri
 	}
 	ni.Body += "\n\n" + mk.String()
 	delay := min(r.issues.CreateDelay(), maxTaskDelay)
-	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: delay, File: &FileTask{Repo: repo, Issue: ni, Alarm: id, Key: rc.Key, Prompt: dm}}); err != nil {
+	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: delay, File: &FileTask{Repo: repo, Issue: ni, Alarm: id, Key: rc.Key, Prompt: dm, Since: r.now().UTC()}}); err != nil {
 		return fmt.Errorf("defer the issue: %w", err)
 	}
 	zerolog.Ctx(ctx).Info().Str("user", rc.SlackID).Dur("issue_in", delay).Msg("prompt sent before its issue")

@@ -30,3 +30,42 @@ type AnswerTask struct {
 	ResponseURL string `json:"-"`
 	Attempts    int    `json:"attempts"`
 }
+
+// TaskValidity is how long deferred work stays valid, counted from when it began (Task.Expiry): a day
+// past maxRetryAge, after which the handlers themselves end work that keeps failing (logged,
+// announced, dead-lettered). So a task past its expiry was stranded (dispatch down for days) or is
+// a replay of a copy; the queue adapter drops it, logged and counted, instead of acting on it. It
+// bounds how long a signed task can be replayed.
+const TaskValidity = maxRetryAge + 24*time.Hour
+
+// Expiry is the time after which t must not run, given when it is issued (sealed). It counts from
+// when the work began (the click, the due time, the prompt), not from issued, so a task that
+// re-defers itself cannot extend its own life; issued stands in only when the task carries no
+// such time.
+func (t Task) Expiry(issued time.Time) time.Time {
+	switch {
+	case t.Answer != nil && !t.Answer.At.IsZero():
+		return t.Answer.At.Add(TaskValidity)
+	case t.Deadline != nil && !t.Deadline.DueAt.IsZero():
+		return t.Deadline.DueAt.Add(TaskValidity)
+	case t.File != nil && !t.File.Since.IsZero():
+		return t.File.Since.Add(TaskValidity)
+	}
+	return issued.Add(TaskValidity)
+}
+
+// ID names the work a task does, the same for every copy of it (a redelivery, a re-deferral, a
+// replay): kind, alarm and user. It is the key of the marker dispatch writes on the issue when the
+// work is done (answerMarker, the deadline's marker, the issue's own marker), which is what makes a
+// replayed task a no-op: it finds its marker and stops.
+func (t Task) ID() string {
+	switch {
+	case t.Answer != nil:
+		return t.Kind + "/" + t.Answer.Ticket.Alarm + "/" + t.Answer.Ticket.User
+	case t.Deadline != nil:
+		return t.Kind + "/" + t.Deadline.Ticket.Alarm + "/" + t.Deadline.Ticket.User
+	case t.File != nil:
+		return t.Kind + "/" + t.File.Alarm + "/" + t.File.Key
+	}
+	return t.Kind
+}

@@ -92,7 +92,7 @@ func TestHostileCorpus(t *testing.T) {
 	// What each should come to, by dispatch's own spec (the fakes know nothing of it).
 	wantRejected := 0
 	for _, m := range corpus {
-		u, err := sqsqueue.Unwrap([]byte(m), "x", nil)
+		u, err := sqsqueue.Unwrap([]byte(m), "x", nil, time.Now())
 		if err == nil && u.Task == nil {
 			_, _, err = alerts.Decode(u.Payload)
 		}

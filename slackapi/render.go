@@ -58,7 +58,7 @@ func render(m handlers.Message) ([]slack.Block, string) {
 		blocks = append(blocks, slack.NewActionBlock(PromptBlockID, elems...))
 	}
 	if m.Note != "" {
-		blocks = append(blocks, slack.NewContextBlock("dispatch_note", slack.NewTextBlockObject(slack.MarkdownType, cut(Escape(m.Note), maxContextText), false, false)))
+		blocks = append(blocks, slack.NewContextBlock("dispatch_note", mrkdwn(cut(Escape(m.Note), maxContextText))))
 	}
 	if len(blocks) > maxBlocks {
 		blocks = blocks[:maxBlocks]
@@ -93,8 +93,15 @@ func blockIDOf(b slack.Block) string {
 	return ""
 }
 
-func section(mrkdwn, id string) *slack.SectionBlock {
-	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, mrkdwn, false, false), nil, nil, slack.SectionBlockOptionBlockID(id))
+func section(text, id string) *slack.SectionBlock {
+	return slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID(id))
+}
+
+// mrkdwn is a verbatim mrkdwn text object: Slack then parses no bare "@channel", "#channel" or URL
+// into a mention or a link, so only the <…> forms dispatch writes itself (links it built, user
+// mentions it chose) are live; Escape makes the alarm's own <…> inert.
+func mrkdwn(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, true)
 }
 
 func blockID(prefix string, i int) string {

@@ -38,12 +38,14 @@ type Unwrapped struct {
 	// PublishedAt is when the alarm was published: the SNS envelope's Timestamp (Queue.Unwrap falls
 	// back on SQS's SentTimestamp); zero when unknown.
 	PublishedAt time.Time
+	TaskID      string // the task's id (Task.ID), also for an expired one
 }
 
 // Unwrap reads a queue body: an SNS notification envelope, one of dispatch's signed tasks, or a raw
-// alarm (raw delivery on, or sent straight to the queue). Errors describe a broken envelope; a raw
-// body is not checked here (alerts.Decode does that).
-func Unwrap(body []byte, sqsMessageID string, taskKey []byte) (Unwrapped, error) {
+// alarm (raw delivery on, or sent straight to the queue). Errors describe a broken envelope, a task
+// no key signed (ErrTaskSignature) or one past its expiry at now (ErrTaskExpired); a raw body is not
+// checked here (alerts.Decode does that).
+func Unwrap(body []byte, sqsMessageID string, keys TaskKeys, now time.Time) (Unwrapped, error) {
 	out := Unwrapped{Payload: body, DeliveryID: sqsMessageID}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' || !utf8.Valid(trimmed) {
@@ -55,7 +57,8 @@ func Unwrap(body []byte, sqsMessageID string, taskKey []byte) (Unwrapped, error)
 		return out, nil
 	}
 	if _, ok := probe["dispatchTask"]; ok {
-		task, err := openTask(trimmed, taskKey)
+		task, id, err := openTask(trimmed, keys, now)
+		out.TaskID = id
 		if err != nil {
 			return out, err
 		}
@@ -89,39 +92,78 @@ func Unwrap(body []byte, sqsMessageID string, taskKey []byte) (Unwrapped, error)
 	return out, nil
 }
 
-// SealTask serialises and signs a task.
-func SealTask(t handlers.Task, key []byte) ([]byte, error) {
-	raw, err := json.Marshal(t)
+// TaskKeys are the keys of dispatch's own tasks (DISPATCH_TASK_KEYS): the first signs, every one
+// verifies, so a key is rotated by putting the new one first and dropping the old one once the tasks
+// it signed are gone (handlers.TaskValidity). They are dispatch's alone, shared by every
+// replica, and never derived from a third-party token: whoever holds the Slack app token cannot
+// forge a task, and rotating that token strands none.
+type TaskKeys [][]byte
+
+// MinTaskKeyLen is the shortest task key accepted: 32 bytes, the size of the HMAC-SHA256 output.
+const MinTaskKeyLen = 32
+
+// ErrTaskExpired is returned (wrapped) for a correctly signed task past its expiry: it is to be
+// dropped, logged and counted, not dead-lettered.
+var ErrTaskExpired = errors.New("task expired")
+
+// ErrTaskSignature is returned (wrapped) for a task no key of this deployment signed.
+var ErrTaskSignature = errors.New("task envelope: bad signature (not sent by this dispatch deployment, or signed with a key no longer in DISPATCH_TASK_KEYS)")
+
+// sealedTask is what a task signature covers: the task, with an id for the logs and its validity.
+type sealedTask struct {
+	ID       string    `json:"id"`  // the work's id (Task.ID): the same for every copy of it
+	IssuedAt time.Time `json:"iat"` // when this copy was sealed
+	Expires  time.Time `json:"exp"` // Task.Expiry: not acted on after
+	handlers.Task
+}
+
+// taskMACPrefix separates task signatures from anything else signed with the same keys (the
+// button tickets), so one can never pass for the other.
+const taskMACPrefix = "dispatch task v2\x00"
+
+// SealTask serialises and signs a task with the first key, stamping it issued now and valid until
+// t.Expiry(now).
+func SealTask(t handlers.Task, keys TaskKeys, now time.Time) ([]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("no task key")
+	}
+	raw, err := json.Marshal(sealedTask{ID: t.ID(), IssuedAt: now.UTC(), Expires: t.Expiry(now).UTC(), Task: t})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(taskEnvelope{Task: raw, Sig: sign(raw, key)})
+	return json.Marshal(taskEnvelope{Task: raw, Sig: sign(raw, keys[0])})
 }
 
-func openTask(body, key []byte) (*handlers.Task, error) {
+// openTask checks a task's signature against every key, then its expiry. The signature is checked
+// first: nothing of an unsigned body is believed, its expiry included.
+func openTask(body []byte, keys TaskKeys, now time.Time) (*handlers.Task, string, error) {
 	var env taskEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("task envelope: %w", err)
+		return nil, "", fmt.Errorf("task envelope: %w", err)
 	}
-	if !hmac.Equal([]byte(env.Sig), []byte(sign(env.Task, key))) {
-		return nil, errors.New("task envelope: bad signature (not sent by this dispatch deployment)")
+	signed := false
+	for _, k := range keys {
+		if hmac.Equal([]byte(env.Sig), []byte(sign(env.Task, k))) {
+			signed = true
+			break
+		}
 	}
-	var t handlers.Task
-	if err := json.Unmarshal(env.Task, &t); err != nil {
-		return nil, fmt.Errorf("task: %w", err)
+	if !signed {
+		return nil, "", ErrTaskSignature
 	}
-	return &t, nil
+	var st sealedTask
+	if err := json.Unmarshal(env.Task, &st); err != nil {
+		return nil, "", fmt.Errorf("task: %w", err)
+	}
+	if st.Expires.IsZero() || !now.Before(st.Expires) {
+		return nil, st.ID, fmt.Errorf("%w: %s task %s expired at %s", ErrTaskExpired, st.Kind, st.ID, st.Expires.Format(time.RFC3339))
+	}
+	return &st.Task, st.ID, nil
 }
 
 func sign(data, key []byte) string {
 	m := hmac.New(sha256.New, key)
+	m.Write([]byte(taskMACPrefix))
 	m.Write(data)
 	return hex.EncodeToString(m.Sum(nil))
-}
-
-// TaskKey derives the task-signing key from a secret every replica shares (the Slack app token), so
-// no extra setting is needed. The derived key is never logged, nor is the secret.
-func TaskKey(secret string) []byte {
-	sum := sha256.Sum256([]byte("dispatch task key v1\x00" + secret))
-	return sum[:]
 }

@@ -39,12 +39,14 @@ type Queue struct {
 	url         string
 	dlqURL      string
 	maxReceives int // the redrive policy's maxReceiveCount; 0 without one
-	taskKey     []byte
+	keys        TaskKeys
+	now         func() time.Time
 }
 
-// New makes a Queue. Call Discover to learn its dead-letter queue.
-func New(client *sqs.Client, url string, taskKey []byte) *Queue {
-	return &Queue{sqs: client, url: url, taskKey: taskKey}
+// New makes a Queue whose tasks are signed and verified with keys. Call Discover to learn its
+// dead-letter queue.
+func New(client *sqs.Client, url string, keys TaskKeys) *Queue {
+	return &Queue{sqs: client, url: url, keys: keys, now: time.Now}
 }
 
 // URL is the queue's URL.
@@ -101,7 +103,8 @@ func (q *Queue) Discover(ctx context.Context) error {
 	return nil
 }
 
-// Receive long-polls for up to n (1–10) messages, waiting up to wait (at most 20 s).
+// Receive long-polls for up to n (1–10) messages, waiting up to wait (at most 20 s). Its errors, like
+// Depth's and Send's, are a *Problem: a member-safe sentence over the SDK's error.
 func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
 	out, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:            &q.url,
@@ -115,7 +118,7 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 		MessageAttributeNames: []string{attrResent, attrResentSig},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqs receive: %w", err)
+		return nil, Classify(fmt.Errorf("sqs receive: %w", err))
 	}
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
@@ -132,7 +135,7 @@ func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Durati
 // the delivery ID and publication time of the first; otherwise an alarm without an SNS envelope
 // counts as published when SQS received it.
 func (q *Queue) Unwrap(m Message) (Unwrapped, error) {
-	u, err := Unwrap(m.Body, m.ID, q.taskKey)
+	u, err := Unwrap(m.Body, m.ID, q.keys, q.now())
 	if u.PublishedAt.IsZero() {
 		u.PublishedAt = m.SentAt
 	}
@@ -188,7 +191,7 @@ func (q *Queue) DeadLetter(ctx context.Context, m Message, reason string) error 
 
 // Defer puts a task on the queue, delayed by t.Delay (at most 15 minutes).
 func (q *Queue) Defer(ctx context.Context, t handlers.Task) error {
-	body, err := SealTask(t, q.taskKey)
+	body, err := SealTask(t, q.keys, q.now())
 	if err != nil {
 		return fmt.Errorf("seal task: %w", err)
 	}
@@ -225,7 +228,7 @@ func (q *Queue) depth(ctx context.Context, url string) (visible, inFlight int, e
 		},
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqs queue attributes: %w", err)
+		return 0, 0, Classify(fmt.Errorf("sqs queue attributes: %w", err))
 	}
 	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
 	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
@@ -243,7 +246,7 @@ func truncate(s string, n int) string {
 func (q *Queue) Send(ctx context.Context, body []byte) error {
 	s := string(body)
 	if _, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.url, MessageBody: &s}); err != nil {
-		return fmt.Errorf("sqs send: %w", err)
+		return Classify(fmt.Errorf("sqs send: %w", err))
 	}
 	return nil
 }

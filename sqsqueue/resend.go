@@ -2,6 +2,7 @@ package sqsqueue
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -67,7 +68,7 @@ func (q *Queue) Resend(ctx context.Context, m Message, u Unwrapped, delay time.D
 		DelaySeconds: int32(ceilSeconds(min(delay, MaxDelay))),
 		MessageAttributes: map[string]types.MessageAttributeValue{
 			attrResent:    {DataType: aws.String("String"), StringValue: aws.String(string(raw))},
-			attrResentSig: {DataType: aws.String("String"), StringValue: aws.String(q.resentSig(raw, m.Body))},
+			attrResentSig: {DataType: aws.String("String"), StringValue: aws.String(q.resentSig(raw, m.Body, q.signingKey()))},
 		},
 	})
 	if err != nil {
@@ -77,10 +78,19 @@ func (q *Queue) Resend(ctx context.Context, m Message, u Unwrapped, delay time.D
 }
 
 // resentSig binds the carried history to the body, so a publisher can't forge one for its alarm
-// (to make it look old, or to borrow another alarm's identity).
-func (q *Queue) resentSig(raw, body []byte) string {
+// (to make it look old, or to borrow another alarm's identity). The first task key signs; every
+// one verifies (readResent), as for tasks, so a rotation keeps the history of copies in flight.
+func (q *Queue) resentSig(raw, body, key []byte) string {
 	h := sha256.Sum256(body)
-	return sign([]byte("dispatch resent v1\x00"+string(raw)+"\x00"+hex.EncodeToString(h[:])), q.taskKey)
+	return sign([]byte("dispatch resent v1\x00"+string(raw)+"\x00"+hex.EncodeToString(h[:])), key)
+}
+
+// signingKey is the first task key (nil without any: such a queue's signatures verify nowhere else).
+func (q *Queue) signingKey() []byte {
+	if len(q.keys) == 0 {
+		return nil
+	}
+	return q.keys[0]
 }
 
 // readResent returns the history a received message carries, or nil when it carries none or its
@@ -92,7 +102,11 @@ func (q *Queue) readResent(m types.Message, body []byte) *Resent {
 		return nil
 	}
 	raw := []byte(*v.StringValue)
-	if q.resentSig(raw, body) != *s.StringValue {
+	signed := false
+	for _, k := range q.keys {
+		signed = signed || hmac.Equal([]byte(q.resentSig(raw, body, k)), []byte(*s.StringValue))
+	}
+	if !signed {
 		return nil
 	}
 	var r Resent

@@ -35,7 +35,7 @@ func TestResendCarriesTheAlarmsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	aq := s.NewQueue(t, awstest.QueueOptions{DLQ: true})
-	q := New(s.SQS(), aq.URL, TaskKey("xapp-test"))
+	q := New(s.SQS(), aq.URL, TaskKeys{testKey("resend")})
 	if err := q.Discover(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestForgedHistoryIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	aq := s.NewQueue(t, awstest.QueueOptions{})
-	q := New(s.SQS(), aq.URL, TaskKey("xapp-test"))
+	q := New(s.SQS(), aq.URL, TaskKeys{testKey("resend")})
 	_, err = s.SQS().SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(aq.URL), MessageBody: aws.String(`{"type":"nag"}`),
 		MessageAttributes: map[string]types.MessageAttributeValue{
 			attrResent:    {DataType: aws.String("String"), StringValue: aws.String(`{"d":"someone-elses-alarm","p":"2020-01-01T00:00:00Z","f":"2020-01-01T00:00:00Z","n":99}`)},

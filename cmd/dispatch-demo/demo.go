@@ -77,7 +77,7 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	svc.PD.AddRoutingKey(exampleServiceKey)
 
 	log := bot.NewLogger(opts.Log, svc.Config.LogLevel, "console", svc.Config.Secrets()...)
-	if d.replica, err = svc.RunBot(svc.AWS.AWSConfig(), 0, log, time.Minute); err != nil {
+	if d.replica, err = svc.RunBot(svc.AWS.AWSConfig(), 0, log, nil, time.Minute); err != nil {
 		return d, err
 	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)

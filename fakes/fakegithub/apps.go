@@ -93,6 +93,20 @@ func (s *Server) TokensMinted() int {
 	return s.apps.minted
 }
 
+// MintedTokens returns every installation token issued, so a test can look for them where they must
+// not be (a log).
+func (s *Server) MintedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for tok, info := range s.tokens {
+		if info.installation {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
 // handleMintToken serves POST /app/installations/{installation_id}/access_tokens.
 // It needs "Authorization: Bearer <JWT>" signed by the app; the token it
 // returns is accepted like Options.Token until it expires.

@@ -2,6 +2,7 @@ package fakegithub
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,9 @@ type faults struct {
 	failUntil      time.Time
 	failFor        int // status while now < failUntil
 	hook           func(*http.Request) (int, bool)
+	redirectNext   int
+	redirectTo     string // a base URL: the request's path and query are appended
+	redirectStatus int
 }
 
 // SetLatency delays every response by d before anything else happens to the
@@ -67,6 +71,26 @@ func (s *Server) SetHandlerHook(hook func(r *http.Request) (status int, fail boo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.hook = hook
+}
+
+// RedirectNext answers the next n requests, before authentication, with a redirect (status 301,
+// 302, 307 or 308) to the same path and query under base, as a repository moved to another host
+// or a compromised proxy would. n <= 0 cancels.
+func (s *Server) RedirectNext(n int, base string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.redirectNext, s.faults.redirectTo, s.faults.redirectStatus = max(n, 0), strings.TrimSuffix(base, "/"), status
+}
+
+// takeRedirect consumes a pending RedirectNext: the Location and status to answer.
+func (s *Server) takeRedirect(r *http.Request) (string, int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.redirectNext == 0 {
+		return "", 0, false
+	}
+	s.faults.redirectNext--
+	return s.faults.redirectTo + r.URL.RequestURI(), s.faults.redirectStatus, true
 }
 
 // takeFault consumes a pending FailNext, or reports an active SetFailFor.

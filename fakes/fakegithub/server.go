@@ -224,6 +224,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if loc, status, ok := s.takeRedirect(r); ok {
+		http.Redirect(w, r, loc, status)
+		return
+	}
 	if status, fail := s.takeFault(); fail {
 		s.writeFault(w, status)
 		return

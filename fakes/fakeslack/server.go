@@ -112,14 +112,16 @@ type Server struct {
 	connectLatency time.Duration     // more for the first request on a connection
 
 	// Socket Mode (socketmode.go, envelopes.go).
-	opens     int
-	tickets   map[string]bool
-	conns     []*wsConn
-	nextConn  int
-	flushMu   sync.Mutex // serialises flush; taken without s.mu held
-	queue     []*envelope
-	envelopes map[string]*envelope
-	acks      []Ack
+	opens      int
+	extraApp   map[string]bool // app-level tokens besides Options.AppToken (AddAppToken)
+	revokedApp map[string]bool // RevokeAppToken
+	tickets    map[string]bool
+	conns      []*wsConn
+	nextConn   int
+	flushMu    sync.Mutex // serialises flush; taken without s.mu held
+	queue      []*envelope
+	envelopes  map[string]*envelope
+	acks       []Ack
 }
 
 // New starts a fake Slack listening on 127.0.0.1 with a random port.

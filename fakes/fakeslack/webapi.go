@@ -246,11 +246,34 @@ func (s *Server) authorized(method string, p params, r *http.Request) bool {
 	if tok == "" {
 		tok, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
-	want := s.opts.BotToken
 	if method == "apps.connections.open" {
-		want = s.opts.AppToken
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return tok != "" && !s.revokedApp[tok] && (tok == s.opts.AppToken || s.extraApp[tok])
 	}
-	return tok != "" && tok == want
+	return tok != "" && tok == s.opts.BotToken
+}
+
+// AddAppToken makes tok a valid app-level token too, as generating a second one in the app's
+// settings does (Slack keeps every app-level token valid until it is revoked).
+func (s *Server) AddAppToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.extraApp == nil {
+		s.extraApp = map[string]bool{}
+	}
+	s.extraApp[tok] = true
+}
+
+// RevokeAppToken makes an app-level token invalid from now on: apps.connections.open refuses it
+// (invalid_auth). Connections already open stay open, as on Slack.
+func (s *Server) RevokeAppToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revokedApp == nil {
+		s.revokedApp = map[string]bool{}
+	}
+	s.revokedApp[tok] = true
 }
 
 // authTest answers auth.test for the bot token.

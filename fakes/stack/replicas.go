@@ -31,16 +31,18 @@ type Replica struct {
 // connection.
 func (e *Env) StartBot() *Replica {
 	e.T.Helper()
-	secrets := e.Config.Secrets()
-	if e.noRedact {
-		secrets = nil
+	var w io.Writer = e.Logs
+	var secrets *bot.Secrets
+	if !e.noRedact {
+		secrets = bot.NewSecrets(e.Config.Secrets()...)
+		w = secrets.Filter(e.Logs)
 	}
-	log := bot.NewLogger(e.Logs, e.Config.LogLevel, "json", secrets...)
+	log := bot.NewLogger(w, e.Config.LogLevel, "json")
 	awsCfg := e.AWS.AWSConfig()
 	if e.awsCfg != nil {
 		awsCfg = e.awsCfg.Copy()
 	}
-	r, err := e.RunBot(awsCfg, e.timeScale, log, Wait)
+	r, err := e.RunBot(awsCfg, e.timeScale, log, secrets, Wait)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -215,8 +217,8 @@ func (e *Env) Environ() []string {
 		"SLACK_API_URL": c.SlackAPIURL, "GITHUB_API_URL": c.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": c.PagerDutyURL,
 		"DISPATCH_CONCURRENCY": strconv.Itoa(c.Concurrency), "DISPATCH_SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
 		"DISPATCH_VISIBILITY_TIMEOUT": c.Visibility.String(), "GITHUB_ALLOWED_REPOS": strings.Join(c.AllowedRepos, ","),
-		"GITHUB_WATCH_INTERVAL": c.GitHubWatch.String(),
-		"AWS_ENDPOINT_URL":      e.AWS.URL(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"GITHUB_WATCH_INTERVAL": c.GitHubWatch.String(), "DISPATCH_TASK_KEYS": strings.Join(c.TaskKeys, ","),
+		"AWS_ENDPOINT_URL": e.AWS.URL(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 	}
 	if c.Pprof {

@@ -105,6 +105,7 @@ func Start(ctx context.Context, name string, opts Options) (s *Services, err err
 		s.Slack.SetTimeScale(opts.SlackScale)
 		c.SlackLimitScale = opts.SlackScale
 	}
+	c.TaskKeys = []string{TaskKey}
 	if opts.Configure != nil {
 		opts.Configure(&c)
 	}
@@ -147,9 +148,10 @@ func (s *Services) Publish(ctx context.Context, topic, body string) (string, err
 
 // RunBot starts dispatch in process with the services' configuration, logging to log,
 // reaching SQS with awsCfg and on a clock timeScale times faster (0: real time), and returns once it serves (Ready), or an error when it fails or
-// within is over first. The caller stops it with Replica.Shutdown.
-func (s *Services) RunBot(awsCfg aws.Config, timeScale float64, log zerolog.Logger, within time.Duration) (*Replica, error) {
-	b, err := bot.New(context.Background(), s.Config, bot.Options{AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second, TimeScale: timeScale}, log)
+// within is over first. secrets, when not nil, is the log filter the bot adds the credentials it
+// mints to (bot.Options.Secrets). The caller stops it with Replica.Shutdown.
+func (s *Services) RunBot(awsCfg aws.Config, timeScale float64, log zerolog.Logger, secrets *bot.Secrets, within time.Duration) (*Replica, error) {
+	b, err := bot.New(context.Background(), s.Config, bot.Options{AWS: &awsCfg, PollWait: time.Second, PingInterval: 10 * time.Second, TimeScale: timeScale, Secrets: secrets}, log)
 	if err != nil {
 		return nil, fmt.Errorf("bot.New: %w", err)
 	}

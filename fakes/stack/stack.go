@@ -28,6 +28,10 @@ const (
 	RoutingKey      = "R0123456789abcdef0123456789abcde" // 32 characters
 	ServiceKey      = "S0123456789abcdef0123456789abcde"
 	GitHubToken     = "ghp_e2e_secret_token_0123456789"
+	// TaskKey signs the stack's deferred tasks (DISPATCH_TASK_KEYS); NewTaskKey is the key a
+	// rotation puts in front of it.
+	TaskKey    = "e2e-task-key-0123456789abcdef-0123456789abcdef"
+	NewTaskKey = "e2e-task-key-rotated-9876543210fedcba-98765432"
 	// Wait is the usual deadline for something to happen.
 	Wait = 20 * time.Second
 )
