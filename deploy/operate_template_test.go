@@ -199,7 +199,7 @@ func TestECSOption(t *testing.T) {
 			sources = append(sources, map[string]any{"Fn::If": []any{conds[i], ref(param), ref("AWS::NoValue")}})
 		}
 	}
-	for _, required := range []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "GITHUB_TOKEN", "PAGERDUTY_ROUTING_KEY"} {
+	for _, required := range []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "GITHUB_TOKEN", "PAGERDUTY_ROUTING_KEY", "DISPATCH_TASK_KEYS"} {
 		if !slices.Contains(names, required) {
 			t.Errorf("the task gets no %s", required)
 		}
@@ -269,7 +269,7 @@ func TestECSOption(t *testing.T) {
 			refs(a.(map[string]any)["Assert"])
 		}
 	}
-	for _, p := range []string{"Image", "VpcId", "Subnets", "GitHubRepo", "SlackBotTokenSecret", "SlackAppTokenSecret", "GitHubTokenSecret", "PagerDutyRoutingKeySecret"} {
+	for _, p := range []string{"Image", "VpcId", "Subnets", "GitHubRepo", "SlackBotTokenSecret", "SlackAppTokenSecret", "GitHubTokenSecret", "PagerDutyRoutingKeySecret", "TaskKeysSecret"} {
 		if !asserted[p] {
 			t.Errorf("no rule requires %s when DeployECS is true", p)
 		}
