@@ -41,3 +41,20 @@ func (k *keyedMutex) lockYielding(ctx context.Context, key string) (unlock func(
 	}
 	return unlock, nil
 }
+
+// Yield runs wait, a wait for a service's rate limit (a Slack channel's turn, say), with the worker
+// slot in ctx (if any) given up meanwhile, and takes a slot back before returning: alarms held back
+// by one busy person's channel leave the slots to alarms for everyone else. Without a slot in ctx
+// (an answer, a task run inline) it just waits.
+func Yield(ctx context.Context, wait func() error) error {
+	s, _ := ctx.Value(slotKey{}).(Slot)
+	if s == nil {
+		return wait()
+	}
+	s.Release()
+	err := wait()
+	if rerr := s.Reacquire(ctx); err == nil {
+		err = rerr
+	}
+	return err
+}

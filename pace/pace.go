@@ -159,3 +159,14 @@ func Bucket(burst int, interval time.Duration, horizon int) []Window {
 	}
 	return append(ws, Window{Limit: horizon, Span: time.Duration(horizon) * interval})
 }
+
+// Delay is how long a request for key made now would wait (see Pacer.Delay).
+func (k *Keyed) Delay(key string) time.Duration {
+	if k == nil {
+		return 0
+	}
+	k.mu.Lock()
+	p := k.pacers[key]
+	k.mu.Unlock()
+	return p.Delay()
+}

@@ -220,11 +220,22 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 	// The channel's turn first, then the workspace's: a post waiting on a busy channel must not
 	// hold a workspace slot that a post to another channel could use.
 	err := c.callPaced(ctx, "chat.postMessage", nil, func(ctx context.Context) error {
-		done, err := c.posts.Wait(ctx, channel)
+		var done func()
+		wait := func() (err error) { done, err = c.posts.Wait(ctx, channel); return err }
+		var err error
+		if c.posts.Delay(channel) > 0 {
+			// A person with several alarms at once: their channel's turn may be seconds away, and
+			// the worker slot is better spent on someone else's alarm meanwhile.
+			err = handlers.Yield(ctx, wait)
+		} else {
+			err = wait()
+		}
+		if done != nil {
+			defer done()
+		}
 		if err != nil {
 			return err
 		}
-		defer done()
 		wsDone, err := c.pace["chat.postMessage"].Wait(ctx)
 		if err != nil {
 			return err

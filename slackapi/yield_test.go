@@ -1,0 +1,46 @@
+package slackapi
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/dispatch-oss/dispatch/handlers"
+)
+
+// countingSlot is a worker slot that records how often it was given up and taken back.
+type countingSlot struct {
+	mu                   sync.Mutex
+	released, reacquired int
+}
+
+func (s *countingSlot) Release() { s.mu.Lock(); s.released++; s.mu.Unlock() }
+func (s *countingSlot) Reacquire(context.Context) error {
+	s.mu.Lock()
+	s.reacquired++
+	s.mu.Unlock()
+	return nil
+}
+
+// A post that must wait for its channel's turn gives the worker slot up while it waits, so alarms
+// for other people are not held behind one person's burst; a post that goes at once keeps it.
+func TestAPostWaitingForItsChannelGivesUpTheWorkerSlot(t *testing.T) {
+	srv := newFake(t)
+	srv.AddChannel("C1", "alarms")
+	c := newClient(t, srv, Options{})
+	slot := &countingSlot{}
+	ctx := handlers.WithSlot(testCtx(t), slot)
+	// The bucket holds 4: those go at once, the fifth waits about a second for its turn.
+	for i := range 5 {
+		if _, err := c.Post(ctx, "C1", handlers.Message{Body: "alarm"}); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+		slot.mu.Lock()
+		released, reacquired := slot.released, slot.reacquired
+		slot.mu.Unlock()
+		want := max(0, i-3)
+		if released != want || reacquired != want {
+			t.Errorf("after post %d: slot released %d and reacquired %d times, want %d and %d", i, released, reacquired, want, want)
+		}
+	}
+}
