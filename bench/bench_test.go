@@ -228,6 +228,11 @@ func TestLowerBound(t *testing.T) {
 	if got := slackBound(100, 50, lat, 1); got != 2*lat {
 		t.Errorf("slackBound(100 over 50) = %v, want two round trips", got)
 	}
+	// 1,000 DMs over 50 people: 20 a channel would take 16 s, but the workspace's 300 a minute
+	// hold posts 901 to 1,000 until the third minute.
+	if got := slackBound(1000, 50, lat, 1); got != 3*time.Minute+lat {
+		t.Errorf("slackBound(1000 over 50) = %v, want 3m + latency", got)
+	}
 }
 
 func TestParseBursts(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dispatch-oss/dispatch/bot"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
+	"github.com/dispatch-oss/dispatch/slackapi"
 )
 
 // burstSpec is one burst: n alarms at a time scale. A prompts-only burst ends when every prompt is
@@ -242,12 +243,13 @@ func (b *burst) measure(w *world, pubAt []time.Time, first time.Time) {
 		perUser[u] = append(perUser[u], i)
 	}
 	rate := slackPerSec * b.Scale
+	wsSlots := slackWorkspaceSlots(b.N, b.Scale) // by publish order: the k-th alarm's DM is at best the k-th post
 	for _, idx := range perUser {
 		sort.Slice(idx, func(a, c int) bool { return pubAt[idx[a]].Before(pubAt[idx[c]]) })
 		for j, i := range idx {
 			// The j-th DM in a channel waits for a token of Slack's bucket, then takes one call; and
 			// none goes before one round trip of look-ups and its own.
-			slot := first.Add(time.Duration(math.Max(0, float64(j-slackBurst+1)) / rate * float64(time.Second)))
+			slot := first.Add(max(time.Duration(math.Max(0, float64(j-slackBurst+1))/rate*float64(time.Second)), wsSlots[i]))
 			b.DMBounds = append(b.DMBounds, max(slot.Sub(pubAt[i])+w.lat, 2*w.lat))
 		}
 	}
@@ -266,10 +268,19 @@ func lowerBound(n, users int, lat time.Duration, scale float64) time.Duration {
 	return max(gh, slackBound(n, users, lat, scale))
 }
 
-// slackBound is the earliest the last DM of a burst can be posted under Slack's limit per channel:
-// the busiest channel's last token of the bucket, plus one round trip; and no sooner than one round
-// trip of look-ups (de-duplication) and one post.
+// slackBound is the earliest the last DM of a burst can be posted under Slack's limits on
+// chat.postMessage: the busiest channel's last token of the bucket, or the workspace's n-th post
+// under its window (300 a minute), plus one round trip; and no sooner than one round trip of
+// look-ups (de-duplication) and one post.
 func slackBound(n, users int, lat time.Duration, scale float64) time.Duration {
 	perChannel := (n + users - 1) / users
-	return max(time.Duration(math.Max(0, float64(perChannel-slackBurst))/(slackPerSec*scale)*float64(time.Second))+lat, 2*lat)
+	channel := time.Duration(math.Max(0, float64(perChannel-slackBurst)) / (slackPerSec * scale) * float64(time.Second))
+	workspace := slackWorkspaceSlots(n, scale)[n-1]
+	return max(max(channel, workspace)+lat, 2*lat)
+}
+
+// slackWorkspaceSlots is the earliest moment of each of n posts under Slack's limit across the
+// workspace, the windows dispatch and the fake Slack both hold chat.postMessage to.
+func slackWorkspaceSlots(n int, scale float64) []time.Duration {
+	return earliest(n, slackapi.ScaleLimits(slackapi.Limits, scale)["chat.postMessage"], 0)
 }
