@@ -72,7 +72,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			rc = cannotDM(ctx, rc, err)
 			mk, ni = marker{Alarm: id, User: rc.Key}, r.selfServiceIssue(a, id, rc)
 		}
-		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, ni)
+		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, ni, false)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func hasMarker(issues []Issue, userKey string) bool {
 }
 
 func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
-	is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.broadcastIssue(a, id, rcs))
+	is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.broadcastIssue(a, id, rcs), false)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, deliveryID, repo 
 		is = existing[0]
 	} else {
 		var err error
-		is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs))
+		is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs), false)
 		if sup, ok := errors.AsType[*supersededError](err); ok {
 			is, err = sup.survivor, nil // another replica's nag issue, made at the same instant
 		}

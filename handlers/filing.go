@@ -101,7 +101,7 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 		return err
 	}
 	mine, _ := splitByAlarm(existing, f.Alarm)
-	is, resumed, err := r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue)
+	is, resumed, err := r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue, true)
 	if sup, ok := errors.AsType[*supersededError](err); ok {
 		is, resumed, err = sup.survivor, false, nil // the prompt went first: link the issue kept
 	}

@@ -174,7 +174,7 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	}
 	switch a.Type {
 	case alerts.LowPriority:
-		_, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.lowPriorityIssue(a, id))
+		_, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.lowPriorityIssue(a, id), false)
 	case alerts.Broadcast:
 		err = r.broadcast(ctx, a, id, repo, recipients, mine)
 	case alerts.SelfService:
@@ -189,7 +189,9 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 // ensureIssue returns the issue this alarm made for mk.User among mine (dispatch's own issues),
 // creating it (with mk hidden at the end of its body) if an earlier delivery didn't. resumed reports
 // that it already existed. A body that already ends with a marker was composed by dispatch with it.
-func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine []Issue, ni NewIssue) (is Issue, resumed bool, err error) {
+// afterPrompt says the user was already asked (the prompt went first): then only this very issue,
+// filed by another replica, can be its twin (see converge).
+func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine []Issue, ni NewIssue, afterPrompt bool) (is Issue, resumed bool, err error) {
 	for _, m := range mine {
 		if found, ok := findMarker(m.Body); ok && found.User == mk.User {
 			return m, true, nil
@@ -203,7 +205,7 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 		return Issue{}, false, fmt.Errorf("create issue in %s: %w", repo, err)
 	}
 	zerolog.Ctx(ctx).Info().Str("repo", repo).Int("issue", is.Number).Str("user", mk.User).Msg("issue opened")
-	if err := r.converge(ctx, repo, is, mk); err != nil {
+	if err := r.converge(ctx, repo, is, mk, afterPrompt); err != nil {
 		return Issue{}, false, err
 	}
 	return is, false, nil
@@ -222,8 +224,10 @@ func (e *supersededError) Error() string {
 // other's issue and create their own. Right after creating, look again (FindByTitle sees every
 // issue older than ours): if an older open issue is the same (another alarm's with this title, or
 // this alarm's for the same user), ours is closed as its duplicate, with a comment linking it, and
-// a *supersededError stops the alarm before any DM.
-func (r *Router) converge(ctx context.Context, repo string, is Issue, mk marker) error {
+// a *supersededError stops the alarm before any DM. Once the user has been prompted (afterPrompt),
+// their answer must land on an issue of their own alarm: only an older issue of this alarm for this
+// user is a twin, never another alarm's with the same title.
+func (r *Router) converge(ctx context.Context, repo string, is Issue, mk marker, afterPrompt bool) error {
 	found, err := r.issues.FindByTitle(ctx, repo, is.Title, false)
 	if err == nil {
 		found, err = r.ownIssues(ctx, found) // an issue someone else opened is no twin
@@ -235,8 +239,12 @@ func (r *Router) converge(ctx context.Context, repo string, is Issue, mk marker)
 		if o.Number >= is.Number {
 			continue
 		}
-		if om, ok := findMarker(o.Body); ok && om.Alarm == mk.Alarm && om.User != mk.User {
+		om, ok := findMarker(o.Body)
+		if ok && om.Alarm == mk.Alarm && om.User != mk.User {
 			continue // the same alarm's issue for another user
+		}
+		if afterPrompt && !(ok && om.Alarm == mk.Alarm) {
+			continue // another alarm's: this user was asked about this one
 		}
 		if err := r.issues.Comment(ctx, repo, is.Number, fmt.Sprintf("Duplicate of #%d, raised at the same instant by another dispatch replica: closed, nobody was told of this one.", o.Number)); err != nil {
 			return fmt.Errorf("comment on a duplicate issue: %w", err)
