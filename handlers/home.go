@@ -33,18 +33,11 @@ type HomeView struct {
 // for dispatch's own issues whose ticket verifies and names this user.
 func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 	open, closed, err := r.home.lookup(ctx, userID, r.now, func(ctx context.Context) ([]Issue, []Issue, error) {
-		open, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, true, homeLimit*2)
+		open, err := r.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, true, homeLimit*2)
 		if err != nil {
 			return nil, nil, err
 		}
-		if open, err = r.ownIssues(ctx, open); err != nil {
-			return nil, nil, err
-		}
-		closed, err := r.issues.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, false, homeLimit)
-		if err != nil {
-			return nil, nil, err
-		}
-		closed, err = r.ownIssues(ctx, closed)
+		closed, err := r.AlarmsFor(ctx, r.cfg.DefaultRepo, userID, false, homeLimit)
 		return open, closed, err
 	})
 	if err != nil {
@@ -85,6 +78,17 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 	}
 	zerolog.Ctx(ctx).Debug().Int("pending", len(v.Pending)).Msg("app home published") // the caller's log context names the user
 	return nil
+}
+
+// AlarmsFor lists a Slack user's self-service issues in repo (see Issues.AlarmsFor), keeping only
+// the ones dispatch opened itself: an issue anyone else opened with a copied marker is nobody's
+// alarm. It serves the App Home and /dispatch list (OpenAlarms).
+func (r *Router) AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error) {
+	issues, err := r.issues.AlarmsFor(ctx, repo, slackUserID, open, limit)
+	if err != nil {
+		return nil, err
+	}
+	return r.ownIssues(ctx, issues)
 }
 
 // Labels of the App Home buttons (the DM's own labels are the alarm's; they aren't kept).
