@@ -143,7 +143,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
 		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
-	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b) // the router lists only dispatch's own issues
+	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b, cfg.taskKeys()) // the router lists only dispatch's own issues
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.metrics.watch(b.queue.Depth, func() bool { return b.socket.Connected() && b.queueErr() == nil })
 	b.consumer = &consumer{q: queueWatch{b.queue, b}, router: b.router, metrics: b.metrics, log: log,

@@ -75,6 +75,7 @@ type Commands struct {
 	open    OpenAlarms
 	publish Publisher
 	repo    string
+	keys    [][]byte // signs the /dispatch test alarm
 	now     func() time.Time
 
 	mu       sync.Mutex
@@ -88,9 +89,10 @@ const testEvery = time.Minute
 // listLimit bounds /dispatch list.
 const listLimit = 10
 
-// NewCommands builds the /dispatch table.
-func NewCommands(defaultRepo string, status Status, open OpenAlarms, publish Publisher) *Commands {
-	c := &Commands{status: status, open: open, publish: publish, repo: defaultRepo, now: time.Now, lastTest: map[string]time.Time{}}
+// NewCommands builds the /dispatch table. keys are the task keys (Config.TaskKeys): the first signs
+// the /dispatch test alarm, which is what makes the router treat it as a test.
+func NewCommands(defaultRepo string, status Status, open OpenAlarms, publish Publisher, keys [][]byte) *Commands {
+	c := &Commands{status: status, open: open, publish: publish, repo: defaultRepo, keys: keys, now: time.Now, lastTest: map[string]time.Time{}}
 	c.table = []subcommand{
 		{name: "help", usage: "help", help: "this list", example: "/dispatch help", run: c.help},
 		{name: "status", usage: "status", help: "connection, queue and dead-letter depth, alarms handled, errors, version", example: "/dispatch status", run: c.statusCmd},
@@ -187,7 +189,7 @@ func (c *Commands) test(ctx context.Context, cmd Command, _ []string) Reply {
 	if wait := c.takeTest(cmd.UserID); wait > 0 {
 		return Reply{Text: fmt.Sprintf("You sent a test alarm less than a minute ago: try again in %s.", wait.Round(time.Second))}
 	}
-	body := SampleAlarm(cmd.UserID, c.now())
+	body := SampleAlarm(cmd.UserID, c.now(), c.keys)
 	if err := c.publish.Publish(ctx, body); err != nil {
 		c.mu.Lock()
 		delete(c.lastTest, cmd.UserID) // nothing was sent: the user may try again at once

@@ -38,7 +38,7 @@ func TestStatusShowsMembersNoAccountOrARN(t *testing.T) {
 		{"a raw error", raw, "the detail is in dispatch's log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewCommands("acme/alarms", fixedStatus{QueueErr: tc.err, DLQDepth: -1}, nil, failingPublisher{tc.err})
+			c := NewCommands("acme/alarms", fixedStatus{QueueErr: tc.err, DLQDepth: -1}, nil, failingPublisher{tc.err}, [][]byte{testKey})
 			for _, cmd := range []string{"status", "test"} {
 				text := c.Command(context.Background(), Command{UserID: "U0ALICE", Text: cmd}).Text
 				if !strings.Contains(text, tc.want) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +54,7 @@ func (r *Router) resolveAll(ctx context.Context, a *alerts.Alarm) ([]recipient, 
 func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue, redelivered bool) error {
 	for _, rc := range rcs {
 		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Service: a.PagerDutyServiceID,
-			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: slices.Contains(a.GitHubLabels, LabelTest)}
+			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: r.isTest(a)}
 		mk := marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}
 		if rc.SlackID != "" {
 			mk.Ticket = t.Encode(r.cfg.TaskKeys)

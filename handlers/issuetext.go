@@ -79,7 +79,7 @@ func (r *Router) lowPriorityIssue(a *alerts.Alarm, id string) NewIssue {
 	return NewIssue{
 		Title:  a.GitHubTitle,
 		Body:   issueBody(a, id, r.mention(first), ""),
-		Labels: issueLabels(a),
+		Labels: r.issueLabels(a),
 	}
 }
 
@@ -89,7 +89,7 @@ func (r *Router) selfServiceIssue(a *alerts.Alarm, id string, rc recipient) NewI
 	if rc.SlackID == "" {
 		asked = fmt.Sprintf("Could not be asked on Slack: %s could not be found.", inert(rc.User.Label()))
 	}
-	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, who, asked), Labels: issueLabels(a)}
+	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, who, asked), Labels: r.issueLabels(a)}
 }
 
 func (r *Router) broadcastIssue(a *alerts.Alarm, id string, rcs []recipient) NewIssue {
@@ -105,7 +105,7 @@ func (r *Router) broadcastIssue(a *alerts.Alarm, id string, rcs []recipient) New
 		names = append(names, n)
 	}
 	sent := "Broadcast on Slack to: " + strings.Join(names, ", ")
-	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, "", sent), Labels: issueLabels(a)}
+	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, "", sent), Labels: r.issueLabels(a)}
 }
 
 func (r *Router) nagIssue(a *alerts.Alarm, id string, rcs []recipient) NewIssue {
@@ -113,7 +113,7 @@ func (r *Router) nagIssue(a *alerts.Alarm, id string, rcs []recipient) NewIssue 
 	if len(rcs) > 0 {
 		first = &rcs[0].User
 	}
-	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, r.mention(first), "Nagging on Slack until this issue is closed."), Labels: issueLabels(a)}
+	return NewIssue{Title: a.GitHubTitle, Body: issueBody(a, id, r.mention(first), "Nagging on Slack until this issue is closed."), Labels: r.issueLabels(a)}
 }
 
 // issueBody lays out an issue: the alarm's text made inert, then dispatch's own line with the
@@ -132,15 +132,23 @@ func issueBody(a *alerts.Alarm, id, mention, note string) string {
 	return strings.TrimSpace(b.String())
 }
 
-func issueLabels(a *alerts.Alarm) []string {
+// issueLabels are dispatch's label, dispatch:test on a signed /dispatch test alarm, and the alarm's
+// own labels except any of dispatch's (Handle warns of those).
+func (r *Router) issueLabels(a *alerts.Alarm) []string {
 	labels := []string{LabelDispatch}
+	if r.isTest(a) {
+		labels = append(labels, LabelTest)
+	}
 	for _, l := range a.GitHubLabels {
-		if l != LabelDispatch {
+		if !ownLabel(l) {
 			labels = append(labels, l)
 		}
 	}
 	return labels
 }
+
+// isTest reports whether the alarm is a /dispatch test alarm (its requestId signed by dispatch).
+func (r *Router) isTest(a *alerts.Alarm) bool { return isSample(r.cfg.TaskKeys, a.RequestID) }
 
 // digest is a short stable hash of its parts.
 func digest(parts ...string) string {

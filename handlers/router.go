@@ -99,6 +99,11 @@ type Outcome struct {
 func (r *Router) Handle(ctx context.Context, in Inbound) (Outcome, error) {
 	log := zerolog.Ctx(ctx)
 	a, warnings, err := alerts.Decode(in.Body)
+	for _, l := range a.GitHubLabels {
+		if ownLabel(l) {
+			warnings = append(warnings, fmt.Sprintf("body.github.labels: %q is dispatch's own label, which only dispatch sets: it is left off the issue", l))
+		}
+	}
 	out := Outcome{Warnings: warnings}
 	if err != nil {
 		return out, err

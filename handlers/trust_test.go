@@ -225,7 +225,7 @@ func (p *fakePublisher) Publish(_ context.Context, body []byte) error {
 func TestTestCommandBudget(t *testing.T) {
 	pub := &fakePublisher{}
 	now := time.Date(2026, 12, 3, 6, 0, 0, 0, time.UTC)
-	c := NewCommands(testRepo, nil, nil, pub)
+	c := NewCommands(testRepo, nil, nil, pub, [][]byte{testKey})
 	c.now = func() time.Time { return now }
 	run := func(user string) string { return c.Command(testCtx(t), Command{UserID: user, Text: "test"}).Text }
 
@@ -247,7 +247,7 @@ func TestTestCommandBudget(t *testing.T) {
 		t.Fatalf("published %d tests, want 3", len(pub.bodies))
 	}
 	titles := map[string]bool{}
-	for _, b := range append(pub.bodies, SampleAlarm("U1", now), SampleAlarm("U1", now)) {
+	for _, b := range append(pub.bodies, SampleAlarm("U1", now, [][]byte{testKey}), SampleAlarm("U1", now, [][]byte{testKey})) {
 		a, _, err := alerts.Decode(b)
 		if err != nil {
 			t.Fatal(err)
