@@ -251,7 +251,7 @@ func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, u sqsqueue.Un
 // 40 s, 80 s, then 2 minutes later (by its attempts over every copy). It is handed back as it is
 // while its receive count stays clear of the redrive policy's maxReceiveCount, else re-sent as a
 // fresh copy, so waiting out an outage never sends a valid alarm to the dead-letter queue. After
-// GiveUpAfter of failures the alarm is dead-lettered with the reason.
+// GiveUpAfter of failures an alarm is dead-lettered with the reason; a task is bounded by its own.
 func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, in handlers.Inbound, err error, kind string) {
 	log := zerolog.Ctx(ctx)
 	delay := redeliveryDelay(m.Attempts())
@@ -261,7 +261,9 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 		delay = min(delay, maxWaitingDelay)
 	}
 	delay = c.scaled(delay)
-	if age := time.Since(m.FirstSeen()); age+delay > c.scaled(GiveUpAfter) {
+	// A task carries its own bound (the handlers end failing work 72 hours after the click or the
+	// due time, and the task expires a day later): GiveUpAfter is for alarms.
+	if age := time.Since(m.FirstSeen()); u.Task == nil && age+delay > c.scaled(GiveUpAfter) {
 		c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("still failing after %s and %d attempts, the most dispatch retries: %w",
 			age.Round(time.Second), m.Attempts(), err)), "gave-up")
 		return
