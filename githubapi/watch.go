@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -74,8 +75,16 @@ func (c *Client) report(ctx context.Context, x *index, ch change, changed Change
 	if ch.e.marker == "" {
 		return nil
 	}
+	// Only dispatch's own issues are pending alarms: a copy someone opened costs no lookup of who
+	// changed it (anyone with triage rights could spend the budget so).
+	self, err := c.Identity(ctx)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(ch.e.author, self) {
+		return nil
+	}
 	var by string
-	var err error
 	if ch.label == "" {
 		by, err = c.closer(ctx, x, ch.e.number)
 	} else {
