@@ -178,21 +178,24 @@ func (c *Client) Comment(ctx context.Context, repo string, number int, body stri
 	})
 }
 
-// maxCommentPages bounds Comments: dispatch looks for its own recent comments, and an issue with
-// thousands of comments is not one it needs to read to the end.
+// maxCommentPages bounds Comments: dispatch looks for its own comments, and an issue with
+// thousands of comments is not one it needs to read whole.
 const maxCommentPages = 5
 
-// Comments lists an issue's comments with their authors, oldest first (at most 500).
+// Comments lists an issue's comments with their authors, oldest first: all of them up to 500, else
+// the first page and the newest four (GitHub lists them oldest first, with no other order). The
+// newest are read because dispatch's own comments (answers, reminders, escalations) come after the
+// issue's first comments: a commenter who floods an issue can't push them out of sight by
+// commenting before them.
 func (c *Client) Comments(ctx context.Context, repo string, number int) ([]handlers.Comment, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
 		return nil, err
 	}
 	var out []handlers.Comment
-	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	for page := 0; page < maxCommentPages; page++ {
-		var next int
-		err := c.do(ctx, "list comments", false, func(ctx context.Context) error {
+	read := func(page int) (last int, err error) {
+		opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100, Page: page}}
+		err = c.do(ctx, "list comments", false, func(ctx context.Context) error {
 			list, resp, err := c.gh.Issues.ListComments(ctx, owner, name, number, opts)
 			if err != nil {
 				return err
@@ -200,16 +203,19 @@ func (c *Client) Comments(ctx context.Context, repo string, number int) ([]handl
 			for _, cm := range list {
 				out = append(out, handlers.Comment{Author: cm.GetUser().GetLogin(), Body: cm.GetBody()})
 			}
-			next = resp.NextPage
+			last = resp.LastPage
 			return nil
 		})
-		if err != nil {
+		return last, err
+	}
+	last, err := read(1)
+	if err != nil {
+		return nil, err
+	}
+	for page := max(2, last-maxCommentPages+2); page <= last; page++ {
+		if _, err := read(page); err != nil {
 			return nil, err
 		}
-		if next == 0 {
-			break
-		}
-		opts.Page = next
 	}
 	return out, nil
 }
