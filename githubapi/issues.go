@@ -6,6 +6,7 @@ package githubapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -119,6 +120,9 @@ func (c *Client) do(ctx context.Context, what string, creating bool, fn func(con
 	return c.retry.Do(ctx, *zerolog.Ctx(ctx), "github "+what, func(ctx context.Context) error {
 		if creating {
 			done, err := c.pace.Wait(ctx)
+			if errors.Is(err, pace.ErrWouldWait) {
+				return retry.Permanent(err) // the caller asked not to wait that long: not a failure to retry
+			}
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // Two different alarms with one title arrive while GitHub is busy: both prompts go first and
@@ -48,5 +50,21 @@ func TestAPromptedAlarmsIssueIsNeverClosedAsAnotherAlarmsDuplicate(t *testing.T)
 	}
 	if n := len(w.pager.Pages()); n < 1 {
 		t.Errorf("pages after Bob's escalation = %d, want >= 1", n)
+	}
+}
+
+// Alarms racing for the last place of GitHub's window all see no delay before they create: the
+// one that loses must not wait the window out (an hour here) with its user unasked, but send its
+// prompt first, as if the delay had been seen.
+func TestAnAlarmThatLosesTheRaceForGitHubsWindowPromptsFirst(t *testing.T) {
+	w := newWorld(t, "UALICE", "UBOB")
+	w.issues.pacer = pace.New(pace.Window{Limit: 1, Span: time.Hour}) // CreateDelay (w.issues.delay) still says 0
+	w.handle(t, selfService("req-a", "first", "a", []string{"UALICE"}, ""))
+	w.handle(t, selfService("req-b", "second", "b", []string{"UBOB"}, ""))
+	if n := len(w.chat.DMs("UBOB")); n != 1 {
+		t.Fatalf("Bob has %d DMs, want his prompt", n)
+	}
+	if n := len(w.tasks.Of(TaskFile)); n != 1 {
+		t.Errorf("%d deferred filings, want Bob's issue deferred", n)
 	}
 }

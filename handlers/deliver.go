@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // recipient is an alarm's user with their Slack ID, or the reason they couldn't be found.
@@ -60,8 +61,23 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			mk.Ticket = t.Encode(r.cfg.TaskKeys)
 		}
 		ni := r.selfServiceIssue(a, id, rc)
-		if rc.SlackID != "" && !hasMarker(mine, rc.Key) && r.issues.CreateDelay() > inlineIssueWait {
-			err := r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk)
+		mayGoFirst := rc.SlackID != "" && !hasMarker(mine, rc.Key)
+		goFirst := mayGoFirst && r.issues.CreateDelay() > inlineIssueWait
+		var is Issue
+		var resumed bool
+		var err error
+		if !goFirst {
+			ictx := ctx
+			if mayGoFirst {
+				ictx = context.WithValue(ctx, inlineCreateKey{}, inlineIssueWait)
+			}
+			is, resumed, err = r.ensureIssue(ictx, repo, mk, mine, ni, false)
+			// Alarms racing for the last places of GitHub's window all saw no delay above: the
+			// ones that lost go first after all, rather than wait the window out.
+			goFirst = errors.Is(err, pace.ErrWouldWait)
+		}
+		if goFirst {
+			err = r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk)
 			if !errors.Is(err, ErrCannotDM) {
 				if err != nil {
 					return err
@@ -70,8 +86,8 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			}
 			rc = cannotDM(ctx, rc, err)
 			mk, ni = marker{Alarm: id, User: rc.Key}, r.selfServiceIssue(a, id, rc)
+			is, resumed, err = r.ensureIssue(ctx, repo, mk, mine, ni, false)
 		}
-		is, resumed, err := r.ensureIssue(ctx, repo, mk, mine, ni, false)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -31,6 +32,9 @@ type fakeIssues struct {
 	failGets error
 	// delay is CreateDelay: past inlineIssueWait, prompts go before their issues.
 	delay time.Duration
+	// pacer, when set, holds every Create as githubapi's content-creating pacing does (and is told,
+	// through ctx, how long it may hold one).
+	pacer *pace.Pacer
 	// hold, when set, holds every AlarmsFor until it is closed; inFlight and peak count them.
 	hold           chan struct{}
 	inFlight, peak int
@@ -102,7 +106,14 @@ func (f *fakeIssues) FindByTitle(_ context.Context, repo, title string, includeC
 	return out, nil
 }
 
-func (f *fakeIssues) Create(_ context.Context, repo string, ni NewIssue) (Issue, error) {
+func (f *fakeIssues) Create(ctx context.Context, repo string, ni NewIssue) (Issue, error) {
+	if f.pacer != nil {
+		done, err := f.pacer.Wait(ctx)
+		if err != nil {
+			return Issue{}, err
+		}
+		defer done()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.write("create " + repo + " " + ni.Title); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // Labels dispatch puts on its issues.
@@ -205,7 +206,11 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 	if _, ok := findMarker(ni.Body); !ok {
 		ni.Body += "\n\n" + mk.String()
 	}
-	is, err = r.issues.Create(ctx, repo, ni)
+	cctx := ctx
+	if d, ok := ctx.Value(inlineCreateKey{}).(time.Duration); ok {
+		cctx = pace.WithMaxWait(ctx, d) // the create only: what follows it may wait as it must
+	}
+	is, err = r.issues.Create(cctx, repo, ni)
 	if err != nil {
 		return Issue{}, false, fmt.Errorf("create issue in %s: %w", repo, err)
 	}
@@ -215,6 +220,10 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 	}
 	return is, false, nil
 }
+
+// inlineCreateKey marks a ctx whose issue may be created only within the duration it holds (see
+// selfService): past it, pace.ErrWouldWait, and the prompt goes first.
+type inlineCreateKey struct{}
 
 // supersededError: another replica made the same issue at the same instant, and its older one is
 // the one kept; ours was closed as its duplicate before anyone was told of it.

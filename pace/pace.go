@@ -5,9 +5,24 @@ package pace
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
+
+// ErrWouldWait is returned by Wait when a ctx made by WithMaxWait allows less waiting than the
+// limits ask for: the caller does something else first (a prompt goes before its issue).
+var ErrWouldWait = errors.New("pace: the limit would hold the request longer than the caller allows")
+
+type maxWaitKey struct{}
+
+// WithMaxWait returns ctx with a bound on how long Wait may hold a request under it. Unlike a
+// deadline it ends nothing else: it is checked in the same step that admits a request, so callers
+// racing for the last places of a window can't all be told "no wait" and then queue behind it.
+func WithMaxWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, maxWaitKey{}, d)
+}
 
 // Window is one limit: at most Limit requests in any Span.
 type Window struct {
@@ -47,9 +62,17 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	if p == nil || len(p.windows) == 0 {
 		return func() {}, nil
 	}
+	limit, bounded := ctx.Value(maxWaitKey{}).(time.Duration)
+	start := p.now()
 	for {
 		p.mu.Lock()
-		wait := p.delayLocked(p.now(), false)
+		now := p.now()
+		wait := p.delayLocked(now, false)
+		// The estimate counts a request still in flight as ending now: its slot frees a span later.
+		if est := p.delayLocked(now, true); bounded && wait > 0 && now.Sub(start)+est > limit {
+			p.mu.Unlock()
+			return func() {}, fmt.Errorf("%w (%s)", ErrWouldWait, est.Round(time.Millisecond))
+		}
 		if wait <= 0 {
 			r := &request{}
 			p.reqs = append(p.reqs, r)

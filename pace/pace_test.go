@@ -2,6 +2,7 @@ package pace
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -169,5 +170,43 @@ func TestBucketWindowsKeepTheBucket(t *testing.T) {
 		if want := time.Duration(max(0, i+1-burst)) * interval; i < horizon && at != want {
 			t.Errorf("request %d admitted at %v, the bucket allows it at %v", i, at, want)
 		}
+	}
+}
+
+// TestWithMaxWaitIsDecidedWithTheAdmission: twenty callers race for a window of five, each allowing
+// no more than a second of waiting against an hour's window: exactly five are admitted and fifteen
+// told at once that they would wait, none queued behind the window.
+func TestWithMaxWaitIsDecidedWithTheAdmission(t *testing.T) {
+	p := New(Window{Limit: 5, Span: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	admitted, refused := 0, 0
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			done, err := p.Wait(WithMaxWait(ctx, time.Second))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				admitted++
+				done()
+			case errors.Is(err, ErrWouldWait):
+				refused++
+			default:
+				t.Errorf("wait: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if admitted != 5 || refused != 15 {
+		t.Errorf("admitted %d and refused %d of 20, want 5 and 15", admitted, refused)
+	}
+	// Without the bound a caller waits (here until its context ends).
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := p.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("an unbounded wait ended with %v, want the context's deadline", err)
 	}
 }
