@@ -63,8 +63,9 @@ type Client struct {
 	life  context.Context // ends with Close; background work runs in it
 	stop  context.CancelFunc
 
-	dmMu sync.Mutex
-	dms  map[string]string // user ID → DM channel ID
+	dmMu      sync.Mutex
+	dms       map[string]string        // user ID → DM channel ID
+	dmOpening map[string]chan struct{} // user ID → closed once their DM channel's open is done
 }
 
 var _ handlers.Chat = (*Client)(nil)
@@ -105,16 +106,17 @@ func New(opts Options) *Client {
 	}
 	life, stop := context.WithCancel(context.Background())
 	return &Client{
-		api:   slack.New(opts.BotToken, slackOpts...),
-		http:  opts.HTTPClient,
-		retry: opts.Retry,
-		dir:   newDirectory(opts.DirectoryTTL, opts.DirectoryWait),
-		dms:   map[string]string{},
-		posts: pace.NewKeyed(opts.PostPace...),
-		pace:  pacers(opts.Limits),
-		homes: homeQueue{pending: map[string]*handlers.HomeView{}},
-		life:  life,
-		stop:  stop,
+		api:       slack.New(opts.BotToken, slackOpts...),
+		http:      opts.HTTPClient,
+		retry:     opts.Retry,
+		dir:       newDirectory(opts.DirectoryTTL, opts.DirectoryWait),
+		dms:       map[string]string{},
+		dmOpening: map[string]chan struct{}{},
+		posts:     pace.NewKeyed(opts.PostPace...),
+		pace:      pacers(opts.Limits),
+		homes:     homeQueue{pending: map[string]*handlers.HomeView{}},
+		life:      life,
+		stop:      stop,
 	}
 }
 
@@ -135,28 +137,49 @@ func (c *Client) AuthTest(ctx context.Context) (userID, team string, err error) 
 	return resp.UserID, resp.Team, nil
 }
 
-// dmChannel opens (once, then cached) the DM channel with a user.
+// dmChannel opens (once, then cached) the DM channel with a user. Concurrent first DMs to one
+// person (a burst of their alarms) share one conversations.open: it is Tier 3, 50 a minute, and
+// every extra open would cost a place another person's first DM needs.
 func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
-	c.dmMu.Lock()
-	ch, ok := c.dms[userID]
-	c.dmMu.Unlock()
-	if ok {
+	for {
+		c.dmMu.Lock()
+		if ch, ok := c.dms[userID]; ok {
+			c.dmMu.Unlock()
+			return ch, nil
+		}
+		if opening, busy := c.dmOpening[userID]; busy {
+			c.dmMu.Unlock()
+			select {
+			case <-opening:
+				continue // opened (or failed: then this caller tries itself)
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		opening := make(chan struct{})
+		c.dmOpening[userID] = opening
+		c.dmMu.Unlock()
+
+		var ch string
+		err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
+			channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
+			if err == nil {
+				ch = channel.ID
+			}
+			return err
+		})
+		c.dmMu.Lock()
+		delete(c.dmOpening, userID)
+		if err == nil {
+			c.dms[userID] = ch
+		}
+		c.dmMu.Unlock()
+		close(opening)
+		if err != nil {
+			return "", wrap("conversations.open", err)
+		}
 		return ch, nil
 	}
-	err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
-		channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
-		if err == nil {
-			ch = channel.ID
-		}
-		return err
-	})
-	if err != nil {
-		return "", wrap("conversations.open", err)
-	}
-	c.dmMu.Lock()
-	c.dms[userID] = ch
-	c.dmMu.Unlock()
-	return ch, nil
 }
 
 // target turns a user ID into their DM channel; a channel ID is returned as is.

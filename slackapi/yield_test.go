@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/handlers"
 )
 
@@ -42,5 +43,26 @@ func TestAPostWaitingForItsChannelGivesUpTheWorkerSlot(t *testing.T) {
 		if released != want || reacquired != want {
 			t.Errorf("after post %d: slot released %d and reacquired %d times, want %d and %d", i, released, reacquired, want, want)
 		}
+	}
+}
+
+// A burst of one person's alarms opens their DM channel once: conversations.open is Tier 3 (50 a
+// minute), and an extra open per alarm would hold other people's first DMs back a minute.
+func TestConcurrentFirstDMsOpenTheChannelOnce(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUser(fakeslack.User{ID: "U0ALICE", Name: "alice"})
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := c.DM(ctx, "U0ALICE", handlers.Message{Body: "was this you?"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.Calls("conversations.open"); n != 1 {
+		t.Errorf("4 concurrent first DMs made %d conversations.open calls, want 1", n)
 	}
 }
