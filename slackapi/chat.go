@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -180,6 +181,26 @@ func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
 		}
 		return ch, nil
 	}
+}
+
+// openAhead starts opening a resolved user's DM channel in the background, unless it is open or
+// opening: a DM follows nearly every resolve, and the open then overlaps the alarm's other work
+// (filing its issue) instead of adding a round trip before the prompt. It costs no extra call:
+// the DM shares the open, and a failed one is simply made again by the DM.
+func (c *Client) openAhead(ctx context.Context, userID string) {
+	c.dmMu.Lock()
+	_, open := c.dms[userID]
+	_, opening := c.dmOpening[userID]
+	c.dmMu.Unlock()
+	if open || opening {
+		return
+	}
+	log := zerolog.Ctx(ctx)
+	go func() {
+		if _, err := c.dmChannel(log.WithContext(c.life), userID); err != nil {
+			log.Debug().Err(err).Str("user", userID).Msg("opening the DM channel ahead failed; the DM will try again")
+		}
+	}()
 }
 
 // target turns a user ID into their DM channel; a channel ID is returned as is.

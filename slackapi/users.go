@@ -32,6 +32,14 @@ var errDirectoryLoading = errors.New("the slack user directory is still loading"
 // handlers.ErrUnknownUser (handlers.ErrAmbiguousUser when several users share the name) that
 // says why; any other error is transient.
 func (c *Client) Resolve(ctx context.Context, u alerts.User) (string, error) {
+	id, err := c.resolve(ctx, u)
+	if err == nil {
+		c.openAhead(ctx, id)
+	}
+	return id, err
+}
+
+func (c *Client) resolve(ctx context.Context, u alerts.User) (string, error) {
 	switch {
 	case u.SlackID != "":
 		if !userIDPattern.MatchString(u.SlackID) {

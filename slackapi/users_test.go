@@ -180,3 +180,28 @@ func TestReasonsReadWellInTheFallbackNotice(t *testing.T) {
 		}
 	}
 }
+
+// Resolving a user starts opening their DM channel, so the open overlaps the alarm's other work;
+// the DM that follows shares it.
+func TestResolveOpensTheDMChannelAhead(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUser(fakeslack.User{ID: "U0ALICE", Name: "alice"})
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	if _, err := c.Resolve(ctx, alerts.User{SlackID: "U0ALICE"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Calls("conversations.open") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no conversations.open after the resolve")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := c.DM(ctx, "U0ALICE", handlers.Message{Body: "was this you?"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("conversations.open"); n != 1 {
+		t.Errorf("%d conversations.open calls, want the one opened ahead", n)
+	}
+}
