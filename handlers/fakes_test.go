@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // The fakes of Pager, Chat and Tasks, and the world that wires a Router to them (fakeissues_test.go
@@ -49,6 +50,9 @@ type fakeChat struct {
 	homes    []HomeView
 	settled  []string
 	ts       int
+	// replies paces Reply as slackapi paces every post (nil admits all): a test makes it busy
+	// with a prompt waiting its turn.
+	replies *pace.Pacer
 }
 
 func newFakeChat(users ...string) *fakeChat {
@@ -109,7 +113,15 @@ func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool
 	return MessageRef{}, false, nil
 }
 
-func (c *fakeChat) Reply(_ context.Context, parent MessageRef, m Message) (MessageRef, error) {
+func (c *fakeChat) Reply(ctx context.Context, parent MessageRef, m Message) (MessageRef, error) {
+	c.mu.Lock()
+	p := c.replies
+	c.mu.Unlock()
+	done, err := p.Wait(ctx)
+	if err != nil {
+		return MessageRef{}, err
+	}
+	defer done()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.posts = append(c.posts, m)

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/alerts"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -24,6 +25,10 @@ const inlineIssueWait = 2 * time.Second
 // deadline waits for it.
 var errNotFiled = errors.New("the alarm's issue is not filed yet")
 
+// linkRetry is how soon a filed issue's link comes round again when it stood aside for prompts
+// waiting on Slack's limits.
+const linkRetry = 30 * time.Second
+
 // FileTask is an issue still to file for a prompt already sent.
 type FileTask struct {
 	Repo   string     `json:"repo"`
@@ -32,6 +37,8 @@ type FileTask struct {
 	Key    string     `json:"key"` // the user's key within the alarm
 	Prompt MessageRef `json:"prompt"`
 	Since  time.Time  `json:"since,omitempty"` // when the prompt went out: bounds the task's life (Task.Expiry)
+	// Link is set once the issue is filed and only its link in the prompt's thread is left.
+	Link *Link `json:"link,omitempty"`
 }
 
 // answerLock serialises the work on one prompt (answers, deadlines) within a replica.
@@ -90,6 +97,9 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if f == nil {
 		return retry.Permanent(errors.New("file task without an issue"))
 	}
+	if f.Link != nil {
+		return r.link(ctx, f)
+	}
 	if d := r.issues.CreateDelay(); d > inlineIssueWait {
 		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: min(d, maxTaskDelay), File: f})
 	}
@@ -111,7 +121,23 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if resumed {
 		return nil // an earlier delivery of this task filed it (and linked it)
 	}
-	if _, err := r.chat.Reply(ctx, f.Prompt, Message{Body: "Audit issue filed:", Link: issueLink(is)}); err != nil {
+	linked := *f
+	linked.Link = issueLink(is)
+	return r.link(ctx, &linked)
+}
+
+// link posts a filed issue's link in its prompt's thread. The link is the least urgent post
+// dispatch makes: in a burst it stands aside for prompts waiting on Slack's limits (the workspace's
+// posts a minute, the person's channel) and comes round again as a task, rather than take a place
+// that a "was this you?" needs.
+func (r *Router) link(ctx context.Context, f *FileTask) error {
+	lctx := pace.WithMaxWait(pace.WithLowPriority(ctx), inlineIssueWait)
+	_, err := r.chat.Reply(lctx, f.Prompt, Message{Body: "Audit issue filed:", Link: f.Link})
+	switch {
+	case errors.Is(err, pace.ErrWouldWait):
+		zerolog.Ctx(ctx).Debug().Err(err).Dur("retry_in", linkRetry).Msg("the issue's link stands aside for prompts")
+		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: linkRetry, File: f})
+	case err != nil:
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("issue filed but not linked in the DM")
 	}
 	return nil

@@ -24,6 +24,16 @@ func WithMaxWait(ctx context.Context, d time.Duration) context.Context {
 	return context.WithValue(ctx, maxWaitKey{}, d)
 }
 
+type lowKey struct{}
+
+// WithLowPriority returns ctx under which Wait admits a request only while no other request is
+// waiting for the same pacer: a thread reply stands aside for the prompts of a burst. Under
+// WithMaxWait as well, a request that would stand aside fails at once with ErrWouldWait, however
+// long the bound: how long the others will take is not known.
+func WithLowPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, lowKey{}, true)
+}
+
 // Window is one limit: at most Limit requests in any Span.
 type Window struct {
 	Limit int
@@ -40,6 +50,7 @@ type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
 	reqs    []*request // oldest first, at most max(limit) entries
+	waiting int        // requests of normal priority waiting their turn
 	now     func() time.Time
 }
 
@@ -63,17 +74,31 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 		return func() {}, nil
 	}
 	limit, bounded := ctx.Value(maxWaitKey{}).(time.Duration)
+	low, _ := ctx.Value(lowKey{}).(bool)
 	start := p.now()
+	counted := false // this request is counted in p.waiting
+	defer func() {
+		if counted {
+			p.mu.Lock()
+			p.waiting--
+			p.mu.Unlock()
+		}
+	}()
 	for {
 		p.mu.Lock()
 		now := p.now()
 		wait := p.delayLocked(now, false)
+		ahead := p.waiting
+		aside := low && ahead > 0
 		// The estimate counts a request still in flight as ending now: its slot frees a span later.
-		if est := p.delayLocked(now, true); bounded && wait > 0 && now.Sub(start)+est > limit {
+		if est := p.delayLocked(now, true); bounded && (aside || wait > 0 && now.Sub(start)+est > limit) {
 			p.mu.Unlock()
+			if aside {
+				return func() {}, fmt.Errorf("%w (behind %d requests)", ErrWouldWait, ahead)
+			}
 			return func() {}, fmt.Errorf("%w (%s)", ErrWouldWait, est.Round(time.Millisecond))
 		}
-		if wait <= 0 {
+		if wait <= 0 && !aside {
 			r := &request{}
 			p.reqs = append(p.reqs, r)
 			if keep := p.maxLimit(); len(p.reqs) > keep {
@@ -88,7 +113,14 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 				p.mu.Unlock()
 			}, nil
 		}
+		if !low && !counted {
+			p.waiting++
+			counted = true
+		}
 		p.mu.Unlock()
+		if wait <= 0 {
+			wait = inFlightPoll // standing aside: look again soon
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,7 @@ package pace
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +209,97 @@ func TestWithMaxWaitIsDecidedWithTheAdmission(t *testing.T) {
 	defer cancelShort()
 	if _, err := p.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("an unbounded wait ended with %v, want the context's deadline", err)
+	}
+}
+
+// waiters is how many normal requests are waiting on p.
+func waiters(p *Pacer) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiting
+}
+
+// untilWaiting polls until n normal requests wait on p.
+func untilWaiting(t *testing.T, p *Pacer, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for waiters(p) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting, want %d", waiters(p), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestALowPriorityRequestStandsAside: a thread reply that comes while a prompt waits for the same
+// window goes after it, though it asked later for a slot that was not yet free for either.
+func TestALowPriorityRequestStandsAside(t *testing.T) {
+	p := New(Window{Limit: 1, Span: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	order := make(chan string, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		done, err := p.Wait(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		order <- "prompt"
+		done()
+	})
+	untilWaiting(t, p, 1)
+	// Bounded and low: told at once, however generous the bound.
+	if done, err := p.Wait(WithMaxWait(WithLowPriority(ctx), time.Hour)); !errors.Is(err, ErrWouldWait) {
+		t.Errorf("a bounded low-priority request behind a waiting one: %v, want ErrWouldWait", err)
+		done()
+	}
+	wg.Go(func() {
+		done, err := p.Wait(WithLowPriority(ctx))
+		if err != nil {
+			t.Error(err)
+		}
+		order <- "reply"
+		done()
+	})
+	wg.Wait()
+	if first, second := <-order, <-order; first != "prompt" || second != "reply" {
+		t.Errorf("admitted %s then %s, want the prompt first", first, second)
+	}
+	if n := waiters(p); n != 0 {
+		t.Errorf("%d still counted as waiting", n)
+	}
+}
+
+// TestAWaiterThatGivesUpNoLongerHoldsLowPriorityBack: the count of waiting requests follows a
+// request whose context ends, so replies are not held back by a prompt that is gone.
+func TestAWaiterThatGivesUpNoLongerHoldsLowPriorityBack(t *testing.T) {
+	p := New(Window{Limit: 1, Span: time.Hour})
+	if _, err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error)
+	go func() { _, err := p.Wait(ctx); gone <- err }()
+	untilWaiting(t, p, 1)
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the waiter ended with %v", err)
+	}
+	if n := waiters(p); n != 0 {
+		t.Fatalf("%d counted as waiting after it gave up", n)
+	}
+	// Nobody waits now: a bounded low request is judged by the window alone (an hour away).
+	_, err := p.Wait(WithMaxWait(WithLowPriority(context.Background()), time.Second))
+	if !errors.Is(err, ErrWouldWait) || strings.Contains(err.Error(), "behind") {
+		t.Errorf("got %v, want ErrWouldWait for the window's wait", err)
+	}
+	free := New(Window{Limit: 1, Span: time.Hour})
+	if _, err := free.Wait(WithMaxWait(WithLowPriority(context.Background()), 0)); err != nil {
+		t.Errorf("a low-priority request with a free slot and no one waiting: %v", err)
 	}
 }

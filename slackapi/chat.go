@@ -7,6 +7,7 @@ package slackapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -278,11 +279,11 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 			defer done()
 		}
 		if err != nil {
-			return err
+			return stoodAside(err)
 		}
 		wsDone, err := c.pace["chat.postMessage"].Wait(ctx)
 		if err != nil {
-			return err
+			return stoodAside(err)
 		}
 		defer wsDone()
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
@@ -290,6 +291,15 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 		return err
 	})
 	return ref, wrap("chat.postMessage", err)
+}
+
+// stoodAside marks a post that the caller's pace.WithMaxWait or pace.WithLowPriority held back as
+// final: the caller asked not to wait, so it is not a failure to retry.
+func stoodAside(err error) error {
+	if errors.Is(err, pace.ErrWouldWait) {
+		return retry.Permanent(err)
+	}
+	return err
 }
 
 // Sent looks through the recent messages of a DM (to is a user ID) or channel for one posted with key.

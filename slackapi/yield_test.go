@@ -2,11 +2,15 @@ package slackapi
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/retry"
 )
 
 // countingSlot is a worker slot that records how often it was given up and taken back.
@@ -64,5 +68,29 @@ func TestConcurrentFirstDMsOpenTheChannelOnce(t *testing.T) {
 	wg.Wait()
 	if n := srv.Calls("conversations.open"); n != 1 {
 		t.Errorf("4 concurrent first DMs made %d conversations.open calls, want 1", n)
+	}
+}
+
+// A low-priority post (an issue's link) that would wait for the workspace's window, which the
+// prompts of a burst have taken, is told so at once: no call, no retries, the caller comes back.
+func TestALowPriorityPostStandsAsideWhenSlackIsBusy(t *testing.T) {
+	srv := newFake(t)
+	srv.AddChannel("C1", "alarms")
+	c := newClient(t, srv, Options{Limits: map[string][]pace.Window{"chat.postMessage": {{Limit: 1, Span: time.Hour}}}})
+	ctx := testCtx(t)
+	parent, err := c.Post(ctx, "C1", handlers.Message{Body: "was this you?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Reply(pace.WithMaxWait(pace.WithLowPriority(ctx), 2*time.Second), parent, handlers.Message{Body: "Audit issue filed:"})
+	if !errors.Is(err, pace.ErrWouldWait) || !retry.IsPermanent(err) {
+		t.Fatalf("reply = %v, want pace.ErrWouldWait, final (not retried)", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("standing aside took %s: it was waited or retried", took)
+	}
+	if n := srv.Calls("chat.postMessage"); n != 1 {
+		t.Errorf("%d chat.postMessage calls, want only the prompt's", n)
 	}
 }
