@@ -66,6 +66,7 @@ type Client struct {
 	stop  context.CancelFunc
 
 	dmMu      sync.Mutex
+	botID     string                   // the bot's bot_id, once known (ownBotID)
 	dms       map[string]string        // user ID → DM channel ID
 	dmOpening map[string]chan struct{} // user ID → closed once their DM channel's open is done
 }
@@ -136,7 +137,39 @@ func (c *Client) AuthTest(ctx context.Context) (userID, team string, err error) 
 	if err != nil {
 		return "", "", wrap("auth.test", err)
 	}
+	c.keepBotID(resp.BotID)
 	return resp.UserID, resp.Team, nil
+}
+
+// ownBotID is the bot_id Slack stamps on the messages dispatch posts, from auth.test (once, then
+// kept): what tells dispatch's messages from ones a member posted with metadata of their own.
+func (c *Client) ownBotID(ctx context.Context) (string, error) {
+	c.dmMu.Lock()
+	id := c.botID
+	c.dmMu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	err := c.call(ctx, "auth.test", func(ctx context.Context) error {
+		resp, err := c.api.AuthTestContext(ctx)
+		if err == nil {
+			id = resp.BotID
+			c.keepBotID(id)
+		}
+		return err
+	})
+	if err == nil && id == "" {
+		err = retry.Permanent(errors.New("auth.test named no bot_id: SLACK_BOT_TOKEN must be a bot token (xoxb-…)"))
+	}
+	return id, wrap("auth.test", err)
+}
+
+func (c *Client) keepBotID(id string) {
+	c.dmMu.Lock()
+	defer c.dmMu.Unlock()
+	if id != "" {
+		c.botID = id
+	}
 }
 
 // dmChannel opens (once, then cached) the DM channel with a user. Concurrent first DMs to one
@@ -316,8 +349,14 @@ func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef,
 	if err != nil {
 		return handlers.MessageRef{}, false, wrap("conversations.history", err)
 	}
+	bot, err := c.ownBotID(ctx)
+	if err != nil {
+		return handlers.MessageRef{}, false, err
+	}
 	for _, msg := range hist.Messages {
-		if msg.Metadata.EventType == metadataEventType && fmt.Sprint(msg.Metadata.EventPayload["key"]) == key {
+		// Anyone in the conversation can post metadata that looks like dispatch's: only the bot's
+		// own messages count, or a member could make dispatch think their prompt was sent.
+		if msg.BotID == bot && msg.Metadata.EventType == metadataEventType && fmt.Sprint(msg.Metadata.EventPayload["key"]) == key {
 			return handlers.MessageRef{Channel: ch, TS: msg.Timestamp}, true, nil
 		}
 	}

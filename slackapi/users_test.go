@@ -205,3 +205,28 @@ func TestResolveOpensTheDMChannelAhead(t *testing.T) {
 		t.Errorf("%d conversations.open calls, want the one opened ahead", n)
 	}
 }
+
+// A member can post into their DM with the bot, from an app of their own, with metadata shaped
+// like dispatch's: Sent must not take it for the prompt, or a redelivered alarm would never ask
+// them and a close on GitHub would try to settle their message instead of the bot's.
+func TestSentCountsOnlyTheBotsOwnMessages(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUser(fakeslack.User{ID: "U0MALLORY", Name: "mallory"})
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	forged := []byte(`{"event_type":"dispatch_alarm","event_payload":{"key":"req-1/mallory"}}`)
+	if _, err := srv.PostAsUser("U0MALLORY", "U0MALLORY", "was this you?", forged); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := c.Sent(ctx, "U0MALLORY", "req-1/mallory"); err != nil || found {
+		t.Fatalf("Sent = found %v, %v; want a member's message with dispatch's metadata ignored", found, err)
+	}
+	ref, err := c.DM(ctx, "U0MALLORY", handlers.Message{Key: "req-1/mallory", Body: "was this you?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := c.Sent(ctx, "U0MALLORY", "req-1/mallory")
+	if err != nil || !found || got.TS != ref.TS {
+		t.Fatalf("Sent = %+v found %v, %v; want the bot's DM %s", got, found, err, ref.TS)
+	}
+}

@@ -88,6 +88,9 @@ func (s *Server) chatUpdate(c call) reply {
 	if m == nil {
 		return errReply("message_not_found")
 	}
+	if m.User != s.opts.BotUserID {
+		return errReply("cant_update_message") // a bot token may edit only the bot's own messages
+	}
 	ct, bad := parseContent(c.p, maxMessageBlocks)
 	if bad != nil {
 		return *bad

@@ -106,6 +106,24 @@ func (s *Server) DMs(userID string) []Message {
 	return s.Messages(dmID(userID))
 }
 
+// PostAsUser stores a message that member userID posted in channel (a channel id, or a user id for
+// their DM with the bot), as any member can from their own client or an app of their own, with
+// message metadata of their choosing (nil for none). It returns the message's ts.
+func (s *Server) PostAsUser(userID, channel, text string, metadata json.RawMessage) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userLocked(userID) == nil {
+		return "", fmt.Errorf("fakeslack: no user %s", userID)
+	}
+	ch := s.resolveChannelLocked(channel)
+	if ch == nil {
+		return "", fmt.Errorf("fakeslack: no channel %s", channel)
+	}
+	m := &storedMessage{Message: Message{Channel: ch.id, TS: s.newTSLocked(), Text: text, Metadata: metadata, User: userID, Posted: time.Now()}}
+	ch.msgs = append(ch.msgs, m)
+	return m.TS, nil
+}
+
 // Ephemerals returns the ephemeral messages shown to userID, in post order.
 func (s *Server) Ephemerals(userID string) []Message {
 	s.mu.Lock()
@@ -237,13 +255,14 @@ func (s *Server) userJSON(u *User) map[string]any {
 // messageJSON renders a stored message as Slack's message object.
 func (s *Server) messageJSON(m *storedMessage) map[string]any {
 	out := map[string]any{
-		"type":   "message",
-		"user":   m.User,
-		"text":   m.Text,
-		"ts":     m.TS,
-		"bot_id": s.botID(),
-		"app_id": s.opts.AppID,
-		"team":   s.opts.TeamID,
+		"type": "message",
+		"user": m.User,
+		"text": m.Text,
+		"ts":   m.TS,
+		"team": s.opts.TeamID,
+	}
+	if m.User == s.opts.BotUserID {
+		out["bot_id"], out["app_id"] = s.botID(), s.opts.AppID
 	}
 	if len(m.Blocks) > 0 {
 		out["blocks"] = m.Blocks

@@ -352,3 +352,37 @@ func TestWaitMessages(t *testing.T) {
 		t.Errorf("WaitMessages on a cancelled context: err = %v", err)
 	}
 }
+
+// A member's own message in their DM with the bot carries no bot_id, and the bot may not edit
+// it: Slack answers cant_update_message.
+func TestAMembersMessageIsNotTheBots(t *testing.T) {
+	srv := newServer(t, Options{})
+	addAlice(srv)
+	api := newAPI(srv)
+	ctx := testCtx(t)
+	ts, err := srv.PostAsUser("U1", "U1", "not the bot", []byte(`{"event_type":"dispatch_alarm","event_payload":{"key":"k"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _, _, err := api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{"U1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, ch.ID, ts, slack.MsgOptionText("edited", false)); err == nil || err.Error() != "cant_update_message" {
+		t.Errorf("chat.update of a member's message: %v, want cant_update_message", err)
+	}
+	hist, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID, IncludeAllMetadata: true})
+	if err != nil || len(hist.Messages) != 1 {
+		t.Fatalf("history = %+v, %v", hist, err)
+	}
+	if m := hist.Messages[0]; m.User != "U1" || m.BotID != "" || m.Metadata.EventType != "dispatch_alarm" {
+		t.Errorf("the member's message reads user %q bot_id %q metadata %q; want theirs, no bot_id, their metadata", m.User, m.BotID, m.Metadata.EventType)
+	}
+	if _, _, err := api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText("the bot", false)); err != nil {
+		t.Fatal(err)
+	}
+	hist, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ch.ID})
+	if err != nil || len(hist.Messages) != 2 || hist.Messages[0].BotID == "" {
+		t.Errorf("the bot's message: %+v, %v; want a bot_id", hist, err)
+	}
+}
