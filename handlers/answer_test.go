@@ -64,6 +64,27 @@ func TestAnswerRules(t *testing.T) {
 				tk.Issue = fake.Number
 				return "U1", tk.Encode([][]byte{testKey})
 			}},
+		{name: "a signed ticket naming dispatch's issue for another user of the alarm is refused", told: "doesn't match",
+			click: func(t *testing.T, w *world, v string) (string, string) {
+				is, _ := w.issues.Get(testCtx(t), testRepo, 1)
+				body := strings.Replace(is.Body, "user=u1 slack=U1", "user=u2 slack=U2", 1)
+				if body == is.Body {
+					t.Fatalf("no marker for U1 in %q", is.Body)
+				}
+				other := w.issues.seed(testRepo, dispatchLogin, NewIssue{Title: is.Title, Body: body, Labels: is.Labels})
+				tk, _ := DecodeTicket(v, [][]byte{testKey})
+				tk.Issue = other.Number
+				return "U1", tk.Encode([][]byte{testKey})
+			}},
+		{name: "a signed ticket naming an issue of dispatch's identity without its label is refused", told: "doesn't match",
+			click: func(t *testing.T, w *world, v string) (string, string) {
+				// A person using dispatch's token opens a copy, marker included, but not labelled.
+				is, _ := w.issues.Get(testCtx(t), testRepo, 1)
+				copied := w.issues.seed(testRepo, dispatchLogin, NewIssue{Title: is.Title, Body: is.Body})
+				tk, _ := DecodeTicket(v, [][]byte{testKey})
+				tk.Issue = copied.Number
+				return "U1", tk.Encode([][]byte{testKey})
+			}},
 		{name: "a signed ticket naming another alarm's issue is refused", told: "doesn't match",
 			click: func(t *testing.T, w *world, v string) (string, string) {
 				w.handle(t, selfService("req-2", "other alarm", "x", []string{"U2"}, ""))
