@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ type Queue interface {
 	Delete(ctx context.Context, m sqsqueue.Message) error
 	SetVisibility(ctx context.Context, m sqsqueue.Message, d time.Duration) error
 	DeadLetter(ctx context.Context, m sqsqueue.Message, reason string) error
-	Resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration) error
+	Resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration, stalled bool) error
 	MaxReceiveCount() int
 }
 
@@ -31,6 +32,10 @@ type Queue interface {
 // GitHub, Slack or PagerDuty): after a day of failures it is dead-lettered with the reason and
 // announced, as an alarm that can never succeed is at once.
 const GiveUpAfter = 24 * time.Hour
+
+// maxStalls is how many copies of one message may stop dispatch while it works on them (each
+// taking three receives to the redrive policy's edge: see nearLimit) before the next is set aside.
+const maxStalls = 2
 
 // AlarmRouter is the use case the consumer feeds.
 type AlarmRouter interface {
@@ -180,10 +185,25 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	}
 	c.parking.unpark(in.DeliveryID)
 	if c.nearLimit(m) {
-		// A crash or a hand-back took this copy close to the redrive policy: go on with a fresh copy.
-		c.resend(ctx, m, u, 0)
+		if m.Stalls() >= maxStalls {
+			// Copy after copy stopped dispatch while it was worked on: set it aside before it
+			// stops every replica again, with everyone else's alarms behind it.
+			c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("dispatch stopped while handling it, on %d copies, %d receives in all: set aside so it can't keep stopping dispatch",
+				m.Stalls()+1, m.Attempts())), "stalled")
+			return
+		}
+		// Crashes took this copy close to the redrive policy: go on with a fresh copy.
+		c.resend(ctx, m, u, 0, true)
 		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug dispatch hit on this message: it would hit it again on every replica, so it is
+			// dead-lettered with the reason rather than crash the process.
+			zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic while handling a message")
+			c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("dispatch failed on it (a bug, logged with its stack): %v", p)), "panic")
+		}
+	}()
 	var needs []string // the services it calls, known only while one is down
 	if c.health != nil && c.health.anyDown() {
 		needs = servicesFor(u)
@@ -280,7 +300,7 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 			// be held back, and parked, as this one was.
 			delay = 0
 		}
-		c.resend(ctx, m, u, delay)
+		c.resend(ctx, m, u, delay, false)
 		return
 	}
 	if err := c.q.SetVisibility(context.WithoutCancel(ctx), m, delay); err != nil {
@@ -324,10 +344,10 @@ func (c *consumer) nearLimit(m sqsqueue.Message) bool {
 
 // resend replaces the message by a fresh copy delayed by delay. If that fails the message is
 // handed back as it is: SQS may then dead-letter it if its count runs out, the one way left.
-func (c *consumer) resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration) {
+func (c *consumer) resend(ctx context.Context, m sqsqueue.Message, u sqsqueue.Unwrapped, delay time.Duration, stalled bool) {
 	log := zerolog.Ctx(ctx)
 	ctx = context.WithoutCancel(ctx)
-	if err := c.q.Resend(ctx, m, u, delay); err != nil {
+	if err := c.q.Resend(ctx, m, u, delay, stalled); err != nil {
 		log.Error().Err(err).Msg("could not re-send the message as a fresh copy: handed back as it is")
 		if err := c.q.SetVisibility(ctx, m, delay); err != nil {
 			log.Error().Err(err).Msg("could not delay the redelivery")

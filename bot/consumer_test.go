@@ -66,10 +66,7 @@ func startConsumer(t *testing.T, r AlarmRouter, scale float64) (*consumer, *sqsq
 
 func startConsumerOn(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmRouter, scale float64) (*consumer, *sqsqueue.Queue, awstest.Queue, *awstest.Server) {
 	t.Helper()
-	q := sqsqueue.New(s.SQS(), aq.URL, sqsqueue.TaskKeys{[]byte("consumer-test-task-key-0123456789abcdef")})
-	if err := q.Discover(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	q := testQueue(t, s, aq)
 	if q.MaxReceiveCount() != 5 {
 		t.Fatalf("MaxReceiveCount() = %d, want 5 from the redrive policy", q.MaxReceiveCount())
 	}
@@ -80,6 +77,16 @@ func startConsumerOn(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmR
 	go func() { c.run(ctx, ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; c.wg.Wait() })
 	return c, q, aq, s
+}
+
+// testQueue is the queue of aq as the consumers of these tests see it.
+func testQueue(t *testing.T, s *awstest.Server, aq awstest.Queue) *sqsqueue.Queue {
+	t.Helper()
+	q := sqsqueue.New(s.SQS(), aq.URL, sqsqueue.TaskKeys{[]byte("consumer-test-task-key-0123456789abcdef")})
+	if err := q.Discover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {

@@ -28,6 +28,17 @@ type Resent struct {
 	PublishedAt time.Time `json:"p"` // when the alarm was published, as the first copy said
 	FirstSeen   time.Time `json:"f"` // the first copy's first receive
 	Receives    int       `json:"n"` // receives of every earlier copy together
+	// Stalls counts the earlier copies re-sent because their receives ran out with the work
+	// unfinished: the process stopped (a crash, a kill) while working on them.
+	Stalls int `json:"s,omitempty"`
+}
+
+// Stalls is how many earlier copies of the alarm ran their receives out unfinished (see Resent).
+func (m Message) Stalls() int {
+	if m.Resent != nil {
+		return m.Resent.Stalls
+	}
+	return 0
 }
 
 // Attempts is how many times the alarm has been received, over every copy, this receive included.
@@ -52,11 +63,15 @@ func (m Message) FirstSeen() time.Time {
 // Resend puts a fresh copy of m on the queue, delayed by delay (at most MaxDelay), carrying its
 // history in signed message attributes, then deletes m. The copy starts again at receive count 1,
 // so a valid alarm waiting out an outage never reaches the redrive policy's maxReceiveCount. u is
-// m's unwrapped content (for its delivery ID and publication time). If the delete fails after the
+// m's unwrapped content (for its delivery ID and publication time); stalled says m's receives ran
+// out with its work unfinished (counted in Resent.Stalls). If the delete fails after the
 // send, both copies exist: the alarm is idempotent, and the copy is marked as resent (handlers
 // treat it as a redelivery).
-func (q *Queue) Resend(ctx context.Context, m Message, u Unwrapped, delay time.Duration) error {
-	r := Resent{DeliveryID: u.DeliveryID, PublishedAt: u.PublishedAt, FirstSeen: m.FirstSeen(), Receives: m.Attempts()}
+func (q *Queue) Resend(ctx context.Context, m Message, u Unwrapped, delay time.Duration, stalled bool) error {
+	r := Resent{DeliveryID: u.DeliveryID, PublishedAt: u.PublishedAt, FirstSeen: m.FirstSeen(), Receives: m.Attempts(), Stalls: m.Stalls()}
+	if stalled {
+		r.Stalls++
+	}
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("sqs resend: %w", err)

@@ -47,7 +47,7 @@ func TestResendCarriesTheAlarmsHistory(t *testing.T) {
 	if err != nil || first.ReceiveCount != 1 || first.Resent != nil || u.PublishedAt.IsZero() || first.FirstSeen().IsZero() {
 		t.Fatalf("first receive: %+v %+v %v", first, u, err)
 	}
-	if err := q.Resend(t.Context(), first, u, 0); err != nil {
+	if err := q.Resend(t.Context(), first, u, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	copy := receiveOne(t, q)
