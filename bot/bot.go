@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/rs/zerolog"
@@ -79,6 +80,10 @@ type Bot struct {
 	ready    chan struct{}
 }
 
+// The idle connections kept to the services, in all and per host: twice the default
+// DISPATCH_CONCURRENCY, so a burst's workers reuse theirs instead of opening new ones.
+const maxIdleConns, maxIdleConnsPerHost = 256, 64
+
 // New builds a Bot from a validated Config. It makes no connection.
 func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bot, error) {
 	b := &Bot{cfg: cfg, opts: opts, log: log, metrics: NewMetrics(), ready: make(chan struct{})}
@@ -90,7 +95,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		// net/http keeps 2 idle connections per host by default: with several alarms in flight
 		// the rest are closed and re-opened, each costing a TCP and TLS handshake to the service.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 64
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdleConns, maxIdleConnsPerHost
 		base = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	b.health = newHealth(b.metrics)
@@ -123,7 +128,12 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 
 	awsCfg := opts.AWS
 	if awsCfg == nil {
-		c, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(SDKLogger(log)))
+		// The SDK keeps 10 idle connections per host: a burst's workers (receives, deletes,
+		// visibility heartbeats, deferred tasks) would re-open the rest, a TLS handshake each.
+		sqsHTTP := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxIdleConns, maxIdleConnsPerHost
+		})
+		c, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(SDKLogger(log)), awsconfig.WithHTTPClient(sqsHTTP))
 		if err != nil {
 			return nil, fmt.Errorf("aws configuration: %w", err)
 		}
