@@ -12,7 +12,7 @@ import (
 // are built on, with the values they mean: it is ready, connected, and its dead-letter queue holds
 // the message it just rejected.
 func TestRunningBotServesTheStateGauges(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	r := e.StartBot()
 	e.Send(`{"type":"nope"}`)
 	e.QueueEmpty(stack.Wait)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestBadInputIsRejectedAnnouncedAndDeadLettered(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	r := e.StartBot()
 	bad := []struct {
 		name, body, reason string // reason: a phrase the rejection must give

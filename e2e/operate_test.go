@@ -14,7 +14,7 @@ import (
 )
 
 func TestSlashCommands(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	e.StartBot()
 
 	help := e.Slash("U0ALICE", "help")
@@ -100,7 +100,7 @@ func TestReadyzFollowsTheSlackConnection(t *testing.T) {
 }
 
 func TestMetricsMoveWithTheTraffic(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	r := e.StartBot()
 	_, before := e.HTTPGet(r, "/metrics")
 	if strings.Contains(before, `dispatch_alarms_handled_total{type="low-priority"}`) {

@@ -55,7 +55,7 @@ func TestRestartsLoseNoPendingTask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := stack.New(t, stack.Options{DLQ: true})
+			e := stack.New(t, stack.Options{})
 			first := e.StartProcess()
 			e.PublishRaw(pendingAlarm)
 			aliceDM := e.DM("U0ALICE", 1)
@@ -96,7 +96,7 @@ func TestRestartsLoseNoPendingTask(t *testing.T) {
 // (here: the key main derived from the Slack app token) is rejected and dead-lettered, and its
 // notice does not echo it; a genuine task replayed acts once; an expired one is dropped.
 func TestForgedReplayedAndExpiredTasksDoNothing(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	p := e.StartProcess()
 	deferNo(t, e)
 	// The genuine deferred answer, taken off the queue with dispatch stopped.

@@ -129,7 +129,7 @@ func TestThreatARequestIDWithASlashCannotTakeAnEscalationsIncident(t *testing.T)
 }
 
 func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true})
+	e := stack.New(t, stack.Options{})
 	e.GitHub.AddRepo("victim/secrets") // the token reaches it, the operator didn't allow it
 	e.StartProcess()
 	body := `{"type":"low-priority","requestId":"elsewhere","githubRepo":"victim/secrets","body":{"github":{"title":"written elsewhere"}}}`
@@ -161,7 +161,7 @@ func TestThreatAnAlarmNamingAnotherRepositoryIsRejected(t *testing.T) {
 }
 
 func TestThreatAUserWhoCannotBeDMedDoesNotStopTheOthers(t *testing.T) {
-	e := stack.New(t, stack.Options{DLQ: true, Users: []fakeslack.User{{ID: "U0GONE", Name: "gone", RealName: "Gone Away", Deleted: true}}})
+	e := stack.New(t, stack.Options{Users: []fakeslack.User{{ID: "U0GONE", Name: "gone", RealName: "Gone Away", Deleted: true}}})
 	e.StartProcess()
 	e.PublishRaw(`{"type":"self-service","requestId":"two-users","users":[{"slackId":"U0GONE"},{"slack":"alice"}],"body":{"github":{"title":"two users"},"slack":{"message":"Was this you?"}}}`)
 	e.DM("U0ALICE", 1)

@@ -87,7 +87,7 @@ func generated(t *testing.T, n int) []string {
 // bot; each is rejected with a reason or handled; the valid ones all pass.
 func TestHostileCorpus(t *testing.T) {
 	start := time.Now()
-	e := stack.New(t, stack.Options{SlackScale: slackScale, DLQ: true, Users: crowd})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd})
 	corpus := append(handWritten(), generated(t, 200)...)
 	// What each should come to, by dispatch's own spec (the fakes know nothing of it).
 	wantRejected := 0

@@ -22,7 +22,7 @@ import (
 // Promise 7: no token in any log line at any level, on failed requests too, with the logger's
 // secret filter switched off (so it is the code that never logs one, not the filter hiding it).
 func TestNoSecretInAnyLogLineEvenOnFailures(t *testing.T) {
-	e := stack.New(t, stack.Options{SlackScale: slackScale, NoRedaction: true, DLQ: true, Configure: func(c *bot.Config) { c.LogLevel = "debug" }})
+	e := stack.New(t, stack.Options{SlackScale: slackScale, NoRedaction: true, Configure: func(c *bot.Config) { c.LogLevel = "debug" }})
 	r := e.StartBot()
 	e.Slack.SetError("chat.postMessage", "invalid_auth", 3)
 	e.Slack.FailNext("users.list", 2, http.StatusInternalServerError, 0)
@@ -66,7 +66,7 @@ func TestNoMintedOrDerivedSecretInTheLog(t *testing.T) {
 	}
 	awsCfg := a.AWSConfig()
 	awsCfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAEXAMPLEKEYID", awsSecret, awsSession)
-	e := stack.New(t, stack.Options{NoRedaction: true, DLQ: true, AWS: &awsCfg, Configure: func(c *bot.Config) {
+	e := stack.New(t, stack.Options{NoRedaction: true, AWS: &awsCfg, Configure: func(c *bot.Config) {
 		c.GitHubToken = ""
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKey = 4242, 99, pemKey
 	}})

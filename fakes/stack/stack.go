@@ -2,6 +2,8 @@
 // SNS (in process) and the fakes of Slack, GitHub and PagerDuty, driven through the real client
 // libraries. The end-to-end tests, the reliability suite and the benchmark share it. Dispatch runs
 // in process (StartBot) or as its real binary (StartProcess), never replaced by a stub.
+// Every stack's queue has a dead-letter queue and the redrive policy as deployed (maxReceiveCount
+// 5, counted as SQS counts: see awstest).
 package stack
 
 import (
@@ -46,10 +48,7 @@ var People = []fakeslack.User{
 // Options shape a stack.
 type Options struct {
 	Configure func(*bot.Config) // changes to the bot's configuration
-	// DLQ is kept for the tests that ask for it: every stack's queue now has a dead-letter queue
-	// and the redrive policy as deployed (maxReceiveCount 5, counted as SQS counts, see awstest).
-	DLQ bool
-	AWS *aws.Config // the bot's SQS endpoint, when not the in-process goaws
+	AWS       *aws.Config       // the bot's SQS endpoint, when not the in-process goaws
 	// QueueVisibility is the queue's own visibility timeout (default 30 s); the bot sets its own
 	// on every receive (Config.Visibility).
 	QueueVisibility time.Duration
