@@ -311,7 +311,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go func() { sockErr <- b.socket.run(sockCtx, workCtx) }()
 	// The watch loads the index of dispatch's issues (the first lookups wait for that load), keeps
 	// it fresh, and settles the prompts of issues closed or escalated on GitHub.
-	go b.github.Watch(b.log.WithContext(workCtx), b.cfg.GitHubRepo, b.cfg.GitHubWatch, b.router.ChangedOnGitHub)
+	go b.github.WatchAll(b.log.WithContext(workCtx), b.cfg.GitHubRepo, b.cfg.GitHubWatch, b.router.ChangedOnGitHub)
 	recvDone := make(chan struct{})
 	go func() { b.consumer.run(ctx, workCtx); close(recvDone) }()
 	close(b.ready)

@@ -59,6 +59,7 @@ type Client struct {
 	indexLimit int
 	imu        sync.Mutex
 	indexes    map[string]*index // by lower-cased owner/name
+	watchNew   func(repo string) // set by WatchAll: starts watching a repository dispatch filed into
 }
 
 var _ handlers.Issues = (*Client)(nil)
@@ -147,6 +148,12 @@ func (c *Client) Create(ctx context.Context, repo string, ni handlers.NewIssue) 
 		if err == nil {
 			out = convert(repo, is)
 			c.applyOwn(repo, is, true)
+			c.imu.Lock()
+			watch := c.watchNew
+			c.imu.Unlock()
+			if watch != nil {
+				watch(repo)
+			}
 		}
 		return err
 	})

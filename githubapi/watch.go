@@ -19,7 +19,7 @@ const DefaultWatchInterval = 30 * time.Second
 // GitHub: closed it (label "") or gave it label. by is their login.
 type Changed func(ctx context.Context, is handlers.Issue, by, label string) error
 
-// Watch keeps repo's index fresh until ctx ends, refreshing it at least every interval, and calls
+// Watch keeps repo's index fresh until ctx ends (or returns at once if repo is watched already), refreshing it at least every interval, and calls
 // changed for each open dispatch issue (one with dispatch's marker) a refresh saw closed, or given
 // the dispatch:escalated label, by someone other than dispatch. Who did it is not in the listing:
 // a closer comes from the issue's closed_by (one GET), a label's author from the issue's events
@@ -38,8 +38,12 @@ func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration,
 		interval = DefaultWatchInterval
 	}
 	x.mu.Lock()
+	already := x.watching
 	x.watching = true
 	x.mu.Unlock()
+	if already {
+		return // another Watch keeps it
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -68,6 +72,28 @@ func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration,
 		case <-t.C:
 		}
 	}
+}
+
+// WatchAll watches repo as Watch does and, from the first issue dispatch files in it, every other
+// repository an alarm names (within GITHUB_ALLOWED_REPOS), each until ctx ends. A repository is
+// watched only once dispatch has written there, so alarms naming repositories that don't exist, or
+// hold nothing of dispatch's, cost no polling. (After a restart, another repository is watched
+// again from its next new issue.)
+func (c *Client) WatchAll(ctx context.Context, repo string, interval time.Duration, changed Changed) {
+	c.imu.Lock()
+	c.watchNew = func(r string) {
+		if x, err := c.indexFor(r); err == nil && !x.isWatched() {
+			go c.Watch(ctx, r, interval, changed)
+		}
+	}
+	c.imu.Unlock()
+	c.Watch(ctx, repo, interval, changed)
+}
+
+func (x *index) isWatched() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.watching
 }
 
 // report finds who made a change and tells changed, unless dispatch made it.

@@ -68,3 +68,53 @@ func TestWatchLooksUpOnlyDispatchsOwnIssues(t *testing.T) {
 		t.Errorf("%d GETs of an issue to find who closed it, want 1 (dispatch's own, not the copy)", n)
 	}
 }
+
+// An alarm may name another repository than GITHUB_REPO (within GITHUB_ALLOWED_REPOS): once dispatch
+// files an issue there, that repository is watched too, so closing the issue on GitHub settles its
+// prompt as it would in GITHUB_REPO. A repository dispatch only looked into is not polled.
+func TestWatchAllWatchesEveryRepositoryDispatchFilesIn(t *testing.T) {
+	const other, looked = "acme/payments", "acme/empty"
+	srv, c := newIndexed(t, time.Hour)
+	srv.AddRepo(other)
+	srv.AddRepo(looked)
+	srv.AddUserToken("ghp_mallory", "mallory")
+	mallory, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), "ghp_mallory", nil)}, Retry: retry.Policy{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reported := make(chan handlers.Issue, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.WatchAll(ctx, indexRepo, 20*time.Millisecond, func(_ context.Context, is handlers.Issue, _, _ string) error {
+			reported <- is
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if _, err := c.FindByTitle(ctx, looked, "anything", true); err != nil {
+		t.Fatal(err)
+	}
+	is, err := c.Create(ctx, other, handlers.NewIssue{Title: "Card data export", Body: "details\n\n<!-- dispatch alarm=a2 user=u1 slack=U1 -->", Labels: []string{"dispatch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.Close(ctx, other, is.Number); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-reported:
+		if got.Repo != other || got.Number != is.Number {
+			t.Errorf("reported %s#%d, want %s#%d", got.Repo, got.Number, other, is.Number)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the close of %s#%d was never reported", other, is.Number)
+	}
+	c.imu.Lock()
+	x := c.indexes[looked]
+	c.imu.Unlock()
+	if x == nil || x.isWatched() {
+		t.Errorf("%s, only looked into, is watched (index %v)", looked, x != nil)
+	}
+}
