@@ -89,6 +89,16 @@ func testQueue(t *testing.T, s *awstest.Server, aq awstest.Queue) *sqsqueue.Queu
 	return q
 }
 
+// receiveAndDie receives aq's one message as a process that then dies would: no delete, no
+// hand-back; it comes back when its 1 s visibility runs out.
+func receiveAndDie(t *testing.T, s *awstest.Server, aq awstest.Queue, what string) {
+	t.Helper()
+	eventually(t, what, 20*time.Second, func() bool {
+		out, err := s.SQS().ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(aq.URL), VisibilityTimeout: 1})
+		return err == nil && len(out.Messages) == 1
+	})
+}
+
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -187,11 +197,8 @@ func TestAfterThreeCrashesTheNextReceiveGoesOnAsAFreshCopy(t *testing.T) {
 	if _, err := s.SQS().SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(aq.URL), MessageBody: aws.String(`{"type":"self-service"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	for crash := 1; crash <= 3; crash++ { // received, then the process dies: no delete, no hand-back
-		eventually(t, fmt.Sprintf("receive %d", crash), 20*time.Second, func() bool {
-			out, err := s.SQS().ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(aq.URL), VisibilityTimeout: 1})
-			return err == nil && len(out.Messages) == 1
-		})
+	for crash := 1; crash <= 3; crash++ {
+		receiveAndDie(t, s, aq, fmt.Sprintf("receive %d", crash))
 	}
 	r := &flakyRouter{}
 	c, _, _, _ := startConsumerOn(t, s, aq, r, 1)

@@ -71,15 +71,9 @@ func TestACopyThatKeepsStoppingDispatchIsSetAside(t *testing.T) {
 	if _, err := s.SQS().SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(aq.URL), MessageBody: aws.String(`{"type":"self-service"}`)}); err != nil {
 		t.Fatal(err)
 	}
-	receive := func(what string) {
-		eventually(t, what, 20*time.Second, func() bool {
-			out, err := s.SQS().ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(aq.URL), VisibilityTimeout: 1})
-			return err == nil && len(out.Messages) == 1
-		})
-	}
 	for copy := 1; copy <= maxStalls+1; copy++ {
-		for crash := 1; crash <= 3; crash++ { // received, then the process dies: no delete, no hand-back
-			receive(fmt.Sprintf("copy %d, receive %d", copy, crash))
+		for crash := 1; crash <= 3; crash++ {
+			receiveAndDie(t, s, aq, fmt.Sprintf("copy %d, receive %d", copy, crash))
 		}
 		if copy > maxStalls {
 			break
