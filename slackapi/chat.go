@@ -194,44 +194,58 @@ func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
 		opening := make(chan struct{})
 		c.dmOpening[userID] = opening
 		c.dmMu.Unlock()
-
-		var ch string
-		err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
-			channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
-			if err == nil {
-				ch = channel.ID
-			}
-			return err
-		})
-		c.dmMu.Lock()
-		delete(c.dmOpening, userID)
-		if err == nil {
-			c.dms[userID] = ch
-		}
-		c.dmMu.Unlock()
-		close(opening)
-		if err != nil {
-			return "", wrap("conversations.open", err)
-		}
-		return ch, nil
+		return c.openDM(ctx, userID, opening)
 	}
+}
+
+// openDM makes the conversations.open that opening (registered in dmOpening) stands for, keeps
+// the channel, and closes opening for those waiting on it.
+func (c *Client) openDM(ctx context.Context, userID string, opening chan struct{}) (string, error) {
+	var ch string
+	err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
+		channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
+		if err == nil {
+			ch = channel.ID
+		}
+		return err
+	})
+	c.dmMu.Lock()
+	delete(c.dmOpening, userID)
+	if err == nil {
+		c.dms[userID] = ch
+	}
+	c.dmMu.Unlock()
+	close(opening)
+	if err != nil {
+		return "", wrap("conversations.open", err)
+	}
+	return ch, nil
 }
 
 // openAhead starts opening a resolved user's DM channel in the background, unless it is open or
 // opening: a DM follows nearly every resolve, and the open then overlaps the alarm's other work
 // (filing its issue) instead of adding a round trip before the prompt. It costs no extra call:
-// the DM shares the open, and a failed one is simply made again by the DM.
+// the DM shares the open, and a failed one is simply made again by the DM. While opens wait for
+// their Tier 3 pacing (alarms for more people than 50 a minute), none is started ahead: the DMs
+// open their own in turn, and no background waits pile up.
 func (c *Client) openAhead(ctx context.Context, userID string) {
+	if c.pace["conversations.open"].Delay() > 0 {
+		return
+	}
 	c.dmMu.Lock()
 	_, open := c.dms[userID]
-	_, opening := c.dmOpening[userID]
+	_, busy := c.dmOpening[userID]
+	opening := make(chan struct{})
+	if !open && !busy {
+		c.dmOpening[userID] = opening
+	}
 	c.dmMu.Unlock()
-	if open || opening {
+	if open || busy {
 		return
 	}
 	log := zerolog.Ctx(ctx)
 	go func() {
-		if _, err := c.dmChannel(log.WithContext(c.life), userID); err != nil {
+		if _, err := c.openDM(log.WithContext(c.life), userID, opening); err != nil {
 			log.Debug().Err(err).Str("user", userID).Msg("opening the DM channel ahead failed; the DM will try again")
 		}
 	}()

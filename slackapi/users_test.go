@@ -10,6 +10,7 @@ import (
 	"github.com/dispatch-oss/dispatch/alerts"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/pace"
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
@@ -228,5 +229,28 @@ func TestSentCountsOnlyTheBotsOwnMessages(t *testing.T) {
 	got, found, err := c.Sent(ctx, "U0MALLORY", "req-1/mallory")
 	if err != nil || !found || got.TS != ref.TS {
 		t.Fatalf("Sent = %+v found %v, %v; want the bot's DM %s", got, found, err, ref.TS)
+	}
+}
+
+// While conversations.open waits for its Tier 3 pacing (alarms for more people than 50 a minute),
+// a resolve opens nothing ahead: otherwise a publisher naming thousands of people would pile up a
+// background wait per person.
+func TestResolveOpensNothingAheadWhileOpensArePaced(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUser(fakeslack.User{ID: "U0ALICE", Name: "alice"})
+	srv.AddUser(fakeslack.User{ID: "U0BOB", Name: "bob"})
+	c := newClient(t, srv, Options{Limits: map[string][]pace.Window{"conversations.open": {{Limit: 1, Span: time.Hour}}}})
+	ctx := testCtx(t)
+	if _, err := c.DM(ctx, "U0ALICE", handlers.Message{Body: "was this you?"}); err != nil {
+		t.Fatal(err) // the hour's one open
+	}
+	if _, err := c.Resolve(ctx, alerts.User{SlackID: "U0BOB"}); err != nil {
+		t.Fatal(err)
+	}
+	c.dmMu.Lock()
+	_, opening := c.dmOpening["U0BOB"]
+	c.dmMu.Unlock()
+	if opening {
+		t.Error("an open was started ahead while opens wait for their pacing")
 	}
 }
