@@ -60,6 +60,7 @@ type Client struct {
 	imu        sync.Mutex
 	indexes    map[string]*index // by lower-cased owner/name
 	watchNew   func(repo string) // set by WatchAll: starts watching a repository dispatch filed into
+	watched    int               // repositories watched (claimWatch)
 }
 
 var _ handlers.Issues = (*Client)(nil)

@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -19,8 +20,8 @@ const DefaultWatchInterval = 30 * time.Second
 // GitHub: closed it (label "") or gave it label. by is their login.
 type Changed func(ctx context.Context, is handlers.Issue, by, label string) error
 
-// Watch keeps repo's index fresh until ctx ends (or returns at once if repo is watched already), refreshing it at least every interval, and calls
-// changed for each open dispatch issue (one with dispatch's marker) a refresh saw closed, or given
+// Watch keeps repo's index fresh until ctx ends (or returns at once if repo is watched already),
+// refreshing it at least every interval, and calls changed for each open dispatch issue (one with dispatch's marker) a refresh saw closed, or given
 // the dispatch:escalated label, by someone other than dispatch. Who did it is not in the listing:
 // a closer comes from the issue's closed_by (one GET), a label's author from the issue's events
 // (one GET of its first page, and of its last when there are more). That is one or two requests per
@@ -34,15 +35,17 @@ func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration,
 		log.Error().Err(err).Msg("cannot watch the repository")
 		return
 	}
+	if !c.claimWatch(x, 0) {
+		return // another Watch keeps it
+	}
+	c.watch(ctx, x, interval, changed)
+}
+
+// watch is Watch's loop, for an index claimed by claimWatch.
+func (c *Client) watch(ctx context.Context, x *index, interval time.Duration, changed Changed) {
+	log := zerolog.Ctx(ctx).With().Str("repo", x.repo).Logger()
 	if interval <= 0 {
 		interval = DefaultWatchInterval
-	}
-	x.mu.Lock()
-	already := x.watching
-	x.watching = true
-	x.mu.Unlock()
-	if already {
-		return // another Watch keeps it
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -79,15 +82,47 @@ func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration,
 // watched only once dispatch has written there, so alarms naming repositories that don't exist, or
 // hold nothing of dispatch's, cost no polling. (After a restart, another repository is watched
 // again from its next new issue.)
+//
+// At most MaxWatched repositories are watched: each costs a request per interval (a 304, free of
+// the primary limit, but a point of the secondary 900 a minute), and an organisation's alarms
+// could name hundreds under GITHUB_ALLOWED_REPOS "owner/*". Past that, a close on GitHub in the
+// others settles nothing until an answer or the escalation finds it; the log says so once.
 func (c *Client) WatchAll(ctx context.Context, repo string, interval time.Duration, changed Changed) {
+	var once sync.Once
 	c.imu.Lock()
 	c.watchNew = func(r string) {
-		if x, err := c.indexFor(r); err == nil && !x.isWatched() {
-			go c.Watch(ctx, r, interval, changed)
+		x, err := c.indexFor(r)
+		if err != nil {
+			return
+		}
+		if c.claimWatch(x, MaxWatched) {
+			go c.watch(ctx, x, interval, changed)
+		} else if !x.isWatched() {
+			once.Do(func() {
+				zerolog.Ctx(ctx).Warn().Str("repo", r).Int("max", MaxWatched).
+					Msg("not watching another repository for changes made on GitHub: the most dispatch watches")
+			})
 		}
 	}
 	c.imu.Unlock()
 	c.Watch(ctx, repo, interval, changed)
+}
+
+// MaxWatched is how many repositories WatchAll watches at most.
+const MaxWatched = 20
+
+// claimWatch marks x watched, unless it is already or max (when above 0) repositories are.
+func (c *Client) claimWatch(x *index, max int) bool {
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.watching || (max > 0 && c.watched >= max) {
+		return false
+	}
+	x.watching = true
+	c.watched++
+	return true
 }
 
 func (x *index) isWatched() bool {

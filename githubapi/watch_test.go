@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -116,5 +117,43 @@ func TestWatchAllWatchesEveryRepositoryDispatchFilesIn(t *testing.T) {
 	c.imu.Unlock()
 	if x == nil || x.isWatched() {
 		t.Errorf("%s, only looked into, is watched (index %v)", looked, x != nil)
+	}
+}
+
+// However many repositories alarms make dispatch file into, at most MaxWatched are polled: each
+// costs a request per interval, and "owner/*" can name hundreds.
+func TestWatchAllWatchesAtMostMaxWatched(t *testing.T) {
+	srv, c := newIndexed(t, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.WatchAll(ctx, indexRepo, time.Hour, func(context.Context, handlers.Issue, string, string) error { return nil })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for x, _ := c.indexFor(indexRepo); !x.isWatched(); {
+		if time.Now().After(deadline) {
+			t.Fatal("GITHUB_REPO is not watched")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range MaxWatched + 2 {
+		repo := fmt.Sprintf("acme/service-%02d", i)
+		srv.AddRepo(repo)
+		if _, err := c.Create(ctx, repo, handlers.NewIssue{Title: "alarm", Body: "b", Labels: []string{"dispatch"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.imu.Lock()
+	watched := 0
+	for _, x := range c.indexes {
+		if x.isWatched() {
+			watched++
+		}
+	}
+	c.imu.Unlock()
+	if watched != MaxWatched {
+		t.Errorf("%d repositories watched, want %d (GITHUB_REPO and the first others)", watched, MaxWatched)
 	}
 }
