@@ -255,8 +255,14 @@ func (c *consumer) finish(ctx context.Context, m sqsqueue.Message, u sqsqueue.Un
 		}
 		c.reject(ctx, m, in, err, reason)
 	case ctx.Err() != nil:
-		// Stopping: hand the message straight back for another replica (or the next start).
+		// Stopping: hand the message straight back for another replica (or the next start), as a
+		// fresh copy when it is that close to the redrive policy, as a hand-back for a failure is:
+		// only a process that dies takes a message to the edge (see nearLimit), not a stop.
 		log.Warn().Err(err).Msg("stopped before the alarm was finished: released to the queue")
+		if c.freshCopyNext(m.ReceiveCount + 1) {
+			c.resend(ctx, m, u, 0, false)
+			return
+		}
 		if err := c.q.SetVisibility(context.WithoutCancel(ctx), m, 0); err != nil {
 			log.Error().Err(err).Msg("could not release the message")
 		}
