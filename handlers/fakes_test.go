@@ -50,9 +50,15 @@ type fakeChat struct {
 	homes    []HomeView
 	settled  []string
 	ts       int
-	// replies paces Reply as slackapi paces every post (nil admits all): a test makes it busy
-	// with a prompt waiting its turn.
-	replies *pace.Pacer
+	threads  []threadReply // every Reply, in order (also in posts)
+	replyErr error         // the next Reply fails with it
+}
+
+// threadReply is one Reply: where, what, and whether it was asked to stand aside for prompts.
+type threadReply struct {
+	Parent MessageRef
+	Msg    Message
+	Low    bool
 }
 
 func newFakeChat(users ...string) *fakeChat {
@@ -115,17 +121,32 @@ func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool
 
 func (c *fakeChat) Reply(ctx context.Context, parent MessageRef, m Message) (MessageRef, error) {
 	c.mu.Lock()
-	p := c.replies
-	c.mu.Unlock()
-	done, err := p.Wait(ctx)
-	if err != nil {
+	defer c.mu.Unlock()
+	if err := c.replyErr; err != nil {
+		c.replyErr = nil
 		return MessageRef{}, err
 	}
-	defer done()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.threads = append(c.threads, threadReply{Parent: parent, Msg: m, Low: pace.IsLowPriority(ctx)})
 	c.posts = append(c.posts, m)
 	return c.ref(parent.Channel), nil
+}
+
+func (c *fakeChat) Replied(_ context.Context, parent MessageRef, key string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.threads {
+		if r.Parent.Channel == parent.Channel && r.Parent.TS == parent.TS && r.Msg.Key == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Threads returns every Reply made, in order.
+func (c *fakeChat) Threads() []threadReply {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.threads)
 }
 
 func (c *fakeChat) Permalink(_ context.Context, ref MessageRef) (string, error) {

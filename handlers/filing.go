@@ -25,10 +25,6 @@ const inlineIssueWait = 2 * time.Second
 // deadline waits for it.
 var errNotFiled = errors.New("the alarm's issue is not filed yet")
 
-// linkRetry is how soon a filed issue's link comes round again when it stood aside for prompts
-// waiting on Slack's limits.
-const linkRetry = 30 * time.Second
-
 // FileTask is an issue still to file for a prompt already sent.
 type FileTask struct {
 	Repo   string     `json:"repo"`
@@ -37,8 +33,6 @@ type FileTask struct {
 	Key    string     `json:"key"` // the user's key within the alarm
 	Prompt MessageRef `json:"prompt"`
 	Since  time.Time  `json:"since,omitempty"` // when the prompt went out: bounds the task's life (Task.Expiry)
-	// Link is set once the issue is filed and only its link in the prompt's thread is left.
-	Link *Link `json:"link,omitempty"`
 }
 
 // answerLock serialises the work on one prompt (answers, deadlines) within a replica.
@@ -97,9 +91,6 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if f == nil {
 		return retry.Permanent(errors.New("file task without an issue"))
 	}
-	if f.Link != nil {
-		return r.link(ctx, f)
-	}
 	if d := r.issues.CreateDelay(); d > inlineIssueWait {
 		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: min(d, maxTaskDelay), File: f})
 	}
@@ -119,26 +110,28 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 		return err
 	}
 	if resumed {
-		return nil // an earlier delivery of this task filed it (and linked it)
+		// An earlier delivery of this task filed it, and may have stopped before the link (a crash,
+		// a stop while the link waited for a burst's prompts): link it unless that one did.
+		linked, err := r.chat.Replied(ctx, f.Prompt, linkKey(f))
+		if err != nil || linked {
+			return err
+		}
 	}
-	linked := *f
-	linked.Link = issueLink(is)
-	return r.link(ctx, &linked)
+	return r.link(ctx, f, is)
 }
 
+// linkKey keys the link of f's issue in its prompt's thread.
+func linkKey(f *FileTask) string { return "link/" + f.Alarm + "/" + f.Key }
+
 // link posts a filed issue's link in its prompt's thread. The link is the least urgent post
-// dispatch makes: in a burst it stands aside for prompts waiting on Slack's limits (the workspace's
-// posts a minute, the person's channel) and comes round again as a task, rather than take a place
-// that a "was this you?" needs.
-func (r *Router) link(ctx context.Context, f *FileTask) error {
-	lctx := pace.WithMaxWait(pace.WithLowPriority(ctx), inlineIssueWait)
-	_, err := r.chat.Reply(lctx, f.Prompt, Message{Body: "Audit issue filed:", Link: f.Link})
-	switch {
-	case errors.Is(err, pace.ErrWouldWait):
-		zerolog.Ctx(ctx).Debug().Err(err).Dur("retry_in", linkRetry).Msg("the issue's link stands aside for prompts")
-		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: linkRetry, File: f})
-	case err != nil:
+// dispatch makes: in a burst it stands aside for the prompts waiting on Slack's limits (the
+// workspace's posts a minute, the person's channel) and goes once none waits, the task kept (not
+// deleted, its visibility extended) meanwhile, the worker slot given up.
+func (r *Router) link(ctx context.Context, f *FileTask, is Issue) error {
+	_, err := r.chat.Reply(pace.WithLowPriority(ctx), f.Prompt, Message{Key: linkKey(f), Body: "Audit issue filed:", Link: issueLink(is)})
+	if err != nil && retry.IsPermanent(err) {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("issue filed but not linked in the DM")
+		return nil
 	}
-	return nil
+	return err // transient: the task comes round again, finds the issue filed, and links it
 }

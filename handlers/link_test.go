@@ -1,11 +1,10 @@
 package handlers
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // creates counts the issues the fake GitHub was asked to create.
@@ -19,54 +18,75 @@ func creates(w *world) int {
 	return n
 }
 
-// In a burst, the "Audit issue filed" link of a prompt that went first must not take a place of
-// Slack's posts a minute that a waiting prompt needs: it stands aside and comes round again as a
-// task, the issue filed once, and is posted when Slack has room.
-func TestAnIssuesLinkStandsAsideForWaitingPrompts(t *testing.T) {
-	w := newWorld(t, "UALICE")
-	w.issues.delay = 10 * time.Second // GitHub busy: the prompt goes first
+// promptFirstFiling handles a self-service alarm while GitHub is busy, so its prompt goes first,
+// and returns the task that files its issue later.
+func promptFirstFiling(t *testing.T, w *world) Task {
+	t.Helper()
+	w.issues.delay = 10 * time.Second
 	w.handle(t, selfService("req-a", "Login from a new device", "a", []string{"UALICE"}, ""))
+	w.issues.delay = 0
 	tasks := w.tasks.Of(TaskFile)
 	if len(tasks) != 1 {
 		t.Fatalf("file tasks = %d, want 1", len(tasks))
 	}
-	w.issues.delay = 0
+	return tasks[0]
+}
 
-	busy := pace.New(pace.Window{Limit: 1, Span: time.Hour}) // Slack's window taken by prompts
-	if _, err := busy.Wait(testCtx(t)); err != nil {
-		t.Fatal(err)
+// links returns the "Audit issue filed" replies made.
+func links(w *world) []threadReply {
+	var out []threadReply
+	for _, r := range w.chat.Threads() {
+		if r.Msg.Body == "Audit issue filed:" {
+			out = append(out, r)
+		}
 	}
-	w.chat.replies = busy
-	for round := 1; round <= 2; round++ {
-		if err := w.r.RunTask(testCtx(t), tasks[len(tasks)-1]); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+	return out
+}
+
+// The link of a prompt that went first is posted at low priority (it stands aside for a burst's
+// prompts, in the adapter), in the prompt's thread, keyed so a redelivery can find it; a filing
+// task delivered again (SQS's at-least-once, a failed delete, a replay of the signed task) files
+// nothing and links nothing a second time.
+func TestAnIssuesLinkIsPostedOnceAtLowPriority(t *testing.T) {
+	w := newWorld(t, "UALICE")
+	task := promptFirstFiling(t, w)
+	for delivery := 1; delivery <= 3; delivery++ {
+		if err := w.r.RunTask(testCtx(t), task); err != nil {
+			t.Fatalf("delivery %d: %v", delivery, err)
 		}
-		tasks = w.tasks.Of(TaskFile)
-		if len(tasks) != 1+round {
-			t.Fatalf("round %d: %d file tasks, want the link to come round again", round, len(tasks))
-		}
-		next := tasks[len(tasks)-1]
-		if next.File.Link == nil || next.Delay != linkRetry {
-			t.Fatalf("round %d: the task that came round is %+v, want the link alone in %s", round, next.File, linkRetry)
-		}
-		if n := len(w.chat.Posts()); n != 0 {
-			t.Fatalf("round %d: %d posts while Slack is busy, want none", round, n)
-		}
+	}
+	got := links(w)
+	if len(got) != 1 {
+		t.Fatalf("%d links from 3 deliveries of one filing, want 1", len(got))
+	}
+	if l := got[0]; !l.Low || l.Parent.TS != task.File.Prompt.TS || l.Msg.Link == nil || !strings.Contains(l.Msg.Link.Text, "Login from a new device") {
+		t.Errorf("link = %+v, want the issue's, low priority, in the prompt's thread %+v", l, task.File.Prompt)
 	}
 	if n := creates(w); n != 1 {
-		t.Fatalf("%d issues created, want 1 however often the link comes round", n)
+		t.Errorf("%d issues created, want 1", n)
 	}
+}
 
-	w.chat.replies = nil // the prompts are out
-	if err := w.r.RunTask(testCtx(t), tasks[len(tasks)-1]); err != nil {
+// A delivery that filed the issue but could not post its link (Slack failing, or a stop while the
+// link waited for a burst) leaves the task to come round; the next delivery finds the issue filed
+// and links it.
+func TestALinkThatFailsIsPostedByTheNextDelivery(t *testing.T) {
+	w := newWorld(t, "UALICE")
+	task := promptFirstFiling(t, w)
+	w.chat.mu.Lock()
+	w.chat.replyErr = errors.New("slack: HTTP 503")
+	w.chat.mu.Unlock()
+	if err := w.r.RunTask(testCtx(t), task); err == nil {
+		t.Fatal("the filing reported success without its link")
+	}
+	if n := len(links(w)); n != 0 {
+		t.Fatalf("%d links after the failure", n)
+	}
+	if err := w.r.RunTask(testCtx(t), task); err != nil {
 		t.Fatal(err)
 	}
-	posts := w.chat.Posts()
-	if len(posts) != 1 || posts[0].Body != "Audit issue filed:" || posts[0].Link == nil || !strings.Contains(posts[0].Link.Text, "Login from a new device") {
-		t.Fatalf("posts = %+v, want the issue's link", posts)
-	}
-	if n := len(w.tasks.Of(TaskFile)); n != len(tasks) {
-		t.Errorf("%d file tasks after the link was posted, want no more", n)
+	if n := len(links(w)); n != 1 {
+		t.Errorf("%d links after the redelivery, want 1", n)
 	}
 	if n := creates(w); n != 1 {
 		t.Errorf("%d issues created, want 1", n)

@@ -143,8 +143,12 @@ type Chat interface {
 	Post(ctx context.Context, channel string, m Message) (MessageRef, error)
 	// Sent finds a direct message to userID posted with m.Key among the recent ones.
 	Sent(ctx context.Context, userID, key string) (MessageRef, bool, error)
-	// Reply posts m in the thread of a message.
+	// Reply posts m in the thread of a message. Under pace.WithLowPriority it waits until no other
+	// post waits for Slack's limits, however long that is, without holding a worker slot.
 	Reply(ctx context.Context, parent MessageRef, m Message) (MessageRef, error)
+	// Replied reports whether dispatch already replied in parent's thread with a message posted
+	// with key.
+	Replied(ctx context.Context, parent MessageRef, key string) (bool, error)
 	// Permalink returns a link to a message.
 	Permalink(ctx context.Context, ref MessageRef) (string, error)
 	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.

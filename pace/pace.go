@@ -26,12 +26,17 @@ func WithMaxWait(ctx context.Context, d time.Duration) context.Context {
 
 type lowKey struct{}
 
-// WithLowPriority returns ctx under which Wait admits a request only while no other request is
-// waiting for the same pacer: a thread reply stands aside for the prompts of a burst. Under
-// WithMaxWait as well, a request that would stand aside fails at once with ErrWouldWait, however
-// long the bound: how long the others will take is not known.
+// WithLowPriority marks ctx for a request that stands aside for the others (see WaitAside): a
+// thread reply behind the prompts of a burst. Adapters that pace several limits for one call read
+// it with IsLowPriority.
 func WithLowPriority(ctx context.Context) context.Context {
 	return context.WithValue(ctx, lowKey{}, true)
+}
+
+// IsLowPriority reports whether ctx was made by WithLowPriority.
+func IsLowPriority(ctx context.Context) bool {
+	low, _ := ctx.Value(lowKey{}).(bool)
+	return low
 }
 
 // Window is one limit: at most Limit requests in any Span.
@@ -50,7 +55,7 @@ type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
 	reqs    []*request // oldest first, at most max(limit) entries
-	waiting int        // requests of normal priority waiting their turn
+	waiting int        // requests waiting their turn in Wait
 	now     func() time.Time
 }
 
@@ -61,6 +66,10 @@ type request struct {
 
 // inFlightPoll is how often a waiter looks again while the request it waits on is still in flight.
 const inFlightPoll = 20 * time.Millisecond
+
+// asidePoll is how often WaitAside looks again: often enough that a low-priority request follows a
+// burst closely, seldom enough that hundreds of them waiting cost nothing.
+const asidePoll = 250 * time.Millisecond
 
 // New makes a Pacer for the windows; with none it admits everything.
 func New(windows ...Window) *Pacer {
@@ -74,7 +83,6 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 		return func() {}, nil
 	}
 	limit, bounded := ctx.Value(maxWaitKey{}).(time.Duration)
-	low, _ := ctx.Value(lowKey{}).(bool)
 	start := p.now()
 	counted := false // this request is counted in p.waiting
 	defer func() {
@@ -88,39 +96,21 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 		p.mu.Lock()
 		now := p.now()
 		wait := p.delayLocked(now, false)
-		ahead := p.waiting
-		aside := low && ahead > 0
 		// The estimate counts a request still in flight as ending now: its slot frees a span later.
-		if est := p.delayLocked(now, true); bounded && (aside || wait > 0 && now.Sub(start)+est > limit) {
+		if est := p.delayLocked(now, true); bounded && wait > 0 && now.Sub(start)+est > limit {
 			p.mu.Unlock()
-			if aside {
-				return func() {}, fmt.Errorf("%w (behind %d requests)", ErrWouldWait, ahead)
-			}
 			return func() {}, fmt.Errorf("%w (%s)", ErrWouldWait, est.Round(time.Millisecond))
 		}
-		if wait <= 0 && !aside {
-			r := &request{}
-			p.reqs = append(p.reqs, r)
-			if keep := p.maxLimit(); len(p.reqs) > keep {
-				p.reqs = append(p.reqs[:0], p.reqs[len(p.reqs)-keep:]...)
-			}
+		if wait <= 0 {
+			r := p.admitLocked()
 			p.mu.Unlock()
-			return func() {
-				p.mu.Lock()
-				if !r.done {
-					r.at, r.done = p.now(), true
-				}
-				p.mu.Unlock()
-			}, nil
+			return p.doneFunc(r), nil
 		}
-		if !low && !counted {
+		if !counted {
 			p.waiting++
 			counted = true
 		}
 		p.mu.Unlock()
-		if wait <= 0 {
-			wait = inFlightPoll // standing aside: look again soon
-		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -129,6 +119,79 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 		case <-t.C:
 		}
 	}
+}
+
+// admitLocked counts a request as made now. p.mu must be held.
+func (p *Pacer) admitLocked() *request {
+	r := &request{}
+	p.reqs = append(p.reqs, r)
+	if keep := p.maxLimit(); len(p.reqs) > keep {
+		p.reqs = append(p.reqs[:0], p.reqs[len(p.reqs)-keep:]...)
+	}
+	return r
+}
+
+// doneFunc marks r finished, once.
+func (p *Pacer) doneFunc(r *request) func() {
+	return func() {
+		p.mu.Lock()
+		if !r.done {
+			r.at, r.done = p.now(), true
+		}
+		p.mu.Unlock()
+	}
+}
+
+// WaitAside is Wait for a low-priority request that needs a place in each of ps at once (a Slack
+// post: its channel's and the workspace's): it takes them only together, and only when every one
+// of ps would admit a request now and no other request waits for any of them, looking again every
+// asidePoll. So it never holds one pacer's place while it waits for another's, and never goes
+// before a request of normal priority. A nil pacer admits everything.
+func WaitAside(ctx context.Context, ps ...*Pacer) (done func(), err error) {
+	for {
+		if done, ok := takeAll(ps); ok {
+			return done, nil
+		}
+		t := time.NewTimer(asidePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return func() {}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// takeAll admits one request in every pacer of ps if each is free, or in none.
+func takeAll(ps []*Pacer) (done func(), ok bool) {
+	var live []*Pacer
+	for _, p := range ps {
+		if p != nil && len(p.windows) > 0 {
+			live = append(live, p)
+		}
+	}
+	for _, p := range live { // always in the caller's order, and nobody else holds two
+		p.mu.Lock()
+	}
+	defer func() {
+		for _, p := range live {
+			p.mu.Unlock()
+		}
+	}()
+	for _, p := range live {
+		if p.waiting > 0 || p.delayLocked(p.now(), false) > 0 {
+			return nil, false
+		}
+	}
+	var dones []func()
+	for _, p := range live {
+		dones = append(dones, p.doneFunc(p.admitLocked()))
+	}
+	return func() {
+		for _, d := range dones {
+			d()
+		}
+	}, true
 }
 
 // Delay is how long a request made now would wait, without making one. Callers use it to choose
@@ -187,17 +250,22 @@ func NewKeyed(windows ...Window) *Keyed {
 
 // Wait waits for key's turn (see Pacer.Wait). A nil *Keyed admits everything.
 func (k *Keyed) Wait(ctx context.Context, key string) (done func(), err error) {
+	return k.Pacer(key).Wait(ctx)
+}
+
+// Pacer is key's pacer, made on first use (nil for a nil *Keyed, which admits everything).
+func (k *Keyed) Pacer(key string) *Pacer {
 	if k == nil {
-		return func() {}, nil
+		return nil
 	}
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	p := k.pacers[key]
 	if p == nil {
 		p = New(k.windows...)
 		k.pacers[key] = p
 	}
-	k.mu.Unlock()
-	return p.Wait(ctx)
+	return p
 }
 
 // Bucket returns the windows of a token bucket that starts full with burst tokens and gains one

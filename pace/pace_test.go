@@ -3,7 +3,6 @@ package pace
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,61 +230,36 @@ func untilWaiting(t *testing.T, p *Pacer, n int) {
 	}
 }
 
-// TestALowPriorityRequestStandsAside: a thread reply that comes while a prompt waits for the same
-// window goes after it, though it asked later for a slot that was not yet free for either.
-func TestALowPriorityRequestStandsAside(t *testing.T) {
-	p := New(Window{Limit: 1, Span: 100 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done, err := p.Wait(ctx)
+// fakeClock is a Pacer clock a test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestWaitAsideGoesAfterEveryWaitingRequest: a thread reply may not take a place that a waiting
+// prompt is about to take, though the window would admit it: the prompt waits (here asleep for
+// the hour its wait was when it asked), the window is free by the clock, and the reply stands aside
+// until the prompt is gone.
+func TestWaitAsideGoesAfterEveryWaitingRequest(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	p := New(Window{Limit: 1, Span: time.Hour})
+	p.now = clock.now
+	done, err := p.Wait(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	done()
-	order := make(chan string, 2)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		done, err := p.Wait(ctx)
-		if err != nil {
-			t.Error(err)
-		}
-		order <- "prompt"
-		done()
-	})
-	untilWaiting(t, p, 1)
-	// Bounded and low: told at once, however generous the bound.
-	if done, err := p.Wait(WithMaxWait(WithLowPriority(ctx), time.Hour)); !errors.Is(err, ErrWouldWait) {
-		t.Errorf("a bounded low-priority request behind a waiting one: %v, want ErrWouldWait", err)
-		done()
-	}
-	wg.Go(func() {
-		done, err := p.Wait(WithLowPriority(ctx))
-		if err != nil {
-			t.Error(err)
-		}
-		order <- "reply"
-		done()
-	})
-	wg.Wait()
-	if first, second := <-order, <-order; first != "prompt" || second != "reply" {
-		t.Errorf("admitted %s then %s, want the prompt first", first, second)
-	}
-	if n := waiters(p); n != 0 {
-		t.Errorf("%d still counted as waiting", n)
-	}
-}
-
-// TestAWaiterThatGivesUpNoLongerHoldsLowPriorityBack: the count of waiting requests follows a
-// request whose context ends, so replies are not held back by a prompt that is gone.
-func TestAWaiterThatGivesUpNoLongerHoldsLowPriorityBack(t *testing.T) {
-	p := New(Window{Limit: 1, Span: time.Hour})
-	if _, err := p.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	gone := make(chan error)
 	go func() { _, err := p.Wait(ctx); gone <- err }()
 	untilWaiting(t, p, 1)
+	clock.add(2 * time.Hour)
+	if _, ok := takeAll([]*Pacer{p}); ok {
+		t.Fatal("the low-priority request took the place a waiting request is due")
+	}
 	cancel()
 	if err := <-gone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("the waiter ended with %v", err)
@@ -293,13 +267,38 @@ func TestAWaiterThatGivesUpNoLongerHoldsLowPriorityBack(t *testing.T) {
 	if n := waiters(p); n != 0 {
 		t.Fatalf("%d counted as waiting after it gave up", n)
 	}
-	// Nobody waits now: a bounded low request is judged by the window alone (an hour away).
-	_, err := p.Wait(WithMaxWait(WithLowPriority(context.Background()), time.Second))
-	if !errors.Is(err, ErrWouldWait) || strings.Contains(err.Error(), "behind") {
-		t.Errorf("got %v, want ErrWouldWait for the window's wait", err)
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if _, err := WaitAside(wctx, p); err != nil {
+		t.Errorf("with nobody waiting and the window free, WaitAside: %v", err)
 	}
-	free := New(Window{Limit: 1, Span: time.Hour})
-	if _, err := free.Wait(WithMaxWait(WithLowPriority(context.Background()), 0)); err != nil {
-		t.Errorf("a low-priority request with a free slot and no one waiting: %v", err)
+}
+
+// TestWaitAsideTakesEveryPlaceOrNone: a post needs its channel's place and the workspace's. While
+// one of them is busy it holds neither (a held channel place would put it before the person's
+// next prompt); once both are free it takes both.
+func TestWaitAsideTakesEveryPlaceOrNone(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	channel, workspace := New(Window{Limit: 1, Span: time.Second}), New(Window{Limit: 1, Span: time.Minute})
+	channel.now, workspace.now = clock.now, clock.now
+	done, err := workspace.Wait(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	if _, ok := takeAll([]*Pacer{workspace, channel}); ok {
+		t.Fatal("admitted while the workspace's window is full")
+	}
+	if n := len(finished(channel)); n != 0 {
+		t.Fatalf("the channel holds %d requests after a refusal, want none", n)
+	}
+	clock.add(time.Minute)
+	done, ok := takeAll([]*Pacer{workspace, channel, nil})
+	if !ok {
+		t.Fatal("refused with both windows free")
+	}
+	done()
+	if len(finished(channel)) != 1 || len(finished(workspace)) != 1 {
+		t.Errorf("kept %d and %d requests, want one place taken in each", len(finished(channel)), len(finished(workspace)))
 	}
 }

@@ -194,15 +194,16 @@ func (c *Client) dmChannel(ctx context.Context, userID string) (string, error) {
 		opening := make(chan struct{})
 		c.dmOpening[userID] = opening
 		c.dmMu.Unlock()
-		return c.openDM(ctx, userID, opening)
+		return c.openDM(ctx, userID, opening, c.pace["conversations.open"])
 	}
 }
 
-// openDM makes the conversations.open that opening (registered in dmOpening) stands for, keeps
-// the channel, and closes opening for those waiting on it.
-func (c *Client) openDM(ctx context.Context, userID string, opening chan struct{}) (string, error) {
+// openDM makes the conversations.open that opening (registered in dmOpening) stands for, paced by
+// p (nil: its place was taken already), keeps the channel, and closes opening for those waiting on
+// it.
+func (c *Client) openDM(ctx context.Context, userID string, opening chan struct{}, p *pace.Pacer) (string, error) {
 	var ch string
-	err := c.call(ctx, "conversations.open", func(ctx context.Context) error {
+	err := c.callPaced(ctx, "conversations.open", p, func(ctx context.Context) error {
 		channel, _, _, err := c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}})
 		if err == nil {
 			ch = channel.ID
@@ -225,27 +226,28 @@ func (c *Client) openDM(ctx context.Context, userID string, opening chan struct{
 // openAhead starts opening a resolved user's DM channel in the background, unless it is open or
 // opening: a DM follows nearly every resolve, and the open then overlaps the alarm's other work
 // (filing its issue) instead of adding a round trip before the prompt. It costs no extra call:
-// the DM shares the open, and a failed one is simply made again by the DM. While opens wait for
-// their Tier 3 pacing (alarms for more people than 50 a minute), none is started ahead: the DMs
-// open their own in turn, and no background waits pile up.
+// the DM shares the open, and a failed one is simply made again by the DM. The open's place under
+// its Tier 3 pacing is taken here, before anything starts, or the open is not made ahead: while
+// opens wait their turn (alarms for more people than 50 a minute) the DMs open their own, and no
+// background waits pile up.
 func (c *Client) openAhead(ctx context.Context, userID string) {
-	if c.pace["conversations.open"].Delay() > 0 {
-		return
-	}
 	c.dmMu.Lock()
+	defer c.dmMu.Unlock()
 	_, open := c.dms[userID]
 	_, busy := c.dmOpening[userID]
-	opening := make(chan struct{})
-	if !open && !busy {
-		c.dmOpening[userID] = opening
-	}
-	c.dmMu.Unlock()
 	if open || busy {
 		return
 	}
+	took, err := c.pace["conversations.open"].Wait(pace.WithMaxWait(ctx, 0))
+	if err != nil {
+		return // no place now
+	}
+	opening := make(chan struct{})
+	c.dmOpening[userID] = opening
 	log := zerolog.Ctx(ctx)
 	go func() {
-		if _, err := c.openDM(log.WithContext(c.life), userID, opening); err != nil {
+		defer took()
+		if _, err := c.openDM(log.WithContext(c.life), userID, opening, nil); err != nil {
 			log.Debug().Err(err).Str("user", userID).Msg("opening the DM channel ahead failed; the DM will try again")
 		}
 	}()
@@ -309,35 +311,61 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataEventType, EventPayload: map[string]any{"key": m.Key}}))
 	}
 	var ref handlers.MessageRef
-	// The channel's turn first, then the workspace's: a post waiting on a busy channel must not
-	// hold a workspace slot that a post to another channel could use.
 	err := c.callPaced(ctx, "chat.postMessage", nil, func(ctx context.Context) error {
-		var done func()
-		wait := func() (err error) { done, err = c.posts.Wait(ctx, channel); return err }
-		var err error
-		if c.posts.Delay(channel) > 0 {
-			// A person with several alarms at once: their channel's turn may be seconds away, and
-			// the worker slot is better spent on someone else's alarm meanwhile.
-			err = handlers.Yield(ctx, wait)
-		} else {
-			err = wait()
-		}
-		if done != nil {
-			defer done()
-		}
+		done, err := c.turn(ctx, channel)
 		if err != nil {
 			return stoodAside(err)
 		}
-		wsDone, err := c.pace["chat.postMessage"].Wait(ctx)
-		if err != nil {
-			return stoodAside(err)
-		}
-		defer wsDone()
+		defer done()
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
 		ref = handlers.MessageRef{Channel: ch, TS: ts}
 		return err
 	})
 	return ref, wrap("chat.postMessage", err)
+}
+
+// turn waits for a post's places under Slack's limits: the channel's, then the workspace's, so a
+// post waiting on a busy channel holds no workspace place that a post to another channel could
+// use. A low-priority post (pace.WithLowPriority: an issue's link) takes both at once, only when
+// both are free and no post waits for either (pace.WaitAside): it never holds the person's channel
+// while it waits, so it can't go before their next prompt. A wait that may be long (a busy channel,
+// or any low-priority wait) gives the worker slot up meanwhile.
+func (c *Client) turn(ctx context.Context, channel string) (done func(), err error) {
+	ws := c.pace["chat.postMessage"]
+	if pace.IsLowPriority(ctx) {
+		err = handlers.Yield(ctx, func() (err error) {
+			done, err = pace.WaitAside(ctx, c.posts.Pacer(channel), ws)
+			return err
+		})
+		return done, err
+	}
+	var chDone, wsDone func()
+	wait := func() (err error) {
+		if chDone, err = c.posts.Wait(ctx, channel); err != nil {
+			return err
+		}
+		wsDone, err = ws.Wait(ctx)
+		return err
+	}
+	if c.posts.Delay(channel) > 0 {
+		// A person with several alarms at once: their channel's turn may be seconds away, and the
+		// worker slot is better spent on someone else's alarm meanwhile.
+		err = handlers.Yield(ctx, wait)
+	} else {
+		err = wait()
+	}
+	done = func() {
+		for _, d := range []func(){chDone, wsDone} {
+			if d != nil {
+				d()
+			}
+		}
+	}
+	if err != nil {
+		done()
+		return func() {}, err
+	}
+	return done, nil
 }
 
 // stoodAside marks a post that the caller's pace.WithMaxWait or pace.WithLowPriority held back as
@@ -367,14 +395,43 @@ func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef,
 	if err != nil {
 		return handlers.MessageRef{}, false, err
 	}
-	for _, msg := range hist.Messages {
-		// Anyone in the conversation can post metadata that looks like dispatch's: only the bot's
-		// own messages count, or a member could make dispatch think their prompt was sent.
-		if msg.BotID == bot && msg.Metadata.EventType == metadataEventType && fmt.Sprint(msg.Metadata.EventPayload["key"]) == key {
-			return handlers.MessageRef{Channel: ch, TS: msg.Timestamp}, true, nil
-		}
+	if ts, ok := ownKeyed(hist.Messages, bot, key); ok {
+		return handlers.MessageRef{Channel: ch, TS: ts}, true, nil
 	}
 	return handlers.MessageRef{}, false, nil
+}
+
+// Replied reports whether the bot already replied in parent's thread with a message posted with
+// key (the thread's first 100 messages: dispatch posts a handful there).
+func (c *Client) Replied(ctx context.Context, parent handlers.MessageRef, key string) (bool, error) {
+	var msgs []slack.Message
+	err := c.call(ctx, "conversations.replies", func(ctx context.Context) error {
+		var err error
+		msgs, _, _, err = c.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: parent.Channel, Timestamp: parent.TS, Limit: sentLookback, IncludeAllMetadata: true})
+		return err
+	})
+	if err != nil {
+		return false, wrap("conversations.replies", err)
+	}
+	bot, err := c.ownBotID(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := ownKeyed(msgs, bot, key)
+	return ok, nil
+}
+
+// ownKeyed finds the ts of the bot's message posted with key among msgs. Anyone in a conversation
+// can post metadata that looks like dispatch's: only the bot's own messages count, or a member
+// could make dispatch think a prompt or a link was sent.
+func ownKeyed(msgs []slack.Message, bot, key string) (string, bool) {
+	for _, msg := range msgs {
+		if msg.BotID == bot && msg.Metadata.EventType == metadataEventType && fmt.Sprint(msg.Metadata.EventPayload["key"]) == key {
+			return msg.Timestamp, true
+		}
+	}
+	return "", false
 }
 
 // Settle replaces the message's buttons with outcome. Without ref.Blocks it fetches the message.

@@ -12,7 +12,7 @@ import (
 // Slack's Web API tiers (docs.slack.dev, "Rate limits"): per method, per workspace, per app.
 const (
 	Tier2 = 20  // a minute: users.list
-	Tier3 = 50  // a minute: conversations.open, conversations.history, chat.update, users.lookupByEmail
+	Tier3 = 50  // a minute: conversations.open, conversations.history, conversations.replies, chat.update, users.lookupByEmail
 	Tier4 = 100 // a minute: users.info, views.publish, views.open, chat.postEphemeral
 )
 
@@ -32,6 +32,7 @@ var Limits = map[string][]pace.Window{
 	"users.lookupByEmail":   perMinute(Tier3),
 	"conversations.open":    perMinute(Tier3),
 	"conversations.history": perMinute(Tier3),
+	"conversations.replies": perMinute(Tier3),
 	"chat.update":           perMinute(Tier3),
 	"chat.getPermalink":     perMinute(Tier3),
 	"chat.postEphemeral":    perMinute(Tier4),

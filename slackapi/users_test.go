@@ -3,6 +3,7 @@ package slackapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,29 @@ func TestResolveOpensNothingAheadWhileOpensArePaced(t *testing.T) {
 	c.dmMu.Unlock()
 	if opening {
 		t.Error("an open was started ahead while opens wait for their pacing")
+	}
+}
+
+// An alarm's users are resolved in a loop, in memory once the directory is loaded: each open ahead
+// takes its place under conversations.open's pacing before it starts, so no more start than the
+// window holds, and none waits in the background.
+func TestResolvesInALoopStartNoMoreOpensAheadThanTheWindowHolds(t *testing.T) {
+	srv := newFake(t)
+	const n = 40
+	for i := range n {
+		srv.AddUser(fakeslack.User{ID: fmt.Sprintf("U%04d", i), Name: fmt.Sprintf("user%d", i)})
+	}
+	c := newClient(t, srv, Options{Limits: map[string][]pace.Window{"conversations.open": {{Limit: 1, Span: time.Hour}}}})
+	ctx := testCtx(t)
+	for i := range n {
+		if _, err := c.Resolve(ctx, alerts.User{Slack: fmt.Sprintf("user%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.dmMu.Lock()
+	started := len(c.dmOpening) + len(c.dms)
+	c.dmMu.Unlock()
+	if started != 1 {
+		t.Errorf("%d opens started ahead under a window of one", started)
 	}
 }

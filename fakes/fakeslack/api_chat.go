@@ -151,6 +151,9 @@ func (s *Server) conversationsHistory(c call) reply {
 	var msgs []*storedMessage
 	for i := len(ch.msgs) - 1; i >= 0; i-- {
 		m := ch.msgs[i]
+		if m.ThreadTS != "" && m.ThreadTS != m.TS {
+			continue // a thread's replies are in conversations.replies, not the history
+		}
 		if latest != "" && (m.TS > latest || (!inclusive && m.TS == latest)) {
 			continue
 		}
@@ -187,6 +190,38 @@ func (s *Server) conversationsHistory(c call) reply {
 		"pin_count":         0,
 		"response_metadata": map[string]any{"next_cursor": next},
 	})
+}
+
+// conversationsReplies lists the thread of ts (its parent, or one of its replies): the parent
+// first, then the replies oldest first, at most limit (default 1000) of them.
+func (s *Server) conversationsReplies(c call) reply {
+	ch, ok := s.channels[c.p.str("channel")]
+	if !ok {
+		return errReply("channel_not_found")
+	}
+	_, m := ch.find(c.p.str("ts"))
+	if m == nil {
+		return errReply("thread_not_found")
+	}
+	root := m.TS
+	if m.ThreadTS != "" {
+		root = m.ThreadTS
+	}
+	_, parent := ch.find(root)
+	if parent == nil {
+		return errReply("thread_not_found")
+	}
+	limit := c.p.integer("limit", 1000)
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	out := []any{s.messageJSON(parent)}
+	for _, r := range ch.msgs {
+		if r.ThreadTS == root && r.TS != root && len(out) < limit {
+			out = append(out, s.messageJSON(r))
+		}
+	}
+	return okReply(map[string]any{"messages": out, "has_more": false, "response_metadata": map[string]any{"next_cursor": ""}})
 }
 
 // chatGetPermalink answers for a stored message (slack-go sends this one as a GET).

@@ -16,6 +16,7 @@ var defaultLimits = map[string]int{
 	"users.lookupByEmail":   50,
 	"conversations.open":    50,
 	"conversations.history": 50,
+	"conversations.replies": 50,
 	"chat.update":           50,
 	"chat.getPermalink":     50,
 	"chat.postEphemeral":    100,

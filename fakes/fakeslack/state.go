@@ -110,6 +110,11 @@ func (s *Server) DMs(userID string) []Message {
 // their DM with the bot), as any member can from their own client or an app of their own, with
 // message metadata of their choosing (nil for none). It returns the message's ts.
 func (s *Server) PostAsUser(userID, channel, text string, metadata json.RawMessage) (string, error) {
+	return s.PostAsUserInThread(userID, channel, "", text, metadata)
+}
+
+// PostAsUserInThread is PostAsUser in the thread of threadTS ("" for none).
+func (s *Server) PostAsUserInThread(userID, channel, threadTS, text string, metadata json.RawMessage) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.userLocked(userID) == nil {
@@ -119,7 +124,7 @@ func (s *Server) PostAsUser(userID, channel, text string, metadata json.RawMessa
 	if ch == nil {
 		return "", fmt.Errorf("fakeslack: no channel %s", channel)
 	}
-	m := &storedMessage{Message: Message{Channel: ch.id, TS: s.newTSLocked(), Text: text, Metadata: metadata, User: userID, Posted: time.Now()}}
+	m := &storedMessage{Message: Message{Channel: ch.id, TS: s.newTSLocked(), ThreadTS: threadTS, Text: text, Metadata: metadata, User: userID, Posted: time.Now()}}
 	ch.msgs = append(ch.msgs, m)
 	return m.TS, nil
 }

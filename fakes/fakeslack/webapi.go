@@ -166,6 +166,8 @@ func (s *Server) handler(method string) handler {
 		return s.conversationsOpen
 	case "conversations.history":
 		return s.conversationsHistory
+	case "conversations.replies":
+		return s.conversationsReplies
 	case "chat.postMessage":
 		return s.chatPostMessage
 	case "chat.update":
