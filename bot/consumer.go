@@ -173,8 +173,17 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	stop := c.heartbeat(ctx, m)
 	defer stop()
 
+	var in handlers.Inbound
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug dispatch hit on this message: it would hit it again on every replica, so it is
+			// dead-lettered with the reason rather than crash the process.
+			zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic while handling a message")
+			c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("dispatch failed on it (a bug, logged with its stack): %v", p)), "panic")
+		}
+	}()
 	u, err := c.q.Unwrap(m)
-	in := handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1 || m.Resent != nil, PublishedAt: u.PublishedAt}
+	in = handlers.Inbound{DeliveryID: u.DeliveryID, Body: u.Payload, Redelivered: m.ReceiveCount > 1 || m.Resent != nil, PublishedAt: u.PublishedAt}
 	if errors.Is(err, sqsqueue.ErrTaskExpired) {
 		c.dropExpired(ctx, m, u.TaskID, err)
 		return
@@ -196,14 +205,6 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 		c.resend(ctx, m, u, 0, true)
 		return
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			// A bug dispatch hit on this message: it would hit it again on every replica, so it is
-			// dead-lettered with the reason rather than crash the process.
-			zerolog.Ctx(ctx).Error().Str("panic", fmt.Sprint(p)).Str("stack", string(debug.Stack())).Msg("panic while handling a message")
-			c.reject(ctx, m, in, retry.Permanent(fmt.Errorf("dispatch failed on it (a bug, logged with its stack): %v", p)), "panic")
-		}
-	}()
 	var needs []string // the services it calls, known only while one is down
 	if c.health != nil && c.health.anyDown() {
 		needs = servicesFor(u)
