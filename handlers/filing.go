@@ -113,6 +113,10 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 		// An earlier delivery of this task filed it, and may have stopped before the link (a crash,
 		// a stop while the link waited for a burst's prompts): link it unless that one did.
 		linked, err := r.chat.Replied(ctx, f.Prompt, linkKey(f))
+		if err != nil && retry.IsPermanent(err) { // the prompt is gone, say: the issue is what counts
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("issue filed; its prompt's thread can't be read to link it")
+			return nil
+		}
 		if err != nil || linked {
 			return err
 		}
