@@ -38,6 +38,7 @@ var slackScopes = map[string][]string{
 	"PostEphemeralContext":          {"chat:write"},
 	"OpenConversationContext":       {"im:write"},
 	"GetConversationHistoryContext": {"im:history", "channels:history", "groups:history"}, // DMs and the fallback channel
+	"GetConversationRepliesContext": {"im:history"},                                       // a prompt's thread, in a DM
 	"GetUsersPaginated":             {"users:read"},
 	"GetUserInfoContext":            {"users:read"},
 	"GetUserByEmailContext":         {"users:read.email"},
