@@ -146,7 +146,8 @@ func (p *Pacer) doneFunc(r *request) func() {
 // post: its channel's and the workspace's): it takes them only together, and only when every one
 // of ps would admit a request now and no other request waits for any of them, looking again every
 // asidePoll. So it never holds one pacer's place while it waits for another's, and never goes
-// before a request of normal priority. A nil pacer admits everything.
+// before a request of normal priority. A nil pacer admits everything; ps must be distinct, and
+// callers that share pacers must list them in one order (slackapi: the channel, then the workspace).
 func WaitAside(ctx context.Context, ps ...*Pacer) (done func(), err error) {
 	for {
 		if done, ok := takeAll(ps); ok {
@@ -170,7 +171,7 @@ func takeAll(ps []*Pacer) (done func(), ok bool) {
 			live = append(live, p)
 		}
 	}
-	for _, p := range live { // always in the caller's order, and nobody else holds two
+	for _, p := range live { // in the caller's order: Wait and Delay hold one at a time
 		p.mu.Lock()
 	}
 	defer func() {
