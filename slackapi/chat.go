@@ -314,7 +314,7 @@ func (c *Client) post(ctx context.Context, channel string, m handlers.Message, e
 	err := c.callPaced(ctx, "chat.postMessage", nil, func(ctx context.Context) error {
 		done, err := c.turn(ctx, channel)
 		if err != nil {
-			return stoodAside(err)
+			return err
 		}
 		defer done()
 		ch, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
@@ -366,15 +366,6 @@ func (c *Client) turn(ctx context.Context, channel string) (done func(), err err
 		return func() {}, err
 	}
 	return done, nil
-}
-
-// stoodAside marks a post that the caller's pace.WithMaxWait or pace.WithLowPriority held back as
-// final: the caller asked not to wait, so it is not a failure to retry.
-func stoodAside(err error) error {
-	if errors.Is(err, pace.ErrWouldWait) {
-		return retry.Permanent(err)
-	}
-	return err
 }
 
 // Sent looks through the recent messages of a DM (to is a user ID) or channel for one posted with key.
