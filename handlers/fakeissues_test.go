@@ -71,6 +71,14 @@ func (f *fakeIssues) commentAs(repo string, n int, author, body string) {
 	f.comments[f.key(repo, n)] = append(f.comments[f.key(repo, n)], Comment{Author: author, Body: body})
 }
 
+// unlabel removes a label from an issue, as anyone with triage rights can.
+func (f *fakeIssues) unlabel(repo string, n int, label string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	is := f.issues[strings.ToLower(repo)][n-1]
+	is.Labels = slices.DeleteFunc(is.Labels, func(l string) bool { return l == label })
+}
+
 func (f *fakeIssues) get(repo string, n int) (*Issue, error) {
 	list := f.issues[strings.ToLower(repo)]
 	if n < 1 || n > len(list) || list[n-1] == nil {
