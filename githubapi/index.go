@@ -92,6 +92,9 @@ type flight struct {
 type change struct {
 	e     entry
 	label string // the label added; "" when the issue was closed
+	// After a transient failure to act on it: how often it failed, since when, and when to try again.
+	tries        int
+	failed, next time.Time
 }
 
 func newIndex(c *Client, repo, owner, name string) *index {
@@ -319,8 +322,9 @@ func (x *index) intern(s string) string {
 // applyLocked stores e, replacing the issue's earlier state unless that is newer. listedAt is when
 // the listing that showed e was asked for (zero for this client's own request's answer): as
 // GitHub's timestamps are whole seconds, a listing asked for before this client's own change of
-// the same second is the older. A listed open issue that was closed or given the escalated label
-// is kept for Watch.
+// the same second is the older. A listed issue that was pending (open, not escalated) and is now
+// closed or has the escalated label is kept for Watch; one already escalated (its user answered No,
+// or nobody answered) is no pending alarm, and closing it later settles nothing.
 // x.mu must be held.
 func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	old := x.entries[e.number]
@@ -328,11 +332,11 @@ func (x *index) applyLocked(e *entry, listedAt time.Time) {
 		if old.updated.After(e.updated) || (!listedAt.IsZero() && listedAt.Before(old.localAt) && !e.updated.After(old.updated)) {
 			return // this client changed it after the listing was made
 		}
-		if !listedAt.IsZero() && old.open && x.watching {
+		if !listedAt.IsZero() && old.open && !slices.Contains(old.labels, handlers.LabelEscalated) && x.watching {
 			switch {
 			case !e.open:
 				x.noteLocked(change{e: *e})
-			case slices.Contains(e.labels, handlers.LabelEscalated) && !slices.Contains(old.labels, handlers.LabelEscalated):
+			case slices.Contains(e.labels, handlers.LabelEscalated):
 				x.noteLocked(change{e: *e, label: handlers.LabelEscalated})
 			}
 		}
