@@ -19,10 +19,17 @@ import (
 
 // The index answers FindByTitle and AlarmsFor from memory instead of a GitHub search per alarm and
 // per App Home open (search allows 30 requests a minute, and lags behind new issues). It holds
-// dispatch's issues of one repository, loaded once by a paged listing (the dispatch label,
-// state=all, sort=updated ascending) and kept fresh by the same listing from `since` with the last
-// ETag: answered 304 Not Modified when nothing changed, which costs no primary quota. Issues this
-// client creates, closes or labels are applied at once.
+// dispatch's issues of one repository, loaded once by a paged listing (creator= dispatch's own
+// identity, state=all, sort=updated ascending) and kept fresh by the same listing from `since` with
+// the last ETag: answered 304 Not Modified when nothing changed, which costs no primary quota.
+// Issues this client creates, closes or labels are applied at once.
+//
+// The listing is by author, not by the dispatch label: anyone with triage rights can remove a
+// label, and an issue listed by label that lost it left the listing unseen, so its close never
+// showed and the index kept it open for ever (every later alarm with its title was then dropped as
+// its duplicate). Nobody can change who opened an issue, so every change to dispatch's issues shows
+// in the listing. Of those, the index keeps the ones dispatch filed: its label or its marker (a
+// label removed later changes nothing); an issue that is neither, or no longer either, is dropped.
 
 // Index defaults.
 const (
@@ -193,10 +200,14 @@ func (x *index) topLocked() int { return max(x.covered, x.created, x.top) }
 // fetch loads the index (every page) the first time, and afterwards asks for what changed since
 // the last refresh with the ETag of its answer.
 func (x *index) fetch(ctx context.Context) error {
+	self, err := x.c.Identity(ctx)
+	if err != nil {
+		return err
+	}
 	x.mu.Lock()
 	loaded, since, etag := x.loaded, x.since, x.etag
 	x.mu.Unlock()
-	q := url.Values{"labels": {x.c.label}, "state": {"all"}, "sort": {"updated"}, "direction": {"asc"}, "per_page": {"100"}}
+	q := url.Values{"creator": {self}, "state": {"all"}, "sort": {"updated"}, "direction": {"asc"}, "per_page": {"100"}}
 	if loaded && !since.IsZero() {
 		q.Set("since", since.UTC().Format(time.RFC3339))
 	}
@@ -220,7 +231,11 @@ func (x *index) fetch(ctx context.Context) error {
 			if is.IsPullRequest() {
 				continue
 			}
-			x.applyLocked(x.entryOf(is), asked)
+			if e := x.entryOf(is); x.keeps(e, self) {
+				x.applyLocked(e, asked)
+			} else {
+				x.unlinkIfPresentLocked(e.number)
+			}
 			if t := is.GetUpdatedAt().Time; t.After(newest) {
 				newest = t
 			}
@@ -284,6 +299,13 @@ func (x *index) entryOf(is *github.Issue) *entry {
 		}
 	}
 	return e
+}
+
+// keeps reports whether the index holds e: an issue self (dispatch's identity) opened and filed as
+// an alarm's, with the dispatch label or its marker. Either is enough, so that a triager who
+// removes the label changes nothing.
+func (x *index) keeps(e *entry, self string) bool {
+	return strings.EqualFold(e.author, self) && (e.marker != "" || slices.Contains(e.labels, x.c.label))
 }
 
 // markerOf returns the last dispatch marker of a body (a copy, so the body can be freed).

@@ -274,3 +274,31 @@ func TestOwnChangesApplyInTheSameSecond(t *testing.T) {
 		t.Fatalf("closed: %+v %v", closed, err)
 	}
 }
+
+// TestATriagerWhoRemovesTheLabelHidesNoClose: someone with triage rights removes the dispatch
+// label from dispatch's open issue and closes it. A listing by label never saw the close, so the
+// index kept the issue open and every later alarm with its title was dropped as its duplicate.
+// The index lists what dispatch opened: the close shows, and the issue is still dispatch's.
+func TestATriagerWhoRemovesTheLabelHidesNoClose(t *testing.T) {
+	srv, c := newIndexed(t, time.Nanosecond) // every lookup refreshes, as the watch's interval would
+	mallory := asMallory(t, srv)
+	ctx := context.Background()
+	is := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a1 user=u1 slack=U1 -->", false)
+	if found, err := c.FindByTitle(ctx, indexRepo, "Root login", false); err != nil || len(found) != 1 {
+		t.Fatalf("before: %+v, %v", found, err)
+	}
+	if _, err := mallory.gh.Issues.RemoveLabelForIssue(ctx, "acme", "alarms", is.Number, "dispatch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.Close(ctx, indexRepo, is.Number); err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.FindByTitle(ctx, indexRepo, "Root login", false)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("closed by a triager after removing the label, still open here: %+v, %v", open, err)
+	}
+	all, err := c.FindByTitle(ctx, indexRepo, "Root login", true)
+	if err != nil || len(all) != 1 || all[0].Open || all[0].HasLabel("dispatch") {
+		t.Fatalf("with closed ones: %+v, %v; want dispatch's issue, closed, without the label", all, err)
+	}
+}

@@ -113,7 +113,13 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 	if created {
 		x.created = max(x.created, e.number)
 	}
-	if !slices.Contains(e.labels, c.label) {
+	c.idMu.Lock()
+	self := c.login // known once any listing or lookup of authors ran
+	c.idMu.Unlock()
+	if created {
+		self = e.author // what this client created, dispatch created
+	}
+	if !x.keeps(e, self) {
 		x.unlinkIfPresentLocked(e.number)
 		return
 	}
