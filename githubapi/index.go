@@ -38,8 +38,8 @@ const (
 	// and the router looks again after creating), so this only bounds how late a lookup sees an
 	// issue closed or relabelled on GitHub: the watch's interval.
 	DefaultIndexMaxAge = DefaultWatchInterval
-	// DefaultIndexLimit bounds the issues kept per repository: about 25–28 MB at the measured
-	// 490–550 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
+	// DefaultIndexLimit bounds the issues kept per repository, open and closed: about 25–28 MB at
+	// the measured 490–550 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
 	DefaultIndexLimit = 50_000
 	// advanceAfter: once a refresh from one `since` returns this many issues, the next starts from
 	// the newest of them (a different query, so one 200 without a conditional match).
@@ -83,10 +83,12 @@ type index struct {
 	covered  int       // every issue numbered up to covered existed before a successful refresh started
 	top      int       // the highest number ever applied
 	created  int       // the highest number this client created
-	evicted  bool      // closed issues were dropped to stay within the limit
 	flight   *flight
 	changes  []change // seen by a refresh, for Watch
 	watching bool
+
+	// Issues were dropped to stay within the limit: closed ones, open ones (see evictLocked).
+	evictedClosed, evictedOpen bool
 }
 
 // flight is one refresh in progress; lookups that need it wait for it.
@@ -393,26 +395,41 @@ func (x *index) unlinkLocked(e *entry) {
 	delete(x.entries, e.number)
 }
 
-// evictLocked drops the longest-unchanged closed issues once the index holds more than its limit
-// (down to 90% of it); open issues are always kept. x.mu must be held.
+// evictLocked keeps the index within its limit: once it holds more, it drops the longest-unchanged
+// issues down to 90% of it, closed ones first and open ones only when the closed are not enough (a
+// publisher's alarms can open any number). Nothing is lost: a lookup that misses while issues of
+// its kind were dropped asks search once (FindByTitle), and a dropped issue that changes comes
+// back with the next listing. What a dropped open issue no longer has: its place on the App Home
+// (AlarmsFor), and the watch's report of its close, so its prompt is settled by the answer or the
+// escalation instead. x.mu must be held.
 func (x *index) evictLocked() {
 	limit := x.c.indexLimit
 	if len(x.entries) <= limit {
 		return
 	}
-	var closed []*entry
+	all := make([]*entry, 0, len(x.entries))
 	for _, e := range x.entries {
-		if !e.open {
-			closed = append(closed, e)
-		}
+		all = append(all, e)
 	}
-	slices.SortFunc(closed, func(a, b *entry) int { return a.updated.Compare(b.updated) })
-	for _, e := range closed {
+	slices.SortFunc(all, func(a, b *entry) int {
+		if a.open != b.open {
+			if a.open {
+				return 1
+			}
+			return -1
+		}
+		return a.updated.Compare(b.updated)
+	})
+	for _, e := range all {
 		if len(x.entries) <= limit*9/10 {
 			break
 		}
 		x.unlinkLocked(e)
-		x.evicted = true
+		if e.open {
+			x.evictedOpen = true
+		} else {
+			x.evictedClosed = true
+		}
 	}
 }
 

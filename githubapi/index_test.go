@@ -177,21 +177,8 @@ func TestAlarmsForComesFromTheIndex(t *testing.T) {
 // TestIndexEvictsOldClosedIssues: past its limit the index drops the longest-unchanged closed
 // issues, keeps every open one, and a lookup that misses asks search for the dropped.
 func TestIndexEvictsOldClosedIssues(t *testing.T) {
-	srv := fakegithub.New(fakegithub.Options{Token: indexToken})
-	t.Cleanup(srv.Close)
-	start := time.Now().Add(-time.Hour)
-	for i := range 30 {
-		srv.SeedIssue(indexRepo, fakegithub.Issue{Title: fmt.Sprintf("T%d", i), Labels: []string{"dispatch"},
-			State: map[bool]string{true: "closed", false: "open"}[i < 20], CreatedAt: start.Add(time.Duration(i) * time.Minute)})
-	}
-	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := overLimit(t, func(i int) string { return map[bool]string{true: "closed", false: "open"}[i < 20] })
 	ctx := context.Background()
-	if err := c.Preload(ctx, indexRepo); err != nil {
-		t.Fatal(err)
-	}
 	x, _ := c.indexFor(indexRepo)
 	x.mu.Lock()
 	n, open := len(x.entries), 0
@@ -208,6 +195,27 @@ func TestIndexEvictsOldClosedIssues(t *testing.T) {
 	if err != nil || len(found) != 1 || srv.Calls()["GET /search/issues"] != 1 {
 		t.Errorf("a dropped closed issue: %+v, %v, %d searches", found, err, srv.Calls()["GET /search/issues"])
 	}
+}
+
+// overLimit loads an index limited to 20 issues from 30 of dispatch's (T0, the longest unchanged,
+// to T29), each in the state stateOf gives it.
+func overLimit(t *testing.T, stateOf func(i int) string) (*fakegithub.Server, *Client) {
+	t.Helper()
+	srv := fakegithub.New(fakegithub.Options{Token: indexToken})
+	t.Cleanup(srv.Close)
+	start := time.Now().Add(-time.Hour)
+	for i := range 30 {
+		srv.SeedIssue(indexRepo, fakegithub.Issue{Title: fmt.Sprintf("T%d", i), Labels: []string{"dispatch"}, State: stateOf(i),
+			Body: fmt.Sprintf("x\n\n<!-- dispatch alarm=a%d user= -->", i), CreatedAt: start.Add(time.Duration(i) * time.Minute)})
+	}
+	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Preload(context.Background(), indexRepo); err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }
 
 // TestIndexMemory measures the index's memory per issue with realistic issues (long bodies,
@@ -300,5 +308,27 @@ func TestATriagerWhoRemovesTheLabelHidesNoClose(t *testing.T) {
 	all, err := c.FindByTitle(ctx, indexRepo, "Root login", true)
 	if err != nil || len(all) != 1 || all[0].Open || all[0].HasLabel("dispatch") {
 		t.Fatalf("with closed ones: %+v, %v; want dispatch's issue, closed, without the label", all, err)
+	}
+}
+
+// TestIndexLimitBoundsOpenIssuesToo: a publisher's alarms can open any number of issues; the index
+// used to keep every open one past its limit. It drops the longest-unchanged open ones too, once
+// the closed are not enough, and a lookup of open issues that misses asks search, which finds them.
+func TestIndexLimitBoundsOpenIssuesToo(t *testing.T) {
+	srv, c := overLimit(t, func(int) string { return "open" })
+	ctx := context.Background()
+	x, _ := c.indexFor(indexRepo)
+	x.mu.Lock()
+	n := len(x.entries)
+	x.mu.Unlock()
+	if n != 18 {
+		t.Errorf("index of 30 open issues holds %d, want 18 (90%% of its limit of 20)", n)
+	}
+	found, err := c.FindByTitle(ctx, indexRepo, "T0", false)
+	if err != nil || len(found) != 1 || !found[0].Open || srv.Calls()["GET /search/issues"] != 1 {
+		t.Errorf("the oldest open issue, dropped: %+v, %v, %d searches; want it, through one search", found, err, srv.Calls()["GET /search/issues"])
+	}
+	if found, err := c.FindByTitle(ctx, indexRepo, "T29", false); err != nil || len(found) != 1 || srv.Calls()["GET /search/issues"] != 1 {
+		t.Errorf("the newest, kept: %+v, %v, %d searches in all; want it without a search", found, err, srv.Calls()["GET /search/issues"])
 	}
 }
