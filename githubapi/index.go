@@ -69,6 +69,7 @@ type entry struct {
 type index struct {
 	c                 *Client
 	repo, owner, name string
+	used              uint64 // when indexFor last returned it, in Client.uses; under Client.imu
 
 	mu       sync.Mutex
 	entries  map[int]*entry
@@ -111,6 +112,12 @@ func newIndex(c *Client, repo, owner, name string) *index {
 		entries: map[int]*entry{}, byTitle: map[string][]*entry{}, labels: map[string]string{}}
 }
 
+// maxIndexes bounds the repositories whose index a Client keeps: alarms may name any repository
+// under GITHUB_ALLOWED_REPOS "owner/*", existing or not. Past it, the least recently used index
+// that is not watched is dropped (a later lookup there loads it again, one listing a page); an
+// index whose listing finds no repository is dropped at once (forget).
+const maxIndexes = 100
+
 // indexFor returns repo's index, creating it (empty, not loaded) on first use.
 func (c *Client) indexFor(repo string) (*index, error) {
 	owner, name, err := splitRepo(repo)
@@ -120,12 +127,47 @@ func (c *Client) indexFor(repo string) (*index, error) {
 	key := strings.ToLower(repo)
 	c.imu.Lock()
 	defer c.imu.Unlock()
+	c.uses++
 	x := c.indexes[key]
 	if x == nil {
 		x = newIndex(c, repo, owner, name)
 		c.indexes[key] = x
+		c.trimLocked()
 	}
+	x.used = c.uses
 	return x, nil
+}
+
+// trimLocked drops the least recently used indexes that are not watched while there are more than
+// maxIndexes. Whoever still holds one finishes with it; it is only no longer found. c.imu must be
+// held.
+func (c *Client) trimLocked() {
+	for len(c.indexes) > maxIndexes {
+		var lru string
+		for k, x := range c.indexes {
+			if x.used != 0 && !x.isWatched() && (lru == "" || x.used < c.indexes[lru].used) {
+				lru = k
+			}
+		}
+		if lru == "" {
+			return // all watched (at most MaxWatched), or new
+		}
+		delete(c.indexes, lru)
+	}
+}
+
+// forget drops x unless it is watched: its repository doesn't exist (or dispatch can't see it), and
+// alarms naming thousands of such repositories must not keep an index for each.
+func (c *Client) forget(x *index) {
+	if x.isWatched() {
+		return
+	}
+	key := strings.ToLower(x.repo)
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	if c.indexes[key] == x {
+		delete(c.indexes, key)
+	}
 }
 
 // Preload loads repo's index now (a paged listing of dispatch's issues), so the first alarm does
@@ -174,6 +216,9 @@ func (x *index) ensure(ctx context.Context, maxAge time.Duration, upTo int) erro
 		close(f.done)
 		x.mu.Unlock()
 		if err != nil {
+			if notFound(err) {
+				x.c.forget(x)
+			}
 			return fmt.Errorf("refresh the issues of %s: %w", x.repo, err)
 		}
 	}

@@ -332,3 +332,47 @@ func TestIndexLimitBoundsOpenIssuesToo(t *testing.T) {
 		t.Errorf("the newest, kept: %+v, %v, %d searches in all; want it without a search", found, err, srv.Calls()["GET /search/issues"])
 	}
 }
+
+// TestIndexesAreBounded: alarms may name any repository under "owner/*". One naming a repository
+// that doesn't exist used to leave an index behind for ever, as did every repository ever looked
+// into: now no index is kept for a missing repository, and at most maxIndexes for existing ones,
+// the least recently used dropped first (the watched never).
+func TestIndexesAreBounded(t *testing.T) {
+	srv, c := newIndexed(t, time.Hour)
+	ctx := context.Background()
+	if err := c.Preload(ctx, indexRepo); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := c.indexFor(indexRepo)
+	if !c.claimWatch(x, 0) {
+		t.Fatal("could not mark GITHUB_REPO watched")
+	}
+	count := func() int {
+		c.imu.Lock()
+		defer c.imu.Unlock()
+		return len(c.indexes)
+	}
+	for i := range 150 {
+		if _, err := c.FindByTitle(ctx, fmt.Sprintf("acme/missing-%03d", i), "Root login", true); err == nil {
+			t.Fatal("a lookup in a missing repository succeeded")
+		}
+	}
+	if n := count(); n != 1 {
+		t.Errorf("150 lookups in missing repositories left %d indexes, want 1 (the watched one)", n)
+	}
+	for i := range maxIndexes + 20 {
+		repo := fmt.Sprintf("acme/service-%03d", i)
+		srv.AddRepo(repo)
+		if _, err := c.FindByTitle(ctx, repo, "Root login", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != maxIndexes {
+		t.Errorf("lookups in %d repositories keep %d indexes, want %d", maxIndexes+21, n, maxIndexes)
+	}
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	if c.indexes[indexRepo] != x || c.indexes["acme/service-000"] != nil || c.indexes[fmt.Sprintf("acme/service-%03d", maxIndexes+19)] == nil {
+		t.Errorf("kept the wrong indexes: want the watched one and the most recently used")
+	}
+}

@@ -59,7 +59,8 @@ type Client struct {
 	maxAge     time.Duration
 	indexLimit int
 	imu        sync.Mutex
-	indexes    map[string]*index // by lower-cased owner/name
+	indexes    map[string]*index // by lower-cased owner/name, at most maxIndexes of them
+	uses       uint64            // indexFor calls, to find the least recently used index
 	watchNew   func(repo string) // set by WatchAll: starts watching a repository dispatch filed into
 	watched    int               // repositories watched (claimWatch)
 }
