@@ -111,18 +111,18 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 	if err != nil || is == nil || is.IsPullRequest() {
 		return
 	}
+	c.idMu.Lock()
+	self := c.login // known once any listing or lookup of authors ran
+	c.idMu.Unlock()
+	if created {
+		self = is.GetUser().GetLogin() // what this client created, dispatch created
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e := x.entryOf(is)
 	e.localAt = time.Now()
 	if created {
 		x.created = max(x.created, e.number)
-	}
-	c.idMu.Lock()
-	self := c.login // known once any listing or lookup of authors ran
-	c.idMu.Unlock()
-	if created {
-		self = e.author // what this client created, dispatch created
 	}
 	if !x.keeps(e, self) {
 		x.unlinkIfPresentLocked(e.number)

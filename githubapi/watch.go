@@ -84,7 +84,7 @@ func (c *Client) watch(ctx context.Context, x *index, interval time.Duration, ch
 				log.Error().Err(err).Int("issue", ch.e.number).Dur("tried_for", now.Sub(ch.failed)).Msg("could not act on a change made on GitHub: given up")
 			default:
 				ch.tries++
-				ch.next = now.Add(min(interval<<min(ch.tries-1, 20), maxChangeBackoff))
+				ch.next = now.Add(min(interval<<min(ch.tries-1, 10), maxChangeBackoff))
 				log.Warn().Err(err).Int("issue", ch.e.number).Time("next", ch.next).Msg("could not act on a change made on GitHub: trying again later")
 				again = append(again, ch)
 			}
