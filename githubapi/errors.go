@@ -48,3 +48,10 @@ func classify(err error) error {
 	}
 	return err
 }
+
+// notFound reports whether GitHub answered 404 Not Found (or 410 Gone).
+func notFound(err error) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil &&
+		(er.Response.StatusCode == http.StatusNotFound || er.Response.StatusCode == http.StatusGone)
+}

@@ -19,10 +19,17 @@ import (
 
 // The index answers FindByTitle and AlarmsFor from memory instead of a GitHub search per alarm and
 // per App Home open (search allows 30 requests a minute, and lags behind new issues). It holds
-// dispatch's issues of one repository, loaded once by a paged listing (the dispatch label,
-// state=all, sort=updated ascending) and kept fresh by the same listing from `since` with the last
-// ETag: answered 304 Not Modified when nothing changed, which costs no primary quota. Issues this
-// client creates, closes or labels are applied at once.
+// dispatch's issues of one repository, loaded once by a paged listing (creator= dispatch's own
+// identity, state=all, sort=updated ascending) and kept fresh by the same listing from `since` with
+// the last ETag: answered 304 Not Modified when nothing changed, which costs no primary quota.
+// Issues this client creates, closes or labels are applied at once.
+//
+// The listing is by author, not by the dispatch label: anyone with triage rights can remove a
+// label, and an issue listed by label that lost it left the listing unseen, so its close never
+// showed and the index kept it open for ever (every later alarm with its title was then dropped as
+// its duplicate). Nobody can change who opened an issue, so every change to dispatch's issues shows
+// in the listing. Of those, the index keeps the ones dispatch filed: its label or its marker (a
+// label removed later changes nothing); an issue that is neither, or no longer either, is dropped.
 
 // Index defaults.
 const (
@@ -31,8 +38,8 @@ const (
 	// and the router looks again after creating), so this only bounds how late a lookup sees an
 	// issue closed or relabelled on GitHub: the watch's interval.
 	DefaultIndexMaxAge = DefaultWatchInterval
-	// DefaultIndexLimit bounds the issues kept per repository: about 25–28 MB at the measured
-	// 490–550 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
+	// DefaultIndexLimit bounds the issues kept per repository, open and closed: about 25–28 MB at
+	// the measured 490–550 bytes an issue (TestIndexMemory, docs/PERFORMANCE.md).
 	DefaultIndexLimit = 50_000
 	// advanceAfter: once a refresh from one `since` returns this many issues, the next starts from
 	// the newest of them (a different query, so one 200 without a conditional match).
@@ -62,6 +69,7 @@ type entry struct {
 type index struct {
 	c                 *Client
 	repo, owner, name string
+	used              uint64 // when indexFor last returned it, in Client.uses; under Client.imu
 
 	mu       sync.Mutex
 	entries  map[int]*entry
@@ -76,10 +84,12 @@ type index struct {
 	covered  int       // every issue numbered up to covered existed before a successful refresh started
 	top      int       // the highest number ever applied
 	created  int       // the highest number this client created
-	evicted  bool      // closed issues were dropped to stay within the limit
 	flight   *flight
 	changes  []change // seen by a refresh, for Watch
 	watching bool
+
+	// Issues were dropped to stay within the limit: closed ones, open ones (see evictLocked).
+	evictedClosed, evictedOpen bool
 }
 
 // flight is one refresh in progress; lookups that need it wait for it.
@@ -92,12 +102,21 @@ type flight struct {
 type change struct {
 	e     entry
 	label string // the label added; "" when the issue was closed
+	// After a transient failure to act on it: how often it failed, since when, and when to try again.
+	tries        int
+	failed, next time.Time
 }
 
 func newIndex(c *Client, repo, owner, name string) *index {
 	return &index{c: c, repo: repo, owner: owner, name: name,
 		entries: map[int]*entry{}, byTitle: map[string][]*entry{}, labels: map[string]string{}}
 }
+
+// maxIndexes bounds the repositories whose index a Client keeps: alarms may name any repository
+// under GITHUB_ALLOWED_REPOS "owner/*", existing or not. Past it, the least recently used index
+// that is not watched is dropped (a later lookup there loads it again, one listing a page); an
+// index whose listing finds no repository is dropped at once (forget).
+const maxIndexes = 100
 
 // indexFor returns repo's index, creating it (empty, not loaded) on first use.
 func (c *Client) indexFor(repo string) (*index, error) {
@@ -108,12 +127,47 @@ func (c *Client) indexFor(repo string) (*index, error) {
 	key := strings.ToLower(repo)
 	c.imu.Lock()
 	defer c.imu.Unlock()
+	c.uses++
 	x := c.indexes[key]
 	if x == nil {
 		x = newIndex(c, repo, owner, name)
 		c.indexes[key] = x
+		c.trimLocked()
 	}
+	x.used = c.uses
 	return x, nil
+}
+
+// trimLocked drops the least recently used indexes that are not watched while there are more than
+// maxIndexes. Whoever still holds one finishes with it; it is only no longer found. c.imu must be
+// held.
+func (c *Client) trimLocked() {
+	for len(c.indexes) > maxIndexes {
+		var lru string
+		for k, x := range c.indexes {
+			if x.used != 0 && !x.isWatched() && (lru == "" || x.used < c.indexes[lru].used) {
+				lru = k
+			}
+		}
+		if lru == "" {
+			return // all watched (at most MaxWatched), or new
+		}
+		delete(c.indexes, lru)
+	}
+}
+
+// forget drops x unless it is watched: its repository doesn't exist (or dispatch can't see it), and
+// alarms naming thousands of such repositories must not keep an index for each.
+func (c *Client) forget(x *index) {
+	if x.isWatched() {
+		return
+	}
+	key := strings.ToLower(x.repo)
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	if c.indexes[key] == x {
+		delete(c.indexes, key)
+	}
 }
 
 // Preload loads repo's index now (a paged listing of dispatch's issues), so the first alarm does
@@ -162,6 +216,9 @@ func (x *index) ensure(ctx context.Context, maxAge time.Duration, upTo int) erro
 		close(f.done)
 		x.mu.Unlock()
 		if err != nil {
+			if notFound(err) {
+				x.c.forget(x)
+			}
 			return fmt.Errorf("refresh the issues of %s: %w", x.repo, err)
 		}
 	}
@@ -190,10 +247,14 @@ func (x *index) topLocked() int { return max(x.covered, x.created, x.top) }
 // fetch loads the index (every page) the first time, and afterwards asks for what changed since
 // the last refresh with the ETag of its answer.
 func (x *index) fetch(ctx context.Context) error {
+	self, err := x.c.Identity(ctx)
+	if err != nil {
+		return err
+	}
 	x.mu.Lock()
 	loaded, since, etag := x.loaded, x.since, x.etag
 	x.mu.Unlock()
-	q := url.Values{"labels": {x.c.label}, "state": {"all"}, "sort": {"updated"}, "direction": {"asc"}, "per_page": {"100"}}
+	q := url.Values{"creator": {self}, "state": {"all"}, "sort": {"updated"}, "direction": {"asc"}, "per_page": {"100"}}
 	if loaded && !since.IsZero() {
 		q.Set("since", since.UTC().Format(time.RFC3339))
 	}
@@ -217,7 +278,11 @@ func (x *index) fetch(ctx context.Context) error {
 			if is.IsPullRequest() {
 				continue
 			}
-			x.applyLocked(x.entryOf(is), asked)
+			if e := x.entryOf(is); x.keeps(e, self) {
+				x.applyLocked(e, asked)
+			} else {
+				x.unlinkIfPresentLocked(e.number)
+			}
 			if t := is.GetUpdatedAt().Time; t.After(newest) {
 				newest = t
 			}
@@ -283,6 +348,13 @@ func (x *index) entryOf(is *github.Issue) *entry {
 	return e
 }
 
+// keeps reports whether the index holds e: an issue self (dispatch's identity) opened and filed as
+// an alarm's, with the dispatch label or its marker. Either is enough, so that a triager who
+// removes the label changes nothing.
+func (x *index) keeps(e *entry, self string) bool {
+	return strings.EqualFold(e.author, self) && (e.marker != "" || slices.Contains(e.labels, x.c.label))
+}
+
 // markerOf returns the last dispatch marker of a body (a copy, so the body can be freed).
 func markerOf(body string) string {
 	i := strings.LastIndex(body, "<!-- dispatch ")
@@ -319,8 +391,9 @@ func (x *index) intern(s string) string {
 // applyLocked stores e, replacing the issue's earlier state unless that is newer. listedAt is when
 // the listing that showed e was asked for (zero for this client's own request's answer): as
 // GitHub's timestamps are whole seconds, a listing asked for before this client's own change of
-// the same second is the older. A listed open issue that was closed or given the escalated label
-// is kept for Watch.
+// the same second is the older. A listed issue that was pending (open, not escalated) and is now
+// closed or has the escalated label is kept for Watch; one already escalated (its user answered No,
+// or nobody answered) is no pending alarm, and closing it later settles nothing.
 // x.mu must be held.
 func (x *index) applyLocked(e *entry, listedAt time.Time) {
 	old := x.entries[e.number]
@@ -328,11 +401,11 @@ func (x *index) applyLocked(e *entry, listedAt time.Time) {
 		if old.updated.After(e.updated) || (!listedAt.IsZero() && listedAt.Before(old.localAt) && !e.updated.After(old.updated)) {
 			return // this client changed it after the listing was made
 		}
-		if !listedAt.IsZero() && old.open && x.watching {
+		if !listedAt.IsZero() && old.open && !slices.Contains(old.labels, handlers.LabelEscalated) && x.watching {
 			switch {
 			case !e.open:
 				x.noteLocked(change{e: *e})
-			case slices.Contains(e.labels, handlers.LabelEscalated) && !slices.Contains(old.labels, handlers.LabelEscalated):
+			case slices.Contains(e.labels, handlers.LabelEscalated):
 				x.noteLocked(change{e: *e, label: handlers.LabelEscalated})
 			}
 		}
@@ -367,26 +440,41 @@ func (x *index) unlinkLocked(e *entry) {
 	delete(x.entries, e.number)
 }
 
-// evictLocked drops the longest-unchanged closed issues once the index holds more than its limit
-// (down to 90% of it); open issues are always kept. x.mu must be held.
+// evictLocked keeps the index within its limit: once it holds more, it drops the longest-unchanged
+// issues down to 90% of it, closed ones first and open ones only when the closed are not enough (a
+// publisher's alarms can open any number). Nothing is lost: a lookup that misses while issues of
+// its kind were dropped asks search once (FindByTitle), and a dropped issue that changes comes
+// back with the next listing. What a dropped open issue no longer has: its place on the App Home
+// (AlarmsFor), and the watch's report of its close, so its prompt is settled by the answer or the
+// escalation instead. x.mu must be held.
 func (x *index) evictLocked() {
 	limit := x.c.indexLimit
 	if len(x.entries) <= limit {
 		return
 	}
-	var closed []*entry
+	all := make([]*entry, 0, len(x.entries))
 	for _, e := range x.entries {
-		if !e.open {
-			closed = append(closed, e)
-		}
+		all = append(all, e)
 	}
-	slices.SortFunc(closed, func(a, b *entry) int { return a.updated.Compare(b.updated) })
-	for _, e := range closed {
+	slices.SortFunc(all, func(a, b *entry) int {
+		if a.open != b.open {
+			if a.open {
+				return 1
+			}
+			return -1
+		}
+		return a.updated.Compare(b.updated)
+	})
+	for _, e := range all {
 		if len(x.entries) <= limit*9/10 {
 			break
 		}
 		x.unlinkLocked(e)
-		x.evicted = true
+		if e.open {
+			x.evictedOpen = true
+		} else {
+			x.evictedClosed = true
+		}
 	}
 }
 

@@ -177,21 +177,8 @@ func TestAlarmsForComesFromTheIndex(t *testing.T) {
 // TestIndexEvictsOldClosedIssues: past its limit the index drops the longest-unchanged closed
 // issues, keeps every open one, and a lookup that misses asks search for the dropped.
 func TestIndexEvictsOldClosedIssues(t *testing.T) {
-	srv := fakegithub.New(fakegithub.Options{Token: indexToken})
-	t.Cleanup(srv.Close)
-	start := time.Now().Add(-time.Hour)
-	for i := range 30 {
-		srv.SeedIssue(indexRepo, fakegithub.Issue{Title: fmt.Sprintf("T%d", i), Labels: []string{"dispatch"},
-			State: map[bool]string{true: "closed", false: "open"}[i < 20], CreatedAt: start.Add(time.Duration(i) * time.Minute)})
-	}
-	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := overLimit(t, func(i int) string { return map[bool]string{true: "closed", false: "open"}[i < 20] })
 	ctx := context.Background()
-	if err := c.Preload(ctx, indexRepo); err != nil {
-		t.Fatal(err)
-	}
 	x, _ := c.indexFor(indexRepo)
 	x.mu.Lock()
 	n, open := len(x.entries), 0
@@ -208,6 +195,27 @@ func TestIndexEvictsOldClosedIssues(t *testing.T) {
 	if err != nil || len(found) != 1 || srv.Calls()["GET /search/issues"] != 1 {
 		t.Errorf("a dropped closed issue: %+v, %v, %d searches", found, err, srv.Calls()["GET /search/issues"])
 	}
+}
+
+// overLimit loads an index limited to 20 issues from 30 of dispatch's (T0, the longest unchanged,
+// to T29), each in the state stateOf gives it.
+func overLimit(t *testing.T, stateOf func(i int) string) (*fakegithub.Server, *Client) {
+	t.Helper()
+	srv := fakegithub.New(fakegithub.Options{Token: indexToken})
+	t.Cleanup(srv.Close)
+	start := time.Now().Add(-time.Hour)
+	for i := range 30 {
+		srv.SeedIssue(indexRepo, fakegithub.Issue{Title: fmt.Sprintf("T%d", i), Labels: []string{"dispatch"}, State: stateOf(i),
+			Body: fmt.Sprintf("x\n\n<!-- dispatch alarm=a%d user= -->", i), CreatedAt: start.Add(time.Duration(i) * time.Minute)})
+	}
+	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), indexToken, nil)}, IndexMaxAge: time.Hour, IndexLimit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Preload(context.Background(), indexRepo); err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }
 
 // TestIndexMemory measures the index's memory per issue with realistic issues (long bodies,
@@ -272,5 +280,99 @@ func TestOwnChangesApplyInTheSameSecond(t *testing.T) {
 	closed, err := c.AlarmsFor(ctx, indexRepo, "U1", false, 10)
 	if err != nil || len(closed) != 1 || !closed[0].HasLabel("dispatch:escalated") {
 		t.Fatalf("closed: %+v %v", closed, err)
+	}
+}
+
+// TestATriagerWhoRemovesTheLabelHidesNoClose: someone with triage rights removes the dispatch
+// label from dispatch's open issue and closes it. A listing by label never saw the close, so the
+// index kept the issue open and every later alarm with its title was dropped as its duplicate.
+// The index lists what dispatch opened: the close shows, and the issue is still dispatch's.
+func TestATriagerWhoRemovesTheLabelHidesNoClose(t *testing.T) {
+	srv, c := newIndexed(t, time.Nanosecond) // every lookup refreshes, as the watch's interval would
+	mallory := asMallory(t, srv)
+	ctx := context.Background()
+	is := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a1 user=u1 slack=U1 -->", false)
+	if found, err := c.FindByTitle(ctx, indexRepo, "Root login", false); err != nil || len(found) != 1 {
+		t.Fatalf("before: %+v, %v", found, err)
+	}
+	if _, err := mallory.gh.Issues.RemoveLabelForIssue(ctx, "acme", "alarms", is.Number, "dispatch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.Close(ctx, indexRepo, is.Number); err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.FindByTitle(ctx, indexRepo, "Root login", false)
+	if err != nil || len(open) != 0 {
+		t.Fatalf("closed by a triager after removing the label, still open here: %+v, %v", open, err)
+	}
+	all, err := c.FindByTitle(ctx, indexRepo, "Root login", true)
+	if err != nil || len(all) != 1 || all[0].Open || all[0].HasLabel("dispatch") {
+		t.Fatalf("with closed ones: %+v, %v; want dispatch's issue, closed, without the label", all, err)
+	}
+}
+
+// TestIndexLimitBoundsOpenIssuesToo: a publisher's alarms can open any number of issues; the index
+// used to keep every open one past its limit. It drops the longest-unchanged open ones too, once
+// the closed are not enough, and a lookup of open issues that misses asks search, which finds them.
+func TestIndexLimitBoundsOpenIssuesToo(t *testing.T) {
+	srv, c := overLimit(t, func(int) string { return "open" })
+	ctx := context.Background()
+	x, _ := c.indexFor(indexRepo)
+	x.mu.Lock()
+	n := len(x.entries)
+	x.mu.Unlock()
+	if n != 18 {
+		t.Errorf("index of 30 open issues holds %d, want 18 (90%% of its limit of 20)", n)
+	}
+	found, err := c.FindByTitle(ctx, indexRepo, "T0", false)
+	if err != nil || len(found) != 1 || !found[0].Open || srv.Calls()["GET /search/issues"] != 1 {
+		t.Errorf("the oldest open issue, dropped: %+v, %v, %d searches; want it, through one search", found, err, srv.Calls()["GET /search/issues"])
+	}
+	if found, err := c.FindByTitle(ctx, indexRepo, "T29", false); err != nil || len(found) != 1 || srv.Calls()["GET /search/issues"] != 1 {
+		t.Errorf("the newest, kept: %+v, %v, %d searches in all; want it without a search", found, err, srv.Calls()["GET /search/issues"])
+	}
+}
+
+// TestIndexesAreBounded: alarms may name any repository under "owner/*". One naming a repository
+// that doesn't exist used to leave an index behind for ever, as did every repository ever looked
+// into: now no index is kept for a missing repository, and at most maxIndexes for existing ones,
+// the least recently used dropped first (the watched never).
+func TestIndexesAreBounded(t *testing.T) {
+	srv, c := newIndexed(t, time.Hour)
+	ctx := context.Background()
+	if err := c.Preload(ctx, indexRepo); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := c.indexFor(indexRepo)
+	if !c.claimWatch(x, 0) {
+		t.Fatal("could not mark GITHUB_REPO watched")
+	}
+	count := func() int {
+		c.imu.Lock()
+		defer c.imu.Unlock()
+		return len(c.indexes)
+	}
+	for i := range 150 {
+		if _, err := c.FindByTitle(ctx, fmt.Sprintf("acme/missing-%03d", i), "Root login", true); err == nil {
+			t.Fatal("a lookup in a missing repository succeeded")
+		}
+	}
+	if n := count(); n != 1 {
+		t.Errorf("150 lookups in missing repositories left %d indexes, want 1 (the watched one)", n)
+	}
+	for i := range maxIndexes + 20 {
+		repo := fmt.Sprintf("acme/service-%03d", i)
+		srv.AddRepo(repo)
+		if _, err := c.FindByTitle(ctx, repo, "Root login", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(); n != maxIndexes {
+		t.Errorf("lookups in %d repositories keep %d indexes, want %d", maxIndexes+21, n, maxIndexes)
+	}
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	if c.indexes[indexRepo] != x || c.indexes["acme/service-000"] != nil || c.indexes[fmt.Sprintf("acme/service-%03d", maxIndexes+19)] == nil {
+		t.Errorf("kept the wrong indexes: want the watched one and the most recently used")
 	}
 }

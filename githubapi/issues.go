@@ -31,7 +31,8 @@ type Options struct {
 	// Pace lists the windows content-creating requests are held within; nil means SecondaryLimits.
 	Pace  []pace.Window
 	Retry retry.Policy
-	// Label marks dispatch's issues; listings are filtered by it.
+	// Label marks dispatch's issues (for people, and for the search that finds what the index
+	// dropped). The index lists the issues dispatch's identity opened, whatever their labels.
 	Label string
 	// App, when dispatch authenticates as a GitHub App, names its identity: the app's bot account
 	// (GET /app with the app's JWT gives the slug). Without it the identity is the token's user
@@ -58,7 +59,8 @@ type Client struct {
 	maxAge     time.Duration
 	indexLimit int
 	imu        sync.Mutex
-	indexes    map[string]*index // by lower-cased owner/name
+	indexes    map[string]*index // by lower-cased owner/name, at most maxIndexes of them
+	uses       uint64            // indexFor calls, to find the least recently used index
 	watchNew   func(repo string) // set by WatchAll: starts watching a repository dispatch filed into
 	watched    int               // repositories watched (claimWatch)
 }

@@ -20,7 +20,9 @@ import (
 // (another replica's, made a moment ago). So it sees every issue this client created, and every
 // issue created before it, as a redelivered alarm and the convergence of two replicas need.
 // Issues come oldest first; their Body holds only dispatch's hidden marker. If the index had to
-// drop old closed issues (more than its limit), a miss that includes closed issues asks search.
+// drop issues to stay within its limit (evictLocked), a miss that may concern one of the kind it
+// dropped (open, or closed when they are included) asks search: the dropped are the longest
+// unchanged, long since indexed by search.
 func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClosed bool) ([]handlers.Issue, error) {
 	x, err := c.indexFor(repo)
 	if err != nil {
@@ -39,19 +41,22 @@ func (c *Client) FindByTitle(ctx context.Context, repo, title string, includeClo
 			found = append(found, x.issue(e))
 		}
 	}
-	evicted := x.evicted
+	evicted := x.evictedOpen || (includeClosed && x.evictedClosed)
 	x.mu.Unlock()
 	slices.SortFunc(found, func(a, b handlers.Issue) int { return cmp.Compare(a.Number, b.Number) })
-	if len(found) == 0 && includeClosed && evicted {
-		return c.searchTitle(ctx, repo, title)
+	if len(found) == 0 && evicted {
+		return c.searchTitle(ctx, repo, title, includeClosed)
 	}
 	return found, nil
 }
 
-// searchTitle finds closed issues the index dropped: one search, only for a repository with more
-// dispatch issues than the index keeps.
-func (c *Client) searchTitle(ctx context.Context, repo, title string) ([]handlers.Issue, error) {
+// searchTitle finds issues the index dropped: one search, only for a repository with more dispatch
+// issues than the index keeps.
+func (c *Client) searchTitle(ctx context.Context, repo, title string, includeClosed bool) ([]handlers.Issue, error) {
 	q := fmt.Sprintf("repo:%s is:issue label:%q in:title %q", repo, c.label, strings.ReplaceAll(title, `"`, " "))
+	if !includeClosed {
+		q += " is:open"
+	}
 	var found []handlers.Issue
 	err := c.do(ctx, "search issues", false, func(ctx context.Context) error {
 		res, _, err := c.gh.Search.Issues(ctx, q, &github.SearchOptions{Sort: "created", Order: "asc", ListOptions: github.ListOptions{PerPage: 100}})
@@ -106,6 +111,12 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 	if err != nil || is == nil || is.IsPullRequest() {
 		return
 	}
+	c.idMu.Lock()
+	self := c.login // known once any listing or lookup of authors ran
+	c.idMu.Unlock()
+	if created {
+		self = is.GetUser().GetLogin() // what this client created, dispatch created
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e := x.entryOf(is)
@@ -113,7 +124,7 @@ func (c *Client) applyOwn(repo string, is *github.Issue, created bool) {
 	if created {
 		x.created = max(x.created, e.number)
 	}
-	if !slices.Contains(e.labels, c.label) {
+	if !x.keeps(e, self) {
 		x.unlinkIfPresentLocked(e.number)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/retry"
 )
 
 // DefaultWatchInterval is how often Watch refreshes the index: a conditional listing, answered 304
@@ -26,8 +27,10 @@ type Changed func(ctx context.Context, is handlers.Issue, by, label string) erro
 // a closer comes from the issue's closed_by (one GET), a label's author from the issue's events
 // (one GET of its first page, and of its last when there are more). That is one or two requests per
 // such change, and none otherwise. Changes by dispatch's own identity (the issue's author: an
-// answer, an escalation, a duplicate, on any replica) are skipped. A failure is logged and tried
-// again on the next round.
+// answer, an escalation, a duplicate, on any replica) are skipped. A change that fails is logged
+// and never holds up the others: a permanent failure (a 404, a user Slack won't DM) is skipped, a
+// transient one tried again after the interval, doubling up to maxChangeBackoff, for at most
+// changeRetryFor.
 func (c *Client) Watch(ctx context.Context, repo string, interval time.Duration, changed Changed) {
 	x, err := c.indexFor(repo)
 	log := zerolog.Ctx(ctx).With().Str("repo", repo).Logger()
@@ -57,17 +60,43 @@ func (c *Client) watch(ctx context.Context, x *index, interval time.Duration, ch
 		pending := x.changes
 		x.changes = nil
 		x.mu.Unlock()
-		for i, ch := range pending {
-			if err := c.report(ctx, x, ch, changed); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				log.Warn().Err(err).Int("issue", ch.e.number).Msg("could not act on a change made on GitHub: trying again")
-				x.mu.Lock()
-				x.changes = append(pending[i:], x.changes...)
-				x.mu.Unlock()
-				break
+		var again []change
+		now := time.Now()
+		for _, ch := range pending {
+			if now.Before(ch.next) {
+				again = append(again, ch)
+				continue
 			}
+			err := c.report(ctx, x, ch, changed)
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if ch.failed.IsZero() {
+				ch.failed = now
+			}
+			switch {
+			case retry.IsPermanent(err):
+				log.Error().Err(err).Int("issue", ch.e.number).Msg("a change made on GitHub can never be acted on: skipped")
+			case now.Sub(ch.failed) >= changeRetryFor:
+				log.Error().Err(err).Int("issue", ch.e.number).Dur("tried_for", now.Sub(ch.failed)).Msg("could not act on a change made on GitHub: given up")
+			default:
+				ch.tries++
+				ch.next = now.Add(min(interval<<min(ch.tries-1, 10), maxChangeBackoff))
+				log.Warn().Err(err).Int("issue", ch.e.number).Time("next", ch.next).Msg("could not act on a change made on GitHub: trying again later")
+				again = append(again, ch)
+			}
+		}
+		if len(again) > 0 {
+			x.mu.Lock()
+			seen := x.changes // noted meanwhile: they come after these
+			x.changes = nil
+			for _, ch := range append(again, seen...) {
+				x.noteLocked(ch)
+			}
+			x.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():
@@ -107,6 +136,15 @@ func (c *Client) WatchAll(ctx context.Context, repo string, interval time.Durati
 	c.imu.Unlock()
 	c.Watch(ctx, repo, interval, changed)
 }
+
+// A change Watch failed to act on for a transient reason is tried again after the watch's interval,
+// the wait doubling each time up to maxChangeBackoff, until changeRetryFor has passed since its first
+// failure: long enough for an outage of Slack or GitHub, bounded so that a failure misjudged as
+// transient costs a request an hour at most, and only for a day.
+const (
+	maxChangeBackoff = time.Hour
+	changeRetryFor   = 24 * time.Hour
+)
 
 // MaxWatched is how many repositories WatchAll watches at most.
 const MaxWatched = 20

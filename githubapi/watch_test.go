@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -19,14 +20,10 @@ import (
 // budget through copies.
 func TestWatchLooksUpOnlyDispatchsOwnIssues(t *testing.T) {
 	srv, c := newIndexed(t, time.Hour)
-	srv.AddUserToken("ghp_mallory", "mallory")
+	mallory := asMallory(t, srv)
 	own := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a1 user=u1 slack=U1 -->", false)
 	copied := srv.SeedIssue(indexRepo, fakegithub.Issue{Title: "Root login", Author: "mallory", Labels: []string{"dispatch"},
 		Body: "copied\n\n<!-- dispatch alarm=a1 user=u1 slack=U1 -->"})
-	mallory, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), "ghp_mallory", nil)}, Retry: retry.Policy{Attempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	var reported []int
@@ -78,11 +75,7 @@ func TestWatchAllWatchesEveryRepositoryDispatchFilesIn(t *testing.T) {
 	srv, c := newIndexed(t, time.Hour)
 	srv.AddRepo(other)
 	srv.AddRepo(looked)
-	srv.AddUserToken("ghp_mallory", "mallory")
-	mallory, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), "ghp_mallory", nil)}, Retry: retry.Policy{Attempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mallory := asMallory(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	reported := make(chan handlers.Issue, 10)
 	done := make(chan struct{})
@@ -155,5 +148,129 @@ func TestWatchAllWatchesAtMostMaxWatched(t *testing.T) {
 	c.imu.Unlock()
 	if watched != MaxWatched {
 		t.Errorf("%d repositories watched, want %d (GITHUB_REPO and the first others)", watched, MaxWatched)
+	}
+}
+
+// asMallory is a client of someone with triage rights on the repositories, not dispatch.
+func asMallory(t *testing.T, srv *fakegithub.Server) *Client {
+	t.Helper()
+	srv.AddUserToken("ghp_mallory", "mallory")
+	c, err := New(Options{BaseURL: srv.URL(), HTTPClient: &http.Client{Transport: TokenTransport(srv.URL(), "ghp_mallory", nil)}, Retry: retry.Policy{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFor polls cond until it holds, failing the test after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// TestAChangeThatFailsHoldsUpNoOther: a change whose report always fails (a deactivated user's
+// prompt, which Slack refuses to open every time) used to be tried again first on every round and
+// block every later change in the repository for ever. A permanent failure is skipped after one
+// try; a transient one is tried again later, and the changes after it are reported meanwhile.
+func TestAChangeThatFailsHoldsUpNoOther(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		permanent bool
+	}{
+		{name: "permanent", err: retry.Permanent(errors.New("slack conversations.open: user_disabled")), permanent: true},
+		{name: "transient", err: errors.New("slack chat.update: 503")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, c := newIndexed(t, time.Hour)
+			mallory := asMallory(t, srv)
+			failing := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a1 user=u1 slack=U1 -->", false)
+			later := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a2 user=u2 slack=U2 -->", false)
+			ctx, cancel := context.WithCancel(context.Background())
+			if err := c.Preload(ctx, indexRepo); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			calls := map[int]int{}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Watch(ctx, indexRepo, 20*time.Millisecond, func(_ context.Context, is handlers.Issue, _, _ string) error {
+					mu.Lock()
+					defer mu.Unlock()
+					calls[is.Number]++
+					if is.Number == failing.Number {
+						return tc.err
+					}
+					return nil
+				})
+			}()
+			t.Cleanup(func() { cancel(); <-done })
+			count := func(n int) func() bool {
+				return func() bool { mu.Lock(); defer mu.Unlock(); return calls[n] > 0 }
+			}
+			if err := mallory.Close(ctx, indexRepo, failing.Number); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the first close reported", count(failing.Number))
+			if err := mallory.Close(ctx, indexRepo, later.Number); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the close after a failing one reported", count(later.Number))
+			if tc.permanent {
+				listings := srv.Calls()[listRoute]
+				waitFor(t, "three more rounds", func() bool { return srv.Calls()[listRoute] >= listings+3 })
+				mu.Lock()
+				defer mu.Unlock()
+				if calls[failing.Number] != 1 {
+					t.Errorf("a change that failed permanently was tried %d times, want 1", calls[failing.Number])
+				}
+			}
+		})
+	}
+}
+
+// TestWatchReportsOnlyPendingAlarms: closing an issue already escalated (its user answered No, or
+// nobody answered in time) is no change to a pending alarm: it is not reported, and costs no
+// request to find who closed it. Closing a pending one is.
+func TestWatchReportsOnlyPendingAlarms(t *testing.T) {
+	srv, c := newIndexed(t, time.Hour)
+	mallory := asMallory(t, srv)
+	escalated := srv.SeedIssue(indexRepo, fakegithub.Issue{Title: "Root login", Labels: []string{"dispatch", "dispatch:escalated"},
+		Body: "answered No\n\n<!-- dispatch alarm=a1 user=u1 slack=U1 -->"})
+	pending := seedDispatch(srv, "Root login", "<!-- dispatch alarm=a2 user=u2 slack=U2 -->", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := c.Preload(ctx, indexRepo); err != nil {
+		t.Fatal(err)
+	}
+	reported := make(chan int, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Watch(ctx, indexRepo, 20*time.Millisecond, func(_ context.Context, is handlers.Issue, _, _ string) error {
+			reported <- is.Number
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for _, n := range []int{escalated.Number, pending.Number} {
+		if err := mallory.Close(ctx, indexRepo, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case n := <-reported:
+		if n != pending.Number {
+			t.Errorf("reported the close of #%d, already escalated; want only the pending #%d", n, pending.Number)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the close of a pending alarm was never reported")
+	}
+	if n := srv.Calls()["GET /repos/{owner}/{repo}/issues/{issue_number}"]; n != 1 {
+		t.Errorf("%d GETs to find who closed an issue, want 1 (the pending one's)", n)
 	}
 }

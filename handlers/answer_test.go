@@ -76,14 +76,10 @@ func TestAnswerRules(t *testing.T) {
 				tk.Issue = other.Number
 				return "U1", tk.Encode([][]byte{testKey})
 			}},
-		{name: "a signed ticket naming an issue of dispatch's identity without its label is refused", told: "doesn't match",
+		{name: "the answer counts on an issue whose dispatch label a triager removed", closed: true, written: true,
 			click: func(t *testing.T, w *world, v string) (string, string) {
-				// A person using dispatch's token opens a copy, marker included, but not labelled.
-				is, _ := w.issues.Get(testCtx(t), testRepo, 1)
-				copied := w.issues.seed(testRepo, dispatchLogin, NewIssue{Title: is.Title, Body: is.Body})
-				tk, _ := DecodeTicket(v, [][]byte{testKey})
-				tk.Issue = copied.Number
-				return "U1", tk.Encode([][]byte{testKey})
+				w.issues.unlabel(testRepo, 1, LabelDispatch)
+				return "U1", v
 			}},
 		{name: "a signed ticket naming another alarm's issue is refused", told: "doesn't match",
 			click: func(t *testing.T, w *world, v string) (string, string) {
@@ -120,6 +116,29 @@ func TestAnswerRules(t *testing.T) {
 				t.Errorf("the answer was deferred: %+v", w.tasks.Of(TaskAnswer))
 			}
 		})
+	}
+}
+
+// TestANoPagesThoughATriagerRemovedTheDispatchLabel: anyone with triage rights can remove the
+// dispatch label; the ticket is signed and the issue's author and marker are dispatch's, so a No
+// still pages, labels and comments, and the DM shows the answer.
+func TestANoPagesThoughATriagerRemovedTheDispatchLabel(t *testing.T) {
+	w := newWorld(t, "U1")
+	w.handle(t, selfService("req-1", "login from a new place", "details", []string{"U1"}, ""))
+	value := w.prompt(t, "U1")
+	w.issues.unlabel(testRepo, 1, LabelDispatch)
+	w.click(t, "U1", ActionNo, value)
+	if pages := w.pager.Pages(); len(pages) != 1 {
+		t.Errorf("a No on an issue without the dispatch label paged %d times, want 1 (told %q)", len(pages), w.chat.Told())
+	}
+	if is, _ := w.issues.Get(testCtx(t), testRepo, 1); !is.HasLabel(LabelEscalated) {
+		t.Errorf("issue labels %v, want %s", is.Labels, LabelEscalated)
+	}
+	w.chat.mu.Lock()
+	settled := strings.Join(w.chat.settled, "\n")
+	w.chat.mu.Unlock()
+	if !strings.Contains(settled, "You answered *No*") {
+		t.Errorf("DM settled as %q, want the No", settled)
 	}
 }
 

@@ -71,6 +71,14 @@ func (f *fakeIssues) commentAs(repo string, n int, author, body string) {
 	f.comments[f.key(repo, n)] = append(f.comments[f.key(repo, n)], Comment{Author: author, Body: body})
 }
 
+// unlabel removes a label from an issue, as anyone with triage rights can.
+func (f *fakeIssues) unlabel(repo string, n int, label string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	is := f.issues[strings.ToLower(repo)][n-1]
+	is.Labels = slices.DeleteFunc(is.Labels, func(l string) bool { return l == label })
+}
+
 func (f *fakeIssues) get(repo string, n int) (*Issue, error) {
 	list := f.issues[strings.ToLower(repo)]
 	if n < 1 || n > len(list) || list[n-1] == nil {
@@ -94,12 +102,19 @@ func (f *fakeIssues) Writes() []string {
 	return slices.Clone(f.writes)
 }
 
+// filed reports whether the lookups list is, as githubapi's index does: an issue filed as an
+// alarm's, with the dispatch label or its marker (a triager may have removed the label since).
+func filed(is *Issue) bool {
+	_, ok := findMarker(is.Body)
+	return ok || is.HasLabel(LabelDispatch)
+}
+
 func (f *fakeIssues) FindByTitle(_ context.Context, repo, title string, includeClosed bool) ([]Issue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Issue
 	for _, is := range f.issues[strings.ToLower(repo)] {
-		if is != nil && is.Title == title && is.HasLabel(LabelDispatch) && (is.Open || includeClosed) {
+		if is != nil && is.Title == title && filed(is) && (is.Open || includeClosed) {
 			out = append(out, *is)
 		}
 	}
@@ -208,7 +223,7 @@ func (f *fakeIssues) AlarmsFor(ctx context.Context, repo, slackUserID string, op
 	list := f.issues[strings.ToLower(repo)]
 	for i := len(list) - 1; i >= 0 && len(out) < limit; i-- {
 		is := list[i]
-		if is != nil && is.Open == open && is.HasLabel(LabelDispatch) && strings.Contains(is.Body, "slack="+slackUserID) {
+		if is != nil && is.Open == open && filed(is) && strings.Contains(is.Body, "slack="+slackUserID) {
 			out = append(out, *is)
 		}
 	}

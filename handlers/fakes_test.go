@@ -52,6 +52,7 @@ type fakeChat struct {
 	ts       int
 	threads  []threadReply // every Reply, in order (also in posts)
 	replyErr error         // the next Reply fails with it
+	sentErr  error         // every Sent fails with it
 }
 
 // threadReply is one Reply: where, what, and whether it was asked to stand aside for prompts.
@@ -106,6 +107,9 @@ func (c *fakeChat) Post(_ context.Context, channel string, m Message) (MessageRe
 func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.sentErr != nil {
+		return MessageRef{}, false, c.sentErr
+	}
 	for _, m := range c.dms[userID] {
 		if m.Key == key {
 			return MessageRef{Channel: "D" + userID, TS: "1700000000.000001"}, true, nil

@@ -50,7 +50,7 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 			continue
 		}
 		e := HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Waiting for your answer"}
-		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" && is.HasLabel(LabelDispatch) {
+		if mk, ok := findMarker(is.Body); ok && mk.Ticket != "" { // whatever its labels: a triager may remove them
 			t, err := DecodeTicket(mk.Ticket, r.cfg.TaskKeys)
 			if err == nil && t.User == userID && mk.Slack == userID && t.Alarm == mk.Alarm && strings.EqualFold(t.Repo, is.Repo) {
 				t.Issue = is.Number

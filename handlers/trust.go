@@ -71,8 +71,10 @@ func (r *Router) ownComments(ctx context.Context, repo string, number int) ([]st
 	return out, nil
 }
 
-// checkIssue verifies that is is the dispatch issue t was made for: opened by dispatch, labelled
-// dispatch, its trailing marker naming t's alarm and user. Anything else is a permanent refusal.
+// checkIssue verifies that is is the dispatch issue t was made for: opened by dispatch, its
+// trailing marker naming t's alarm and user. Anything else is a permanent refusal. Labels are not
+// asked for: anyone with triage rights can remove the dispatch label, and that must not refuse a
+// No (nobody would be paged); what a triager can't change, the author and the body, says whose it is.
 func (r *Router) checkIssue(ctx context.Context, t Ticket, is Issue) error {
 	ok, err := r.ours(ctx, is.Author)
 	if err != nil {
@@ -82,8 +84,6 @@ func (r *Router) checkIssue(ctx context.Context, t Ticket, is Issue) error {
 	switch {
 	case !ok:
 		return retry.Permanent(fmt.Errorf("%w: %s#%d was opened by %q", errForeignIssue, t.Repo, is.Number, is.Author))
-	case !is.HasLabel(LabelDispatch):
-		return retry.Permanent(fmt.Errorf("%w: %s#%d has no %s label", errForeignIssue, t.Repo, is.Number, LabelDispatch))
 	case !found || mk.Alarm != t.Alarm || mk.Slack != t.User || (t.Key != "" && mk.User != t.Key):
 		return retry.Permanent(fmt.Errorf("%w: %s#%d belongs to another alarm or user", errForeignIssue, t.Repo, is.Number))
 	}

@@ -51,12 +51,14 @@ func TestAlarmTextIsInert(t *testing.T) {
 // ticket verifies and names that user.
 func TestHomeButtons(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		author  string
-		key     []byte
-		buttons bool
+		name       string
+		author     string
+		key        []byte
+		unlabelled bool // a triager removed the dispatch label
+		buttons    bool
 	}{
 		{name: "dispatch's issue, ticket signed", author: dispatchLogin, key: testKey, buttons: true},
+		{name: "dispatch's issue whose dispatch label a triager removed", author: dispatchLogin, key: testKey, unlabelled: true, buttons: true},
 		{name: "someone else's issue, marker copied", author: "mallory", key: testKey},
 		{name: "dispatch's issue, ticket signed by another key", author: dispatchLogin, key: []byte("another-key-another-key-another!")},
 	} {
@@ -64,7 +66,10 @@ func TestHomeButtons(t *testing.T) {
 			w := newWorld(t, "U1")
 			tk := Ticket{Alarm: "req-1", User: "U1", Key: "u1", Repo: testRepo}
 			mk := marker{Alarm: "req-1", User: "u1", Slack: "U1", Ticket: tk.Encode([][]byte{tc.key})}
-			w.issues.seed(testRepo, tc.author, NewIssue{Title: "t", Body: "x\n\n" + mk.String(), Labels: []string{LabelDispatch}})
+			is := w.issues.seed(testRepo, tc.author, NewIssue{Title: "t", Body: "x\n\n" + mk.String(), Labels: []string{LabelDispatch}})
+			if tc.unlabelled {
+				w.issues.unlabel(testRepo, is.Number, LabelDispatch)
+			}
 			if err := w.r.HomeOpened(testCtx(t), "U1"); err != nil {
 				t.Fatal(err)
 			}
