@@ -276,18 +276,20 @@ func issueLink(is Issue) *Link {
 	return &Link{URL: is.URL, Text: fmt.Sprintf("%s#%d: %s", is.Repo, is.Number, is.Title)}
 }
 
-// rejectNotice describes an alarm that can't be routed, for the fallback channel.
+// rejectNotice describes an alarm that can't be routed, for the fallback channel. Its reason is cut
+// to maxRejectExcerpt characters too: reasons quote what the publisher sent, and the whole reason is
+// in the log and on the dead-lettered message.
 func rejectNotice(in Inbound, reason error) Message {
 	return Message{
 		Key:   "rejected/" + in.DeliveryID,
 		Title: "Rejected an alarm that can't be routed",
-		Body:  reason.Error() + "\n\n" + rejectExcerpt(in.Body),
+		Body:  shorten(strings.ToValidUTF8(reason.Error(), "\uFFFD"), maxRejectExcerpt) + "\n\n" + rejectExcerpt(in.Body),
 		Note:  "delivery " + in.DeliveryID + " · moved to the dead-letter queue",
 	}
 }
 
-// maxRejectExcerpt is how much of a rejected body a notice shows: enough to recognise it, too little
-// to carry anything whole.
+// maxRejectExcerpt is how much of a rejected body, and of the reason, a notice shows: enough to
+// recognise it, too little to carry anything whole.
 const maxRejectExcerpt = 200
 
 // rejectExcerpt is what a rejection notice shows of the body: nothing of one that looks like a
