@@ -166,14 +166,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		return true, nil
 	}
 	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if t.Test {
-		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
-		if !is.HasLabel(LabelEscalated) {
-			if err := r.issues.AddLabels(ctx, t.Repo, n, LabelEscalated); err != nil {
-				return false, fmt.Errorf("label issue: %w", err)
-			}
-		}
-	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -185,8 +178,24 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 
 // escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
 // for a No and for a missed deadline, so the two never make two incidents. The incident links the
-// issue and, when there is one, the DM.
+// issue and, when there is one, the DM. A /dispatch test alarm (t.Test) is only labelled: whatever
+// escalates it, a No or a deadline, nobody is paged.
 func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+	if t.Test {
+		zerolog.Ctx(ctx).Info().Str("why", why).Msg("test alarm escalated: not paging")
+	} else if err := r.pageEscalation(ctx, t, is, why, dm); err != nil {
+		return err
+	}
+	if !is.HasLabel(LabelEscalated) {
+		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
+			return fmt.Errorf("label issue: %w", err)
+		}
+	}
+	return nil
+}
+
+// pageEscalation triggers the escalation's incident.
+func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
 	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
 	if dm.TS != "" {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
@@ -205,11 +214,6 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 		Links:     links,
 	}); err != nil {
 		return fmt.Errorf("trigger pagerduty: %w", err)
-	}
-	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
-			return fmt.Errorf("label issue: %w", err)
-		}
 	}
 	return nil
 }
