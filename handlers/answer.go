@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,7 +136,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	comment := answerComment(task)
+	comment := answerComment(task, n)
 	if retrying {
 		// An earlier try may have got part of the way: finish the rest even if the issue changed
 		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
@@ -206,7 +207,7 @@ func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why str
 	}
 	if err := r.pager.Trigger(ctx, Page{
 		ServiceID: t.Service,
-		DedupKey:  escalationKey(t),
+		DedupKey:  escalationKey(t, is.Number),
 		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
 		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
 		Source:    r.cfg.Source,
@@ -219,8 +220,14 @@ func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why str
 }
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
-// so the incident can be found from the issue (the Events API returns no incident URL).
-func escalationKey(t Ticket) string { return dedupKey(keyEscalation, t.Alarm, t.User) }
+// so the incident can be found from the issue (the Events API returns no incident URL). It names
+// the issue dispatch filed for the alarm and user (repository and number) besides the requestId and
+// user, which anyone who reads the issue knows: an alarm reusing them (a decoy with a short
+// escalateAfter) files an issue of its own, so it can't open the incident a real No would join.
+// Every delivery of one alarm finds the same issue, so redeliveries still share one incident.
+func escalationKey(t Ticket, issue int) string {
+	return dedupKey(keyEscalation, strings.ToLower(t.Repo), strconv.Itoa(issue), t.Alarm, t.User)
+}
 
 // abandon ends an answer that can never be recorded (the issue is gone or isn't the alarm's, or
 // transient failures outlasted maxRetryAge): logged, told to the user on the first try and
@@ -271,13 +278,13 @@ func answerWord(yes bool) string {
 	return "No"
 }
 
-func answerComment(task AnswerTask) string {
+func answerComment(task AnswerTask, issue int) string {
 	what := "confirmed this was them; closing."
 	switch {
 	case !task.Yes && task.Ticket.Test:
 		what = "said this was **not** them. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case !task.Yes:
-		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
+		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
 	}
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
 		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))

@@ -121,7 +121,7 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
 		return err // escalate never pages a test alarm
 	}
-	comment := fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)
+	comment := fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t, is.Number), mark)
 	outcome := fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)
 	if t.Test {
 		comment = fmt.Sprintf("**Escalated (test)**: no answer from Slack user `%s` after %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", t.User, waited, mark)

@@ -97,6 +97,9 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			}
 			continue
 		}
+		if resumed {
+			t = r.filedTicket(t, is)
+		}
 		t.Issue = is.Number
 		dm, err := r.dmOnce(ctx, rc.SlackID, r.promptMessage(a, id, rc, t, issueLink(is)), resumed || redelivered)
 		if errors.Is(err, ErrCannotDM) {
@@ -113,6 +116,22 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 	}
 	return nil
+}
+
+// filedTicket is the ticket dispatch filed in is's marker when the alarm first came, if it verifies
+// and is t's, else t. A later delivery under the same requestId and title finds that issue, but its
+// content is the publisher's: a decoy's pagerDutyServiceId (or its lack of a test signature) must
+// not steer the escalation of the alarm the user was asked about.
+func (r *Router) filedTicket(t Ticket, is Issue) Ticket {
+	mk, ok := findMarker(is.Body)
+	if !ok || mk.Ticket == "" {
+		return t
+	}
+	filed, err := DecodeTicket(mk.Ticket, r.cfg.TaskKeys)
+	if err != nil || filed.Alarm != t.Alarm || filed.User != t.User || !strings.EqualFold(filed.Repo, t.Repo) {
+		return t
+	}
+	return filed
 }
 
 // promptMessage is a self-service DM: the message, the issue's link when there is one, the prompt
