@@ -24,6 +24,12 @@ type Click struct {
 	ResponseURL string
 }
 
+// unverifiedButtonText answers a click whose ticket no configured key verifies. Besides a forgery,
+// that is a genuine button older than a key rotation that dropped its key (a prompt waits for as
+// long as its escalateAfter, or for ever without one): the user must learn their answer was not
+// taken, and where to give it.
+const unverifiedButtonText = "This button wasn't made by dispatch, was altered, or was signed with a key dispatch no longer has (its keys were rotated since it was sent), so dispatch did nothing with it. If the alarm still waits for your answer, give it to your security team on the alarm's GitHub issue."
+
 // reply answers the user who clicked. A click on the App Home tab has nowhere to answer (no channel,
 // no response URL): its answer is the refreshed tab.
 func (r *Router) reply(ctx context.Context, to Audience, text string) error {
@@ -53,8 +59,14 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	ctx = log.WithContext(ctx)
 	t, err := DecodeTicket(c.Value, r.cfg.TaskKeys)
 	if errors.Is(err, ErrForgedTicket) {
-		log.Warn().Err(err).Msg("refused a button whose ticket dispatch didn't sign: nothing written")
-		return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
+		log.Warn().Err(err).Msg("refused a button whose ticket no configured key signed: nothing written")
+		if c.Channel == "" && c.ResponseURL == "" {
+			// A click on the App Home tab, which has nowhere else to answer: redrawn from the
+			// issues, the tab replaces the dead buttons with why they are gone (HomeOpened).
+			r.refreshHome(ctx, c.UserID)
+			return nil
+		}
+		return r.reply(ctx, c.audience(), unverifiedButtonText)
 	}
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
