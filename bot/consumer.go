@@ -205,10 +205,8 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 		c.resend(ctx, m, u, 0, true)
 		return
 	}
-	var needs []string // the services it calls, known only while one is down
 	if c.health != nil && c.health.anyDown() {
-		needs = servicesFor(u)
-		if ok, down := c.health.admit(needs, c.scaled(probeEvery)); !ok {
+		if ok, down := c.health.admit(servicesFor(u), c.scaled(probeEvery)); !ok {
 			// The service is down and another alarm is finding out whether it is back: wait in the
 			// queue, without a slot and without calling it.
 			c.retryLater(ctx, m, u, in, fmt.Errorf("%s is failing: waiting without calling it", down), "waiting")
@@ -218,16 +216,10 @@ func (c *consumer) process(ctx context.Context, m sqsqueue.Message) {
 	if u.Task != nil {
 		ctx = log.With().Str("task_id", u.TaskID).Logger().WithContext(ctx)
 		err := c.router.RunTask(ctx, *u.Task)
-		if err == nil && needs != nil {
-			c.health.succeeded(needs)
-		}
 		c.finish(ctx, m, u, in, err, "task:"+u.Task.Kind)
 		return
 	}
 	out, err := c.router.Handle(ctx, in)
-	if err == nil && needs != nil {
-		c.health.succeeded(needs)
-	}
 	if err == nil {
 		c.metrics.handled(string(out.Type), time.Since(start))
 		if out.Duplicate {

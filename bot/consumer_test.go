@@ -66,12 +66,21 @@ func startConsumer(t *testing.T, r AlarmRouter, scale float64) (*consumer, *sqsq
 
 func startConsumerOn(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmRouter, scale float64) (*consumer, *sqsqueue.Queue, awstest.Queue, *awstest.Server) {
 	t.Helper()
+	return startConsumerWith(t, s, aq, r, scale, nil)
+}
+
+// startConsumerWith is startConsumerOn with setup run on the consumer before it starts.
+func startConsumerWith(t *testing.T, s *awstest.Server, aq awstest.Queue, r AlarmRouter, scale float64, setup func(*consumer)) (*consumer, *sqsqueue.Queue, awstest.Queue, *awstest.Server) {
+	t.Helper()
 	q := testQueue(t, s, aq)
 	if q.MaxReceiveCount() != 5 {
 		t.Fatalf("MaxReceiveCount() = %d, want 5 from the redrive policy", q.MaxReceiveCount())
 	}
 	c := &consumer{q: q, router: r, metrics: NewMetrics(), log: zerolog.Nop(), slots: 4, visibility: 5 * time.Second,
 		wait: time.Second, scale: scale, waiting: &waitingAlarms{expire: time.Minute}}
+	if setup != nil {
+		setup(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.run(ctx, ctx); close(done) }()

@@ -23,6 +23,11 @@ const failuresForOutage = 3
 // out whether it is back; the others wait in the queue without calling it (see health.admit).
 const probeEvery = 10 * time.Second
 
+// quietProbes is how many probe intervals a down service's failing call may go uncalled before the
+// service stops holding alarms back: the probes let through meanwhile succeeded without it, so
+// holding the rest protects nothing (the outage itself lasts until that call answers).
+const quietProbes = 6
+
 // serviceNames are the services as operators know them, by the label the metrics use.
 var serviceNames = map[string]string{"slack": "Slack", "github": "GitHub", "pagerduty": "PagerDuty", "sqs": "SQS"}
 
@@ -42,6 +47,7 @@ type serviceState struct {
 	failing map[string]int // calls failed in a row, by endpoint (see endpointOf)
 	down    bool           // announced as down
 	since   time.Time      // first failure of the current run
+	failed  time.Time      // the last failure
 	cause   string         // the last failure
 	probed  time.Time      // when an alarm was last let through while down
 }
@@ -70,7 +76,9 @@ func endpointOf(r *http.Request) string {
 }
 
 // admit reports whether an alarm that calls services may go ahead now: yes unless one of them is
-// down, and then only as that service's probe, one every `every`. down names the service that
+// down, and then only as that service's probe, one every `every`, for as long as its failing call
+// keeps failing: once it has not failed for quietProbes intervals, no alarm calls it any more and
+// alarms go ahead (a call that fails again holds them back again). down names the service that
 // holds it back.
 func (h *health) admit(services []string, every time.Duration) (ok bool, down string) {
 	h.mu.Lock()
@@ -78,7 +86,7 @@ func (h *health) admit(services []string, every time.Duration) (ok bool, down st
 	now := time.Now()
 	for _, s := range services {
 		st := h.services[s]
-		if st == nil || !st.down {
+		if st == nil || !st.down || now.Sub(st.failed) >= quietProbes*every {
 			continue
 		}
 		if now.Sub(st.probed) < every {
@@ -112,7 +120,10 @@ func newHealth(m *Metrics) *health {
 
 // observe records one call's outcome: failed is a 5xx or no answer at all (a 4xx, 429 included, is
 // the service answering). Calls count by endpoint, so that a service whose chat.postMessage fails
-// while its other methods answer is down (and stays down) until chat.postMessage answers again.
+// while its other methods answer is down (and stays down) until chat.postMessage answers again:
+// only the call that failed ends its outage, never another call's success nor an alarm handled
+// without it (a partial outage would flap, each end releasing the waiting alarms into the call
+// that still fails).
 func (h *health) observe(service, endpoint string, failed bool, cause string) {
 	h.mu.Lock()
 	st, ok := h.services[service]
@@ -127,7 +138,7 @@ func (h *health) observe(service, endpoint string, failed bool, cause string) {
 			st.since = time.Now()
 		}
 		st.failing[endpoint]++
-		st.cause = cause
+		st.cause, st.failed = cause, time.Now()
 		if !st.down && st.failing[endpoint] >= failuresForOutage {
 			st.down = true
 			change = &handlers.ServiceChange{Service: serviceNames[service], Down: true, Since: st.since, Cause: cause}
@@ -143,21 +154,6 @@ func (h *health) observe(service, endpoint string, failed bool, cause string) {
 	}
 	h.mu.Unlock()
 	h.announce(change)
-}
-
-// succeeded records that an alarm calling services was handled: each of them answers, whatever
-// endpoint failed before (an endpoint that failed and is not called again must not keep its
-// service down, holding every alarm back to one probe at a time).
-func (h *health) succeeded(services []string) {
-	for _, s := range services {
-		h.mu.Lock()
-		var change *handlers.ServiceChange
-		if st := h.services[s]; st != nil && st.down {
-			change = h.endLocked(s, st)
-		}
-		h.mu.Unlock()
-		h.announce(change)
-	}
 }
 
 // endLocked ends the service's outage and returns the change to announce.

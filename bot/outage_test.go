@@ -2,11 +2,13 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/fakes/awstest"
 	"github.com/dispatch-oss/dispatch/handlers"
 )
 
@@ -89,9 +91,10 @@ func TestRedeliveryDelay(t *testing.T) {
 	}
 }
 
-// TestAHandledAlarmEndsAnOutage: an endpoint that failed and is never called again does not keep
-// its service down; the next alarm handled with it ends the outage.
-func TestAHandledAlarmEndsAnOutage(t *testing.T) {
+// TestAFailedCallNoLongerCalledStopsHoldingAlarmsBack: an endpoint that failed and is never called
+// again does not hold every alarm back to one probe at a time for ever; but the outage, which only
+// that call answering ends, is not announced over.
+func TestAFailedCallNoLongerCalledStopsHoldingAlarmsBack(t *testing.T) {
 	h := newHealth(NewMetrics())
 	var c changes
 	h.notify = c.add
@@ -99,11 +102,67 @@ func TestAHandledAlarmEndsAnOutage(t *testing.T) {
 		h.observe("github", "POST /repos/*/*/labels", true, "HTTP 502")
 	}
 	h.observe("github", "POST /repos/*/*/issues", false, "")
-	if !h.anyDown() {
-		t.Fatal("GitHub not down after its labels endpoint failed")
+	every := 10 * time.Millisecond
+	if ok, _ := h.admit([]string{"github"}, every); !ok {
+		t.Fatal("the first alarm is not let through as the probe")
 	}
-	h.succeeded([]string{"github", "slack"})
-	if h.anyDown() || len(c.got) != 2 || c.got[1].Down || c.got[1].Service != "GitHub" {
-		t.Errorf("after an alarm handled with GitHub: down %v, notices %+v; want up, one outage and one recovery", h.anyDown(), c.got)
+	if ok, _ := h.admit([]string{"github"}, every); ok {
+		t.Fatal("a second alarm right after the probe is not held back")
+	}
+	eventually(t, "alarms to go ahead while the failed call is not called", 5*time.Second, func() bool {
+		first, _ := h.admit([]string{"github"}, every)
+		second, _ := h.admit([]string{"github"}, every)
+		return first && second
+	})
+	if !h.anyDown() || len(c.got) != 1 {
+		t.Errorf("down %v, notices %+v: want GitHub still down, announced once", h.anyDown(), c.got)
+	}
+	h.observe("github", "POST /repos/*/*/labels", true, "HTTP 502")
+	if ok, _ := h.admit([]string{"github"}, time.Hour); ok {
+		t.Error("the call failed again, but alarms are not held back to the probe")
+	}
+}
+
+// TestAPartialOutageEndsOnlyWhenItsCallAnswers: Slack's conversations.open fails while alarms that
+// don't open a DM are handled. Those alarms don't end the outage (each end announced "answers
+// again" and released the waiting alarms into the call still failing); conversations.open
+// answering does, once.
+func TestAPartialOutageEndsOnlyWhenItsCallAnswers(t *testing.T) {
+	t.Parallel()
+	h := newHealth(NewMetrics())
+	var c changes
+	h.notify = c.add
+	open := "POST /api/conversations.open"
+	for range failuresForOutage {
+		h.observe("slack", open, true, "HTTP 503")
+	}
+	r := &flakyRouter{}
+	s, err := awstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aq := s.NewQueue(t, awstest.QueueOptions{VisibilityTimeout: 5 * time.Second, DLQ: true})
+	_, q, _, _ := startConsumerWith(t, s, aq, r, 1000, func(c *consumer) { c.health = h })
+	for i := range 3 { // low-priority alarms: GitHub and Slack, but no DM
+		if err := q.Send(t.Context(), fmt.Appendf(nil, `{"type":"low","body":{"github":{"title":"t%d"}}}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the alarms handled and deleted", 30*time.Second, func() bool {
+		calls, _ := r.snapshot()
+		n, err := s.Depth(t.Context(), aq.URL)
+		return len(calls) >= 3 && err == nil && n == 0
+	})
+	c.mu.Lock()
+	got := append([]handlers.ServiceChange(nil), c.got...)
+	c.mu.Unlock()
+	if !h.anyDown() || len(got) != 1 || !got[0].Down {
+		t.Fatalf("after alarms handled without conversations.open: down %v, notices %+v; want still down, one notice", h.anyDown(), got)
+	}
+	h.observe("slack", open, false, "")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h.anyDown() || len(c.got) != 2 || c.got[1].Down {
+		t.Errorf("after conversations.open answered: down %v, notices %+v; want up, one recovery", h.anyDown(), c.got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,12 @@ type Click struct {
 	// ResponseURL answers the user who clicked (from the interaction payload).
 	ResponseURL string
 }
+
+// unverifiedButtonText answers a click whose ticket no configured key verifies. Besides a forgery,
+// that is a genuine button older than a key rotation that dropped its key (a prompt waits for as
+// long as its escalateAfter, or for ever without one): the user must learn their answer was not
+// taken, and where to give it.
+const unverifiedButtonText = "This button wasn't made by dispatch, was altered, or was signed with a key dispatch no longer has (its keys were rotated since it was sent), so dispatch did nothing with it. If the alarm still waits for your answer, give it to your security team on the alarm's GitHub issue."
 
 // reply answers the user who clicked. A click on the App Home tab has nowhere to answer (no channel,
 // no response URL): its answer is the refreshed tab.
@@ -52,8 +59,14 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	ctx = log.WithContext(ctx)
 	t, err := DecodeTicket(c.Value, r.cfg.TaskKeys)
 	if errors.Is(err, ErrForgedTicket) {
-		log.Warn().Err(err).Msg("refused a button whose ticket dispatch didn't sign: nothing written")
-		return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
+		log.Warn().Err(err).Msg("refused a button whose ticket no configured key signed: nothing written")
+		if c.Channel == "" && c.ResponseURL == "" {
+			// A click on the App Home tab, which has nowhere else to answer: redrawn from the
+			// issues, the tab replaces the dead buttons with why they are gone (HomeOpened).
+			r.refreshHome(ctx, c.UserID)
+			return nil
+		}
+		return r.reply(ctx, c.audience(), unverifiedButtonText)
 	}
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
@@ -135,7 +148,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	comment := answerComment(task)
+	comment := answerComment(task, n)
 	if retrying {
 		// An earlier try may have got part of the way: finish the rest even if the issue changed
 		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
@@ -166,14 +179,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		return true, nil
 	}
 	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if t.Test {
-		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
-		if !is.HasLabel(LabelEscalated) {
-			if err := r.issues.AddLabels(ctx, t.Repo, n, LabelEscalated); err != nil {
-				return false, fmt.Errorf("label issue: %w", err)
-			}
-		}
-	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -185,8 +191,24 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 
 // escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
 // for a No and for a missed deadline, so the two never make two incidents. The incident links the
-// issue and, when there is one, the DM.
+// issue and, when there is one, the DM. A /dispatch test alarm (t.Test) is only labelled: whatever
+// escalates it, a No or a deadline, nobody is paged.
 func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+	if t.Test {
+		zerolog.Ctx(ctx).Info().Str("why", why).Msg("test alarm escalated: not paging")
+	} else if err := r.pageEscalation(ctx, t, is, why, dm); err != nil {
+		return err
+	}
+	if !is.HasLabel(LabelEscalated) {
+		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
+			return fmt.Errorf("label issue: %w", err)
+		}
+	}
+	return nil
+}
+
+// pageEscalation triggers the escalation's incident.
+func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
 	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
 	if dm.TS != "" {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
@@ -197,7 +219,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 	}
 	if err := r.pager.Trigger(ctx, Page{
 		ServiceID: t.Service,
-		DedupKey:  escalationKey(t),
+		DedupKey:  escalationKey(t, is.Number),
 		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
 		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
 		Source:    r.cfg.Source,
@@ -206,17 +228,18 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 	}); err != nil {
 		return fmt.Errorf("trigger pagerduty: %w", err)
 	}
-	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
-			return fmt.Errorf("label issue: %w", err)
-		}
-	}
 	return nil
 }
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
-// so the incident can be found from the issue (the Events API returns no incident URL).
-func escalationKey(t Ticket) string { return dedupKey(keyEscalation, t.Alarm, t.User) }
+// so the incident can be found from the issue (the Events API returns no incident URL). It names
+// the issue dispatch filed for the alarm and user (repository and number) besides the requestId and
+// user, which anyone who reads the issue knows: an alarm reusing them (a decoy with a short
+// escalateAfter) files an issue of its own, so it can't open the incident a real No would join.
+// Every delivery of one alarm finds the same issue, so redeliveries still share one incident.
+func escalationKey(t Ticket, issue int) string {
+	return dedupKey(keyEscalation, strings.ToLower(t.Repo), strconv.Itoa(issue), t.Alarm, t.User)
+}
 
 // abandon ends an answer that can never be recorded (the issue is gone or isn't the alarm's, or
 // transient failures outlasted maxRetryAge): logged, told to the user on the first try and
@@ -267,13 +290,13 @@ func answerWord(yes bool) string {
 	return "No"
 }
 
-func answerComment(task AnswerTask) string {
+func answerComment(task AnswerTask, issue int) string {
 	what := "confirmed this was them; closing."
 	switch {
 	case !task.Yes && task.Ticket.Test:
 		what = "said this was **not** them. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case !task.Yes:
-		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
+		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
 	}
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
 		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))

@@ -119,14 +119,20 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
 	}
 	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
-		return err
+		return err // escalate never pages a test alarm
 	}
-	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)); err != nil {
+	comment := fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t, is.Number), mark)
+	outcome := fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)
+	if t.Test {
+		comment = fmt.Sprintf("**Escalated (test)**: no answer from Slack user `%s` after %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", t.User, waited, mark)
+		outcome = fmt.Sprintf("No answer after %s: a real alarm would now have been escalated to PagerDuty. This is a `/dispatch test` alarm, so nobody was paged. The buttons no longer work.", waited)
+	}
+	if err := r.issues.Comment(ctx, t.Repo, is.Number, comment); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
-	if err := r.chat.Settle(ctx, d.Message, fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)); err != nil {
+	if err := r.chat.Settle(ctx, d.Message, outcome); err != nil {
 		log.Error().Err(err).Msg("escalated but the DM could not be updated")
 	}
-	log.Info().Msg("escalated for lack of an answer")
+	log.Info().Bool("test", t.Test).Msg("escalated for lack of an answer")
 	return nil
 }

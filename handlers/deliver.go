@@ -97,6 +97,9 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			}
 			continue
 		}
+		if resumed {
+			t = r.filedTicket(t, is)
+		}
 		t.Issue = is.Number
 		dm, err := r.dmOnce(ctx, rc.SlackID, r.promptMessage(a, id, rc, t, issueLink(is)), resumed || redelivered)
 		if errors.Is(err, ErrCannotDM) {
@@ -113,6 +116,22 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 	}
 	return nil
+}
+
+// filedTicket is the ticket dispatch filed in is's marker when the alarm first came, if it verifies
+// and is t's, else t. A later delivery under the same requestId and title finds that issue, but its
+// content is the publisher's: a decoy's pagerDutyServiceId (or its lack of a test signature) must
+// not steer the escalation of the alarm the user was asked about.
+func (r *Router) filedTicket(t Ticket, is Issue) Ticket {
+	mk, ok := findMarker(is.Body)
+	if !ok || mk.Ticket == "" {
+		return t
+	}
+	filed, err := DecodeTicket(mk.Ticket, r.cfg.TaskKeys)
+	if err != nil || filed.Alarm != t.Alarm || filed.User != t.User || !strings.EqualFold(filed.Repo, t.Repo) {
+		return t
+	}
+	return filed
 }
 
 // promptMessage is a self-service DM: the message, the issue's link when there is one, the prompt
@@ -276,18 +295,20 @@ func issueLink(is Issue) *Link {
 	return &Link{URL: is.URL, Text: fmt.Sprintf("%s#%d: %s", is.Repo, is.Number, is.Title)}
 }
 
-// rejectNotice describes an alarm that can't be routed, for the fallback channel.
+// rejectNotice describes an alarm that can't be routed, for the fallback channel. Its reason is cut
+// to maxRejectExcerpt characters too: reasons quote what the publisher sent, and the whole reason is
+// in the log and on the dead-lettered message.
 func rejectNotice(in Inbound, reason error) Message {
 	return Message{
 		Key:   "rejected/" + in.DeliveryID,
 		Title: "Rejected an alarm that can't be routed",
-		Body:  reason.Error() + "\n\n" + rejectExcerpt(in.Body),
+		Body:  shorten(strings.ToValidUTF8(reason.Error(), "\uFFFD"), maxRejectExcerpt) + "\n\n" + rejectExcerpt(in.Body),
 		Note:  "delivery " + in.DeliveryID + " · moved to the dead-letter queue",
 	}
 }
 
-// maxRejectExcerpt is how much of a rejected body a notice shows: enough to recognise it, too little
-// to carry anything whole.
+// maxRejectExcerpt is how much of a rejected body, and of the reason, a notice shows: enough to
+// recognise it, too little to carry anything whole.
 const maxRejectExcerpt = 200
 
 // rejectExcerpt is what a rejection notice shows of the body: nothing of one that looks like a

@@ -37,3 +37,14 @@ func TestRejectNoticeNeverEchoesATask(t *testing.T) {
 		})
 	}
 }
+
+// TestRejectNoticeCutsTheReason: a reason quoting the publisher at length (an SNS envelope's "Type"
+// of 30 KB) shows at most maxRejectExcerpt characters of it.
+func TestRejectNoticeCutsTheReason(t *testing.T) {
+	reason := errors.New("SNS envelope of type " + strings.Repeat("A", 30000))
+	m := rejectNotice(Inbound{DeliveryID: "d1", Body: []byte(`{"Type":1}`)}, reason)
+	got, _, _ := strings.Cut(m.Body, "\n\n")
+	if n := len([]rune(got)); n > maxRejectExcerpt || !strings.HasPrefix(got, "SNS envelope of type AAA") {
+		t.Errorf("the notice's reason is %d characters, want at most %d: %.80q", n, maxRejectExcerpt, got)
+	}
+}

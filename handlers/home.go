@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -61,6 +62,9 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 				}
 			} else {
 				zerolog.Ctx(ctx).Warn().Err(err).Str("repo", is.Repo).Int("issue", is.Number).Msg("app home: the issue's ticket isn't this user's: no buttons")
+				if errors.Is(err, ErrForgedTicket) {
+					e.Status = "Waiting for your answer, but its buttons no longer work (signed with a key dispatch no longer has): give your answer to your security team on the issue"
+				}
 			}
 		}
 		if len(v.Pending) < homeLimit {

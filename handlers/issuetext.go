@@ -147,8 +147,9 @@ func (r *Router) issueLabels(a *alerts.Alarm) []string {
 	return labels
 }
 
-// isTest reports whether the alarm is a /dispatch test alarm (its requestId signed by dispatch).
-func (r *Router) isTest(a *alerts.Alarm) bool { return isSample(r.cfg.TaskKeys, a.RequestID) }
+// isTest reports whether the alarm is a /dispatch test alarm: the very alarm SampleAlarm made, which
+// its requestId's signature covers whole.
+func (r *Router) isTest(a *alerts.Alarm) bool { return isSample(r.cfg.TaskKeys, a) }
 
 // digest is a short stable hash of its parts.
 func digest(parts ...string) string {

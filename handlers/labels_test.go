@@ -33,8 +33,10 @@ func TestAlarmLabelsCannotSetDispatchsState(t *testing.T) {
 	}
 }
 
-// The /dispatch test alarm is a test because dispatch signed its requestId: its issue is labelled
-// dispatch:test and a No never pages. The same requestId with a forged signature is a real alarm.
+// The /dispatch test alarm is a test because dispatch signed it, whole: its issue is labelled
+// dispatch:test and a No never pages. The same requestId with a forged signature is a real alarm, and
+// so is any other alarm carrying the signed requestId (the member reads it in the DM): a real alarm
+// under it, or the sample itself with a field changed.
 func TestOnlyASignedSampleIsATest(t *testing.T) {
 	sample := SampleAlarm("UALICE", time.Unix(1_700_000_000, 0), [][]byte{testKey})
 	var forged map[string]any
@@ -44,6 +46,10 @@ func TestOnlyASignedSampleIsATest(t *testing.T) {
 	id := forged["requestId"].(string)
 	forged["requestId"] = id[:strings.LastIndex(id, ".")+1] + strings.Repeat("A", 22)
 	forgedBody, _ := json.Marshal(forged)
+	// A publisher reuses the signed requestId on a real alarm to the same user.
+	reused := selfService(id, "Login from a new device", "details", []string{"UALICE"}, "")
+	// Or keeps the sample whole and adds a deadline of its own.
+	amended := []byte(strings.Replace(string(sample), `{`, `{"escalateAfter":"1m",`, 1))
 	for _, tc := range []struct {
 		name  string
 		body  []byte
@@ -52,6 +58,8 @@ func TestOnlyASignedSampleIsATest(t *testing.T) {
 	}{
 		{"signed by dispatch", sample, true, 0},
 		{"signature forged", forgedBody, false, 1},
+		{"its requestId on a real alarm", reused, false, 1},
+		{"the sample with a field added", amended, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, "UALICE")

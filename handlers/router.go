@@ -30,8 +30,9 @@ type Config struct {
 	RemindAfter       time.Duration
 	EscalateAfter     time.Duration
 	// TaskKeys sign the tickets on buttons and in the App Home (HMAC-SHA256): the first signs, every
-	// one verifies, so a key rotates without breaking the buttons already sent. Empty: a random key
-	// of this process only (buttons sent before a restart stop working).
+	// one verifies, so a key rotates without breaking the buttons already sent, for as long as the old
+	// one stays (a button lives as long as its prompt waits). Empty: a random key of this process
+	// only (buttons sent before a restart stop working).
 	TaskKeys [][]byte
 	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*", matched
 	// case-insensitively (GITHUB_ALLOWED_REPOS). Empty: OWNER/* of DefaultRepo.

@@ -69,8 +69,9 @@ func (t Ticket) Encode(keys [][]byte) string {
 }
 
 // DecodeTicket unpacks a button value after checking its signature against every key (the first
-// signs, all verify, so a key rotates without breaking the buttons already sent). It fails, wrapping
-// ErrForgedTicket, for anything Encode didn't make with one of keys.
+// signs, all verify, so a key rotates without breaking the buttons already sent, while the old key
+// stays configured). It fails, wrapping ErrForgedTicket, for anything Encode didn't make with one
+// of keys.
 func DecodeTicket(s string, keys [][]byte) (Ticket, error) {
 	payload, sig, ok := strings.Cut(s, ".")
 	if !ok || !verifyMAC(keys, payload, sig) {

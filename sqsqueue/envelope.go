@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -73,8 +75,9 @@ func Unwrap(body []byte, sqsMessageID string, keys TaskKeys, now time.Time) (Unw
 	}
 	var env snsEnvelope
 	if err := json.Unmarshal(probe["Type"], &env.Type); err != nil || env.Type != "Notification" {
-		// A "Type" that isn't a notification is not something SNS delivers to a queue.
-		return out, fmt.Errorf("SNS envelope of type %s, want Notification", string(probe["Type"]))
+		// A "Type" that isn't a notification is not something SNS delivers to a queue. The value is
+		// the publisher's: quoted and cut, as it ends up in logs and the fallback channel.
+		return out, fmt.Errorf("SNS envelope of type %s, want Notification", quoteCut(string(probe["Type"]), maxQuotedType))
 	}
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return out, fmt.Errorf("SNS envelope: %w", err)
@@ -90,6 +93,20 @@ func Unwrap(body []byte, sqsMessageID string, keys TaskKeys, now time.Time) (Unw
 		out.DeliveryID = env.MessageID
 	}
 	return out, nil
+}
+
+// maxQuotedType bounds how much of an envelope's "Type" value its error quotes: a real SNS type is a
+// word; anything longer is a publisher's text, which needs no more to be recognised.
+const maxQuotedType = 40
+
+// quoteCut quotes s (Go escapes: no newline, control character or quote of its own survives), cut to
+// its first n characters, the cut marked with an ellipsis.
+func quoteCut(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) > n {
+		return strconv.Quote(string([]rune(s)[:n])) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // TaskKeys are the keys of dispatch's own tasks (DISPATCH_TASK_KEYS): the first signs, every one

@@ -52,6 +52,21 @@ func TestUnwrap(t *testing.T) {
 	}
 }
 
+// TestEnvelopeErrorQuotesABoundedType: a publisher's "Type" reaches the error (and so the log and
+// the fallback channel) quoted and cut, however long it is or whatever it holds.
+func TestEnvelopeErrorQuotesABoundedType(t *testing.T) {
+	long := strings.Repeat("A", 30000)
+	for _, typ := range []string{`"` + long + `"`, `{"x":"` + long + `"}`, "{\n\"line\":\n\"*bold* <!here>" + long + "\"}"} {
+		_, err := Unwrap([]byte(`{"Type":`+typ+`}`), "sqs-1", TaskKeys{testKey("one")}, time.Now())
+		if err == nil {
+			t.Fatalf("Type %.30s…: no error", typ)
+		}
+		if msg := err.Error(); len(msg) > 200 || strings.ContainsAny(msg, "\n\r") || !strings.Contains(msg, "want Notification") {
+			t.Errorf("Type %.30s…: the error is %d bytes: %.300q", typ, len(msg), msg)
+		}
+	}
+}
+
 func testKey(name string) []byte { return []byte(strings.Repeat(name, MinTaskKeyLen/len(name)+1)) }
 
 // TestTaskKeysRotate: the first key signs, every key verifies, so a task sealed before a rotation
