@@ -126,7 +126,7 @@ func (r *Router) checkRepo(repo string) error {
 const (
 	keyHighPriority = "hp"       // a high-priority alarm with a requestId
 	keyHighTitle    = "hp-title" // a high-priority alarm without one: its service and title
-	keyEscalation   = "esc"      // a self-service alarm's escalation: its alarm and user
+	keyEscalation   = "esc"      // a self-service alarm's escalation: its issue (repository, number), alarm and user
 )
 
 // dedupKey is a PagerDuty dedup key: "dispatch:KIND:" and the SHA-256 of the length-prefixed fields.
