@@ -55,7 +55,7 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 		log.Warn().Err(err).Msg("refused a button whose ticket dispatch didn't sign: nothing written")
 		return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
 	}
-	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
+	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo && c.ActionID != ActionWrong) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
 		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
 	}
@@ -65,7 +65,14 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
 		return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
 	}
-	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL}
+	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL,
+		Wrong: c.ActionID == ActionWrong}
+	// Issue 19 hook: the reason modal opens first (its trigger_id lasts 3 s), and a Yes that needs
+	// a second factor waits for the Duo push before it counts.
+	r.askReason(ctx, c, task)
+	if task.Yes && r.needsMFA(t) {
+		return r.confirmWithDuo(ctx, task)
+	}
 	return r.record(ctx, task)
 }
 
@@ -173,7 +180,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 				return false, fmt.Errorf("label issue: %w", err)
 			}
 		}
-	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	} else if err := r.escalate(ctx, t, is, escalationWhy(task), task.Message, severityOf(task)); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -186,7 +193,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 // escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
 // for a No and for a missed deadline, so the two never make two incidents. The incident links the
 // issue and, when there is one, the DM.
-func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef, severity string) error {
 	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
 	if dm.TS != "" {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
@@ -201,7 +208,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
 		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
 		Source:    r.cfg.Source,
-		Severity:  "critical",
+		Severity:  severity,
 		Links:     links,
 	}); err != nil {
 		return fmt.Errorf("trigger pagerduty: %w", err)
@@ -275,14 +282,18 @@ func answerComment(task AnswerTask) string {
 	case !task.Yes:
 		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
 	}
+	what = answerWhat(task, what) // issue 19: Duo and "not about me"
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
-		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
+		answerLabel(task), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
 }
 
 func answeredText(task AnswerTask) string {
 	resp := task.Ticket.YesResponse
 	if !task.Yes {
 		resp = task.Ticket.NoResponse
+	}
+	if s := settledText(task); s != "" { // issue 19: Duo and "not about me"
+		return s
 	}
 	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
 }

@@ -34,6 +34,12 @@ type Ticket struct {
 	Test        bool   `json:"t,omitempty"` // a /dispatch test alarm: a No never pages
 	YesResponse string `json:"y,omitempty"`
 	NoResponse  string `json:"x,omitempty"`
+	// Issue 19: the alarm's "mfa" (MFAOn, MFAOff, "" for the default), its "reason", whether it
+	// has a "not about me" button, and its title for the Duo push (shortened).
+	MFA     string `json:"m,omitempty"`
+	Reason  string `json:"rs,omitempty"`
+	Wrong   bool   `json:"w,omitempty"`
+	Subject string `json:"sj,omitempty"`
 }
 
 // ErrForgedTicket is wrapped by DecodeTicket when a button value carries no valid signature: it was
