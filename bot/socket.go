@@ -165,7 +165,7 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 		channel = cb.Channel.ID
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
-		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo {
+		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo && a.ActionID != handlers.ActionWrong { // issue 19: "not about me"
 			continue
 		}
 		click := handlers.Click{
@@ -182,6 +182,8 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 			outcome := "yes"
 			if click.ActionID == handlers.ActionNo {
 				outcome = "no"
+			} else if click.ActionID == handlers.ActionWrong {
+				outcome = "wrong"
 			}
 			if err != nil {
 				outcome = "failed"

@@ -10,7 +10,6 @@ package fakeduo
 import (
 	"crypto/hmac"
 	"crypto/sha512"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -324,9 +323,4 @@ func writeFail(w http.ResponseWriter, f failure) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(f.status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"stat": "FAIL", "code": f.code, "message": f.message})
-}
-
-// basicAuthHeader is what a client sends, for tests that sign by hand.
-func basicAuthHeader(ikey, sig string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(ikey+":"+sig))
 }
