@@ -21,6 +21,8 @@ type Click struct {
 	Message  MessageRef
 	// ResponseURL answers the user who clicked (from the interaction payload).
 	ResponseURL string
+	// TriggerID opens the reason modal (issue 19): once, within 3 s of the click.
+	TriggerID string
 }
 
 // reply answers the user who clicked. A click on the App Home tab has nowhere to answer (no channel,
@@ -70,6 +72,9 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	// Issue 19 hook: the reason modal opens first (its trigger_id lasts 3 s), and a Yes that needs
 	// a second factor waits for the Duo push before it counts.
 	r.askReason(ctx, c, task)
+	if task.Wrong {
+		r.announceWrong(ctx, task)
+	}
 	if task.Yes && r.needsMFA(t) {
 		return r.confirmWithDuo(ctx, task)
 	}

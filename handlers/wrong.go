@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/dispatch-oss/dispatch/alerts"
@@ -90,4 +91,18 @@ func withAnswerOptions(t *Ticket, a *alerts.Alarm) {
 	}
 	t.Wrong = a.Actions.Wrong != ""
 	t.Subject = shorten(a.Summary(), 100)
+}
+
+// announceWrong tells the fallback channel that an alarm reached someone it isn't about, so the
+// people who route alarms can fix the routing.
+func (r *Router) announceWrong(ctx context.Context, task AnswerTask) {
+	if r.cfg.FallbackChannel == "" {
+		return
+	}
+	r.notices.add(ctx, Message{
+		Key:   "wrong/" + task.Ticket.Alarm + "/" + task.UserID,
+		Title: "An alarm reached the wrong person",
+		Body:  fmt.Sprintf("%s says alarm %s (%s) is not about them.", task.UserID, task.Ticket.Alarm, task.Ticket.Subject),
+		Note:  "paged as a warning; the issue records the answer",
+	})
 }

@@ -95,6 +95,9 @@ type Server struct {
 	ephemerals    map[string][]*storedMessage
 	homes         map[string]*homeView
 	lastTS        int64 // micros of the newest message ts
+	triggers      map[string]*trigger
+	modals        map[string]*modal
+	submissions   map[string]string // envelope id → view id of a view_submission
 	responseURLs  map[string]responseTarget
 	responsePosts []ResponseURLPost
 	usersPageSize int
