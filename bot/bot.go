@@ -392,7 +392,9 @@ func (b *Bot) Publish(ctx context.Context, body []byte) error {
 func (b *Bot) Answer(ctx context.Context, c handlers.Click) error { return b.router.Answer(ctx, c) }
 
 // Reason records the words of a submitted reason modal.
-func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error { return b.router.Reason(ctx, s) }
+func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error {
+	return b.router.Reason(ctx, s)
+}
 
 // HomeOpened publishes a user's App Home tab.
 func (b *Bot) HomeOpened(ctx context.Context, userID string) error {

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -56,23 +54,12 @@ const reasonContext = "dispatch reason v1\x00"
 func (r *Router) sealReason(rt reasonTicket) string {
 	b, _ := json.Marshal(rt)
 	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + reasonMAC(r.cfg.TaskKeys[0], payload)
-}
-
-func reasonMAC(key []byte, payload string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(reasonContext))
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return payload + "." + contextMAC(reasonContext, r.cfg.TaskKeys[0], payload)
 }
 
 func (r *Router) openReason(s string) (reasonTicket, error) {
 	payload, sig, ok := strings.Cut(s, ".")
-	verified := false
-	for _, k := range r.cfg.TaskKeys {
-		verified = verified || (ok && hmac.Equal([]byte(reasonMAC(k, payload)), []byte(sig)))
-	}
-	if !verified {
+	if !ok || !verifyContextMAC(reasonContext, r.cfg.TaskKeys, payload, sig) {
 		return reasonTicket{}, ErrForgedTicket
 	}
 	b, err := base64.RawURLEncoding.DecodeString(payload)

@@ -96,16 +96,25 @@ func DecodeTicket(s string, keys [][]byte) (Ticket, error) {
 	return t, nil
 }
 
-func ticketMAC(key []byte, payload string) string {
+func ticketMAC(key []byte, payload string) string { return contextMAC(ticketContext, key, payload) }
+
+// contextMAC signs payload for one use (context), so a signature made for one use never verifies
+// for another.
+func contextMAC(context string, key []byte, payload string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(ticketContext))
+	m.Write([]byte(context))
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func verifyMAC(keys [][]byte, payload, sig string) bool {
+	return verifyContextMAC(ticketContext, keys, payload, sig)
+}
+
+// verifyContextMAC checks sig against every key (the first signs, all verify: rotation).
+func verifyContextMAC(context string, keys [][]byte, payload, sig string) bool {
 	for _, k := range keys {
-		if hmac.Equal([]byte(ticketMAC(k, payload)), []byte(sig)) {
+		if hmac.Equal([]byte(contextMAC(context, k, payload)), []byte(sig)) {
 			return true
 		}
 	}
