@@ -32,6 +32,7 @@ var slackScopes = map[string][]string{
 	"Ack":                           nil, // Socket Mode envelope acks
 	"PostWebhookCustomHTTPContext":  nil, // response_url replies
 	"PublishViewContext":            nil, // views.publish (App Home)
+	"OpenViewContext":               nil, // views.open (the reason modal, issue 19)
 	"GetPermalinkContext":           nil, // chat.getPermalink
 	"PostMessageContext":            {"chat:write"},
 	"UpdateMessageContext":          {"chat:write"},

@@ -68,6 +68,7 @@ func (u User) Label() string {
 // Actions are the self-service button labels and the replies shown after an answer.
 type Actions struct {
 	Yes, No                 string
+	Wrong                   string // label of the "not about me" button; "" means no such button
 	YesResponse, NoResponse string
 }
 
@@ -102,7 +103,21 @@ type Alarm struct {
 	PagerDutyBody  string
 
 	RemindAfter, EscalateAfter time.Duration
+
+	// MFA is the message's "mfa": whether a Yes needs a Duo push; nil leaves it to DISPATCH_MFA.
+	MFA *bool
+	// Reason is which answers ask for the user's words in a modal: ReasonNo ("" too, the
+	// default), ReasonYes, ReasonBoth or ReasonNone.
+	Reason string
 }
+
+// The values of "reason".
+const (
+	ReasonNo   = "no"
+	ReasonYes  = "yes"
+	ReasonBoth = "both"
+	ReasonNone = "none"
+)
 
 // ID is the alarm's identity for logs and de-duplication: the message's requestId when it has one,
 // else "msg-" and the given delivery identity (an SNS or SQS message id), which stays the same when

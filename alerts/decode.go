@@ -194,6 +194,7 @@ func (r *reader) alarm(obj map[string]any) Alarm {
 	r.unknownKeys(act, "body.slack.actions", actionKeys)
 	a.Actions.Yes, _ = r.str(act, "yes", "body.slack.actions.yes")
 	a.Actions.No, _ = r.str(act, "no", "body.slack.actions.no")
+	a.Actions.Wrong, _ = r.str(act, "wrong", "body.slack.actions.wrong")
 	a.Actions.YesResponse, _ = r.str(act, "yes_response", "body.slack.actions.yes_response")
 	a.Actions.NoResponse, _ = r.str(act, "no_response", "body.slack.actions.no_response")
 	pd := r.object(body, "pagerduty", "body.pagerduty")
@@ -203,6 +204,19 @@ func (r *reader) alarm(obj map[string]any) Alarm {
 
 	a.RemindAfter = r.duration(obj, "remindAfter")
 	a.EscalateAfter = r.duration(obj, "escalateAfter")
+	if v, ok := obj["mfa"]; ok && v != nil {
+		if b, isBool := v.(bool); isBool {
+			a.MFA = &b
+		} else {
+			r.fail("mfa", "must be true or false, got %s", kind(v))
+		}
+	}
+	a.Reason, _ = r.str(obj, "reason", "reason")
+	switch a.Reason {
+	case "", ReasonNo, ReasonYes, ReasonBoth, ReasonNone:
+	default:
+		r.fail("reason", "must be one of no, yes, both, none")
+	}
 
 	r.lengths(&a)
 	if a.Type != "" {
@@ -339,6 +353,7 @@ func (r *reader) lengths(a *Alarm) {
 		{"body.slack.prompt", a.SlackPrompt, MaxPromptRunes},
 		{"body.slack.actions.yes", a.Actions.Yes, MaxShortRunes},
 		{"body.slack.actions.no", a.Actions.No, MaxShortRunes},
+		{"body.slack.actions.wrong", a.Actions.Wrong, MaxShortRunes},
 		{"body.slack.actions.yes_response", a.Actions.YesResponse, MaxPromptRunes},
 		{"body.slack.actions.no_response", a.Actions.NoResponse, MaxPromptRunes},
 	}

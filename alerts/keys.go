@@ -11,12 +11,12 @@ import (
 // says so: publishers may add their own), but Decode warns about each, with the nearest known key,
 // because a misspelt one ("remindafter", "promt") silently loses what the publisher meant.
 var (
-	alarmKeys     = []string{"type", "requestId", "githubRepo", "pagerDutyServiceId", "retrigger", "users", "body", "remindAfter", "escalateAfter"}
+	alarmKeys     = []string{"type", "requestId", "githubRepo", "pagerDutyServiceId", "retrigger", "users", "body", "remindAfter", "escalateAfter", "mfa", "reason"}
 	userKeys      = []string{"slackId", "slack", "email", "github"}
 	bodyKeys      = []string{"github", "slack", "pagerduty"}
 	githubKeys    = []string{"title", "body", "labels"}
 	slackKeys     = []string{"message", "prompt", "actions"}
-	actionKeys    = []string{"yes", "no", "yes_response", "no_response"}
+	actionKeys    = []string{"yes", "no", "wrong", "yes_response", "no_response"}
 	pagerdutyKeys = []string{"title", "body"}
 )
 

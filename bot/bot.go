@@ -153,6 +153,9 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
 		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
+	if err := b.useDuo(cfg); err != nil { // issue 19
+		return nil, err
+	}
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b, cfg.taskKeys()) // the router lists only dispatch's own issues
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.metrics.watch(b.queue.Depth, func() bool { return b.socket.Connected() && b.queueErr() == nil })
@@ -387,6 +390,11 @@ func (b *Bot) Publish(ctx context.Context, body []byte) error {
 
 // Answer, Command: the Interactions the socket feeds.
 func (b *Bot) Answer(ctx context.Context, c handlers.Click) error { return b.router.Answer(ctx, c) }
+
+// Reason records the words of a submitted reason modal.
+func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error {
+	return b.router.Reason(ctx, s)
+}
 
 // HomeOpened publishes a user's App Home tab.
 func (b *Bot) HomeOpened(ctx context.Context, userID string) error {

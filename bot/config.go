@@ -72,6 +72,8 @@ type Config struct {
 	// TaskKeys sign dispatch's own task messages on the queue (DISPATCH_TASK_KEYS, comma-separated,
 	// 32 bytes or more each): the first signs, every one verifies. Secrets.
 	TaskKeys []string
+	// Duo is the second factor a Yes may need (DUO_*, DISPATCH_MFA; issue 19).
+	Duo DuoConfig
 }
 
 // Defaults returns a Config with every default set.
@@ -204,6 +206,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if v := getenv("DISPATCH_TASK_KEYS"); v != "" {
 		c.TaskKeys = splitTaskKeys(v)
 	}
+	c.Duo = loadDuo(getenv, bad) // issue 19
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"
 	}

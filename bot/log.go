@@ -72,5 +72,6 @@ func (c Config) Secrets() []string {
 		s = append(s, k)
 	}
 	s = append(s, c.TaskKeys...)
+	s = append(s, c.Duo.SKey)
 	return s
 }

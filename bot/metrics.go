@@ -21,6 +21,8 @@ type Metrics struct {
 	Rejected    *prometheus.CounterVec // by reason
 	Failed      *prometheus.CounterVec // transient failures, by type
 	Answers     *prometheus.CounterVec // by answer: yes, no, refused, duplicate
+	MFA         *prometheus.CounterVec // Duo checks by result (issue 19)
+	Reasons     *prometheus.CounterVec // reason modals submitted: given, empty, failed (issue 19)
 	Escalations prometheus.Counter
 	APICalls    *prometheus.CounterVec // by service and outcome
 	Latency     prometheus.Histogram
@@ -57,6 +59,8 @@ func NewMetrics() *Metrics {
 		Rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_alarms_rejected_total", Help: "Messages that can't be routed, by reason."}, []string{"reason"}),
 		Failed:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_alarms_failed_total", Help: "Transient failures handling an alarm (it is retried), by type."}, []string{"type"}),
 		Answers:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_answers_total", Help: "Button clicks on self-service alarms, by outcome."}, []string{"answer"}),
+		Reasons:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_answer_reasons_total", Help: "Reason modals submitted with an answer, by whether words were given (given, empty, failed)."}, []string{"reason"}),
+		MFA:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_mfa_total", Help: "Duo checks of a Yes, by result (approved, reused, bypass, denied, timeout, unreachable, not_enrolled, no_push_device, refused)."}, []string{"result"}),
 		Escalations: prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_escalations_total", Help: "PagerDuty triggers."}),
 		APICalls:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_api_calls_total", Help: "HTTP calls to outside services, by service and outcome."}, []string{"service", "outcome"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dispatch_alarm_handling_seconds", Help: "Time from receiving an alarm to finishing its work.",
@@ -72,7 +76,7 @@ func NewMetrics() *Metrics {
 			Help: "Deferred tasks (answers, reminders, escalations, filings) dropped past their expiry, by kind."}, []string{"kind"}),
 	}
 	m.state = newStateCollector()
-	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects, m.TasksExpired,
+	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.MFA, m.Reasons, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects, m.TasksExpired,
 		m.ServiceUp, m.Waiting, m.Resent, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range m.collectors {
 		f(c)

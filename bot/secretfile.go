@@ -21,6 +21,7 @@ var secretNames = []string{
 	"PAGERDUTY_SERVICE_KEYS",
 	"PAGERDUTY_API_TOKEN",
 	"DISPATCH_TASK_KEYS",
+	"DUO_SKEY",
 }
 
 // SecretNames returns the settings that hold a secret, each of which also accepts NAME_FILE.

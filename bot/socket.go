@@ -22,6 +22,8 @@ type Interactions interface {
 	Answer(ctx context.Context, c handlers.Click) error
 	Command(ctx context.Context, c handlers.Command) handlers.Reply
 	HomeOpened(ctx context.Context, userID string) error
+	// Reason takes a submitted reason modal (issue 19).
+	Reason(ctx context.Context, s handlers.Submission) error
 }
 
 // ErrInvalidAppToken is returned when Slack refuses SLACK_APP_TOKEN.
@@ -156,6 +158,10 @@ func (s *socket) async(ctx context.Context, what string, fn func(context.Context
 }
 
 func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) {
+	if cb.Type == slack.InteractionTypeViewSubmission { // issue 19: the reason modal, acked already
+		s.submission(ctx, cb)
+		return
+	}
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
@@ -165,13 +171,13 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 		channel = cb.Channel.ID
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
-		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo {
+		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo && a.ActionID != handlers.ActionWrong { // issue 19: "not about me"
 			continue
 		}
 		click := handlers.Click{
 			UserID: cb.User.ID, ActionID: a.ActionID, Value: a.Value, Channel: channel,
 			Message:     handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
-			ResponseURL: cb.ResponseURL,
+			ResponseURL: cb.ResponseURL, TriggerID: cb.TriggerID,
 		}
 		if cb.Container.Type == "view" {
 			click.Message = handlers.MessageRef{}
@@ -182,6 +188,8 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 			outcome := "yes"
 			if click.ActionID == handlers.ActionNo {
 				outcome = "no"
+			} else if click.ActionID == handlers.ActionWrong {
+				outcome = "wrong"
 			}
 			if err != nil {
 				outcome = "failed"

@@ -22,6 +22,8 @@ type Click struct {
 	Message  MessageRef
 	// ResponseURL answers the user who clicked (from the interaction payload).
 	ResponseURL string
+	// TriggerID opens the reason modal (issue 19): once, within 3 s of the click.
+	TriggerID string
 }
 
 // unverifiedButtonText answers a click whose ticket no configured key verifies. Besides a forgery,
@@ -68,7 +70,7 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 		}
 		return r.reply(ctx, c.audience(), unverifiedButtonText)
 	}
-	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
+	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo && c.ActionID != ActionWrong) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
 		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
 	}
@@ -78,7 +80,17 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
 		return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
 	}
-	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL}
+	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL,
+		Wrong: c.ActionID == ActionWrong}
+	// Issue 19 hook: the reason modal opens first (its trigger_id lasts 3 s), and a Yes that needs
+	// a second factor waits for the Duo push before it counts.
+	r.askReason(ctx, c, task)
+	if task.Wrong {
+		r.announceWrong(ctx, task)
+	}
+	if task.Yes && r.needsMFA(t) {
+		return r.confirmWithDuo(ctx, task)
+	}
 	return r.record(ctx, task)
 }
 
@@ -179,7 +191,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		return true, nil
 	}
 	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	if err := r.escalate(ctx, t, is, escalationWhy(task), task.Message, severityOf(task)); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -193,10 +205,10 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 // for a No and for a missed deadline, so the two never make two incidents. The incident links the
 // issue and, when there is one, the DM. A /dispatch test alarm (t.Test) is only labelled: whatever
 // escalates it, a No or a deadline, nobody is paged.
-func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef, severity string) error {
 	if t.Test {
 		zerolog.Ctx(ctx).Info().Str("why", why).Msg("test alarm escalated: not paging")
-	} else if err := r.pageEscalation(ctx, t, is, why, dm); err != nil {
+	} else if err := r.pageEscalation(ctx, t, is, why, dm, severity); err != nil {
 		return err
 	}
 	if !is.HasLabel(LabelEscalated) {
@@ -208,7 +220,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, d
 }
 
 // pageEscalation triggers the escalation's incident.
-func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
+func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef, severity string) error {
 	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
 	if dm.TS != "" {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
@@ -223,7 +235,7 @@ func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why str
 		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
 		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
 		Source:    r.cfg.Source,
-		Severity:  "critical",
+		Severity:  severity,
 		Links:     links,
 	}); err != nil {
 		return fmt.Errorf("trigger pagerduty: %w", err)
@@ -298,14 +310,18 @@ func answerComment(task AnswerTask, issue int) string {
 	case !task.Yes:
 		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
 	}
+	what = answerWhat(task, issue, what) // issue 19: Duo and "not about me"
 	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
-		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
+		answerLabel(task), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
 }
 
 func answeredText(task AnswerTask) string {
 	resp := task.Ticket.YesResponse
 	if !task.Yes {
 		resp = task.Ticket.NoResponse
+	}
+	if s := settledText(task); s != "" { // issue 19: Duo and "not about me"
+		return s
 	}
 	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
 }

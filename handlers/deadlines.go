@@ -118,7 +118,7 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		log.Info().Msg("reminded")
 		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
 	}
-	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
+	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message, "critical"); err != nil {
 		return err // escalate never pages a test alarm
 	}
 	comment := fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t, is.Number), mark)

@@ -56,6 +56,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 	for _, rc := range rcs {
 		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Service: a.PagerDutyServiceID,
 			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: r.isTest(a)}
+		withAnswerOptions(&t, a) // issue 19
 		mk := marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}
 		if rc.SlackID != "" {
 			mk.Ticket = t.Encode(r.cfg.TaskKeys)
@@ -138,7 +139,7 @@ func (r *Router) filedTicket(t Ticket, is Issue) Ticket {
 // and the two buttons, both carrying the ticket.
 func (r *Router) promptMessage(a *alerts.Alarm, id string, rc recipient, t Ticket, link *Link) Message {
 	value := t.Encode(r.cfg.TaskKeys)
-	return Message{
+	m := Message{
 		Key:    id + "/" + rc.Key,
 		Body:   a.SlackMessage,
 		Link:   link,
@@ -149,6 +150,10 @@ func (r *Router) promptMessage(a *alerts.Alarm, id string, rc recipient, t Ticke
 		},
 		Note: "dispatch alarm " + id,
 	}
+	if a.Actions.Wrong != "" {
+		m.Buttons = append(m.Buttons, Button{ActionID: ActionWrong, Label: a.Actions.Wrong, Value: value})
+	}
+	return m
 }
 
 // hasMarker reports whether one of the issues is the one made for userKey.

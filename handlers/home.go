@@ -60,6 +60,12 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 					{ActionID: ActionYes, Label: DefaultYesShort, Value: value, Style: "primary"},
 					{ActionID: ActionNo, Label: DefaultNoShort, Value: value, Style: "danger"},
 				}
+				if t.Wrong {
+					e.Buttons = append(e.Buttons, Button{ActionID: ActionWrong, Label: DefaultWrongShort, Value: value})
+				}
+				if r.pushWaiting(userID) {
+					e.Status = "Waiting for your Duo push"
+				}
 			} else {
 				zerolog.Ctx(ctx).Warn().Err(err).Str("repo", is.Repo).Int("issue", is.Number).Msg("app home: the issue's ticket isn't this user's: no buttons")
 				if errors.Is(err, ErrForgedTicket) {

@@ -51,6 +51,7 @@ type Router struct {
 	locks   keyedMutex
 	notices *notices
 	home    homeCache
+	mfa     *secondFactor // issue 19: nil without Duo
 }
 
 // NewRouter wires the use cases to their services. tasks may be nil, in which case failed answers

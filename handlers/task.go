@@ -29,6 +29,10 @@ type AnswerTask struct {
 	// ResponseURL is kept only for the first try: Slack's response URLs expire after 30 minutes.
 	ResponseURL string `json:"-"`
 	Attempts    int    `json:"attempts"`
+	// MFA is the Duo check's outcome, when the Yes was checked (issue 19); Wrong marks a "not
+	// about me" answer (Yes is false).
+	MFA   *MFAOutcome `json:"mfa,omitempty"`
+	Wrong bool        `json:"wrong,omitempty"`
 }
 
 // TaskValidity is how long deferred work stays valid, counted from when it began (Task.Expiry): a day

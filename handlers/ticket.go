@@ -34,6 +34,12 @@ type Ticket struct {
 	Test        bool   `json:"t,omitempty"` // a /dispatch test alarm: a No never pages
 	YesResponse string `json:"y,omitempty"`
 	NoResponse  string `json:"x,omitempty"`
+	// Issue 19: the alarm's "mfa" (MFAOn, MFAOff, "" for the default), its "reason", whether it
+	// has a "not about me" button, and its title for the Duo push (shortened).
+	MFA     string `json:"m,omitempty"`
+	Reason  string `json:"rs,omitempty"`
+	Wrong   bool   `json:"w,omitempty"`
+	Subject string `json:"sj,omitempty"`
 }
 
 // ErrForgedTicket is wrapped by DecodeTicket when a button value carries no valid signature: it was
@@ -91,16 +97,25 @@ func DecodeTicket(s string, keys [][]byte) (Ticket, error) {
 	return t, nil
 }
 
-func ticketMAC(key []byte, payload string) string {
+func ticketMAC(key []byte, payload string) string { return contextMAC(ticketContext, key, payload) }
+
+// contextMAC signs payload for one use (context), so a signature made for one use never verifies
+// for another.
+func contextMAC(context string, key []byte, payload string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(ticketContext))
+	m.Write([]byte(context))
 	m.Write([]byte(payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func verifyMAC(keys [][]byte, payload, sig string) bool {
+	return verifyContextMAC(ticketContext, keys, payload, sig)
+}
+
+// verifyContextMAC checks sig against every key (the first signs, all verify: rotation).
+func verifyContextMAC(context string, keys [][]byte, payload, sig string) bool {
 	for _, k := range keys {
-		if hmac.Equal([]byte(ticketMAC(k, payload)), []byte(sig)) {
+		if hmac.Equal([]byte(contextMAC(context, k, payload)), []byte(sig)) {
 			return true
 		}
 	}

@@ -37,6 +37,7 @@ var Limits = map[string][]pace.Window{
 	"chat.getPermalink":     perMinute(Tier3),
 	"chat.postEphemeral":    perMinute(Tier4),
 	"views.publish":         perMinute(Tier4),
+	"views.open":            perMinute(Tier4),
 	"chat.postMessage":      perMinute(WorkspacePosts),
 }
 

@@ -131,6 +131,9 @@ func (s *Server) recordAck(id string, payload json.RawMessage, now time.Time) {
 	if e, ok := s.envelopes[id]; ok {
 		a.Latency = now.Sub(e.sentAt)
 		a.Attempt = e.attempt
+		if !e.acked {
+			s.applyViewAckLocked(id, payload)
+		}
 		e.acked = true
 	}
 	s.acks = append(s.acks, a)

@@ -105,12 +105,14 @@ func (s *Server) ClickHomeButton(userID, actionID, value string) (string, error)
 
 // blockActionsLocked builds the parts of a block_actions payload common to every container.
 func (s *Server) blockActionsLocked(u *User, b button, now time.Time) map[string]any {
+	tid := s.newTriggerIDLocked()
+	s.rememberTriggerLocked(tid, u.ID, now)
 	return map[string]any{
 		"type":                  "block_actions",
 		"user":                  map[string]any{"id": u.ID, "username": u.Name, "name": u.Name, "team_id": s.opts.TeamID},
 		"api_app_id":            s.opts.AppID,
 		"token":                 verificationToken,
-		"trigger_id":            s.newTriggerIDLocked(),
+		"trigger_id":            tid,
 		"team":                  map[string]any{"id": s.opts.TeamID, "domain": "fake"},
 		"enterprise":            nil,
 		"is_enterprise_install": false,

@@ -22,6 +22,7 @@ var defaultLimits = map[string]int{
 	"chat.postEphemeral":    100,
 	"views.publish":         100,
 	"views.open":            100,
+	"views.update":          100,
 	"chat.postMessage":      300,
 }
 

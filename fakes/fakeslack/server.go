@@ -94,6 +94,10 @@ type Server struct {
 	channels      map[string]*channel
 	ephemerals    map[string][]*storedMessage
 	homes         map[string]*homeView
+	lastTS        int64 // micros of the newest message ts
+	triggers      map[string]*trigger
+	modals        map[string]*modal
+	submissions   map[string]string // envelope id → view id of a view_submission
 	responseURLs  map[string]responseTarget
 	responsePosts []ResponseURLPost
 	usersPageSize int
@@ -247,10 +251,14 @@ func (s *Server) nextSeqLocked() int64 {
 	return s.seq
 }
 
-// newTSLocked returns a unique, increasing message timestamp in Slack's "seconds.micros" form.
+// newTSLocked returns a unique, increasing message timestamp in Slack's "seconds.micros" form. As
+// on Slack, it is the time the message was posted (dispatch reads a Duo approval's time from it),
+// nudged forward a microsecond when two posts share one.
 func (s *Server) newTSLocked() string {
-	micros := s.nextSeqLocked() * 100
-	return fmt.Sprintf("%d.%06d", 1700000000+micros/1e6, micros%1e6)
+	s.nextSeqLocked()
+	micros := max(time.Now().UnixMicro(), s.lastTS+1)
+	s.lastTS = micros
+	return fmt.Sprintf("%d.%06d", micros/1e6, micros%1e6)
 }
 
 // newTriggerIDLocked returns an id shaped like Slack's trigger ids ("123.456.hex").

@@ -178,6 +178,10 @@ func (s *Server) handler(method string) handler {
 		return s.chatGetPermalink
 	case "views.publish":
 		return s.viewsPublish
+	case "views.open":
+		return s.viewsOpen
+	case "views.update":
+		return s.viewsUpdate
 	}
 	return nil
 }
