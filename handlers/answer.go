@@ -135,7 +135,8 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	comment := answerComment(task)
+	who := r.person(ctx, task.UserID) // the ticket's user: Answer checked that they clicked
+	comment := answerComment(task, who)
 	if retrying {
 		// An earlier try may have got part of the way: finish the rest even if the issue changed
 		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
@@ -173,7 +174,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 				return false, fmt.Errorf("label issue: %w", err)
 			}
 		}
-	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	} else if err := r.escalate(ctx, t, is, who.String()+" answered No", task.Message); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -224,14 +225,15 @@ func escalationKey(t Ticket) string { return dedupKey(keyEscalation, t.Alarm, t.
 // announces those).
 func (r *Router) abandon(ctx context.Context, task AnswerTask, err error) error {
 	zerolog.Ctx(ctx).Error().Err(err).Int("attempts", task.Attempts).Msg("answer can't be recorded: giving up on it")
+	who := r.person(ctx, task.UserID) // the reason and the notice are read by people
 	if task.Attempts > 0 {
-		return retry.Permanent(fmt.Errorf("answer %s of %s to alarm %s abandoned: %w", answerWord(task.Yes), task.UserID, task.Ticket.Alarm, err))
+		return retry.Permanent(fmt.Errorf("answer %s of %s to alarm %s abandoned: %w", answerWord(task.Yes), who, task.Ticket.Alarm, err))
 	}
 	if r.cfg.FallbackChannel != "" {
 		r.notices.add(ctx, Message{
 			Key:   "abandoned/" + task.Ticket.Alarm + "/" + task.UserID,
 			Title: "An answer could not be recorded",
-			Body:  fmt.Sprintf("%s answered %s to alarm %s (%s#%d), but: %v", task.UserID, answerWord(task.Yes), task.Ticket.Alarm, task.Ticket.Repo, task.Ticket.Issue, err),
+			Body:  fmt.Sprintf("%s answered %s to alarm %s (%s#%d), but: %v", who, answerWord(task.Yes), task.Ticket.Alarm, task.Ticket.Repo, task.Ticket.Issue, err),
 			Note:  "nothing was written; see the log",
 		})
 	}
@@ -267,7 +269,7 @@ func answerWord(yes bool) string {
 	return "No"
 }
 
-func answerComment(task AnswerTask) string {
+func answerComment(task AnswerTask, who person) string {
 	what := "confirmed this was them; closing."
 	switch {
 	case !task.Yes && task.Ticket.Test:
@@ -275,8 +277,8 @@ func answerComment(task AnswerTask) string {
 	case !task.Yes:
 		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
 	}
-	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
-		answerWord(task.Yes), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
+	return fmt.Sprintf("**%s** — Slack user %s %s\nAnswered on Slack at %s.\n\n%s",
+		answerWord(task.Yes), who.Markdown(), what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
 }
 
 func answeredText(task AnswerTask) string {

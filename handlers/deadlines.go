@@ -111,17 +111,18 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		}
 	}
 	waited := d.After.Round(time.Second).String()
+	who := r.person(ctx, t.User)
 	if kind == TaskRemind {
 		if _, err := r.chat.Reply(ctx, d.Message, Message{Body: fmt.Sprintf("Reminder: this alarm has waited %s for your answer. Please use the buttons above.", waited)}); err != nil {
 			return fmt.Errorf("remind: %w", err)
 		}
 		log.Info().Msg("reminded")
-		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
+		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user %s: no answer after %s.\n\n%s", who.Markdown(), waited, mark))
 	}
-	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message); err != nil {
+	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", who, waited), d.Message); err != nil {
 		return err
 	}
-	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t), mark)); err != nil {
+	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Escalated**: no answer from Slack user %s after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", who.Markdown(), waited, escalationKey(t), mark)); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
 	if err := r.chat.Settle(ctx, d.Message, fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)); err != nil {
