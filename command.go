@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -112,13 +113,36 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs, r := c.newFlagSet()
 	inv := &invocation{cmd: c, commands: commands, fs: fs, stdin: stdin, stdout: stdout, stderr: stderr}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	if err := parseAnywhere(fs, args); errors.Is(err, flag.ErrHelp) {
 		c.printUsage(stdout)
 		return exitOK
 	} else if err != nil {
 		return inv.usageError(err.Error())
 	}
 	return r(inv)
+}
+
+// parseAnywhere parses flags wherever they are on the line, before or after the arguments
+// (`validate *.json --strict`), as most command-line tools do; Go's flag package alone stops at the
+// first argument. "--" ends the flags: what follows is arguments, even if it starts with "-".
+// Afterwards fs.Args() is the arguments, in order.
+func parseAnywhere(fs *flagSet, args []string) error {
+	var rest []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append(append([]string{"--"}, positional...), rest...))
 }
 
 func printGeneralUsage(w io.Writer, commands []*command) {

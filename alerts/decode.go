@@ -41,6 +41,9 @@ var (
 type Problem struct {
 	Field   string
 	Message string
+	// Line and Column (from 1, in characters) locate a JSON syntax error in the message; 0 for
+	// any other problem. Message says them too.
+	Line, Column int
 }
 
 func (p Problem) String() string {
@@ -95,7 +98,7 @@ func Decode(data []byte) (Alarm, []string, error) {
 		if errors.Is(err, io.EOF) {
 			return Alarm{}, nil, invalid("", "message is empty")
 		}
-		return Alarm{}, nil, invalid("", "message is not JSON: "+err.Error())
+		return Alarm{}, nil, notJSON(data, err)
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
@@ -121,6 +124,26 @@ func trailingWarning(dec *json.Decoder, rest []byte) string {
 		return fmt.Sprintf("a second JSON value (%s) follows the alarm and is ignored: publish one alarm per message", kind(second))
 	}
 	return fmt.Sprintf("ignored %d trailing characters after the JSON object", utf8.RuneCount(rest))
+}
+
+// notJSON reports a syntax error with where it is, as an editor counts: line and column from 1,
+// columns in characters. A message cut short is located at its end.
+func notJSON(data []byte, err error) error {
+	at := -1
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		at = int(se.Offset) - 1 // Offset counts the bytes read, the offending one included
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		at = len(data)
+	}
+	if at < 0 {
+		return invalid("", "message is not JSON: "+err.Error())
+	}
+	before := data[:min(at, len(data))]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	return &InvalidError{Problems: []Problem{{Message: fmt.Sprintf("message is not JSON: line %d, column %d: %v", line, col, err), Line: line, Column: col}}}
 }
 
 func invalid(field, msg string) error {

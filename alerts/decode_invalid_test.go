@@ -207,3 +207,31 @@ func TestInvalidErrorFormatting(t *testing.T) {
 		t.Errorf("Error() = %q, Reason() = %q\nwant %q, users", inv.Error(), inv.Reason(), want)
 	}
 }
+
+// TestSyntaxErrorsSayWhere: a message that isn't JSON is located by line and column, as an editor
+// counts them (from 1, columns in characters), so a long alarm can be fixed without guessing.
+func TestSyntaxErrorsSayWhere(t *testing.T) {
+	for _, tc := range []struct {
+		name, in     string
+		line, column int
+	}{
+		{"a stray character", "{\n  \"type\": \"high\",\n  \"body\": {x}\n}", 3, 12},
+		{"a missing comma, after accents", "{\"body\":{\"pagerduty\":{\"title\":\"café\"}}\n \"type\":\"high\"}", 2, 2},
+		{"single quotes", "{'type':'high'}", 1, 2},
+		{"cut short", "{\n\"type\":\"high\"", 2, 14},
+		{"not JSON at all", "type: high", 1, 2}, // "t" may start true: "y" is the error
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := alerts.Decode([]byte(tc.in))
+			var inv *alerts.InvalidError
+			if !errors.As(err, &inv) || len(inv.Problems) != 1 {
+				t.Fatalf("err = %v, want one problem", err)
+			}
+			p := inv.Problems[0]
+			where := fmt.Sprintf("line %d, column %d: ", tc.line, tc.column)
+			if p.Line != tc.line || p.Column != tc.column || !strings.Contains(p.String(), where) {
+				t.Errorf("problem %+v (%q), want %s", p, p.String(), where)
+			}
+		})
+	}
+}

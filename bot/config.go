@@ -229,17 +229,17 @@ var (
 // validate checks the settings that must hold before any connection is made. Messages never quote a
 // token's value.
 func (c *Config) validate() []string {
-	var p []string
+	p := c.shapeProblems()
 	switch {
 	case c.SlackBotToken == "":
 		p = append(p, "SLACK_BOT_TOKEN is required (the bot token, xoxb-…)")
-	case !strings.HasPrefix(c.SlackBotToken, "xoxb-"):
+	case !strings.HasPrefix(strings.Trim(c.SlackBotToken, `"'`), "xoxb-"): // quotes: shapeProblems says
 		p = append(p, "SLACK_BOT_TOKEN must be a bot token starting with xoxb- (is it the app token?)")
 	}
 	switch {
 	case c.SlackAppToken == "":
 		p = append(p, "SLACK_APP_TOKEN is required (an app-level token with connections:write, xapp-…)")
-	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
+	case !strings.HasPrefix(strings.Trim(c.SlackAppToken, `"'`), "xapp-"):
 		p = append(p, "SLACK_APP_TOKEN must be an app-level token starting with xapp- (is it the bot token?)")
 	}
 	if c.QueueURL == "" {
@@ -350,6 +350,9 @@ func parseServiceKeys(v string) (map[string]string, error) {
 			continue
 		}
 		keys[id] = key
+		if why := valueShape(key, nil, "routing key"); why != "" {
+			bad = append(bad, fmt.Sprintf("the routing key of entry %d (%s) %s", i+1, id, why))
+		}
 	}
 	if len(bad) > 0 {
 		return keys, fmt.Errorf("%s", strings.Join(bad, ", "))

@@ -150,3 +150,48 @@ func TestWithoutGitHubCredentialsTheErrorNamesEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvFileMistakesAreNamed: `docker run --env-file` keeps a comment after a value, and quotes
+// around it, as part of the value. Each secret is checked for such a shape at start-up, and the
+// problem names the setting without quoting the secret.
+func TestEnvFileMistakesAreNamed(t *testing.T) {
+	const secret = "Zm9vYmFyc2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
+	for _, tc := range []struct {
+		name, value, problem string
+	}{
+		{"DISPATCH_TASK_KEYS", secret + "   # openssl rand -base64 48; the same on every replica", "DISPATCH_TASK_KEYS: key 1 of 1 is followed by a comment"},
+		{"DISPATCH_TASK_KEYS", secret + "#old", "DISPATCH_TASK_KEYS: key 1 of 1 has a # at character 49"},
+		{"DISPATCH_TASK_KEYS", "hex0123456789abcdef0123456789abcdef," + secret + "!", "key 2 of 2 has a character at character 49 that no base64 or hex key has"},
+		{"DISPATCH_TASK_KEYS", `"` + secret + `"`, "DISPATCH_TASK_KEYS: key 1 of 1 is in quotes"},
+		{"SLACK_BOT_TOKEN", "xoxb-1234-" + secret + " # the bot token", "SLACK_BOT_TOKEN is followed by a comment"},
+		{"SLACK_BOT_TOKEN", `"xoxb-1234-` + secret + `"`, "SLACK_BOT_TOKEN is in quotes"},
+		{"SLACK_APP_TOKEN", "xapp-1-" + secret[:10] + "\u00a0" + secret[10:], "SLACK_APP_TOKEN has a space or a control character at character 18"},
+		{"SLACK_APP_TOKEN", "xapp-1-" + secret + ".", "SLACK_APP_TOKEN has a character at character 56 that no Slack token has"},
+		{"GITHUB_TOKEN", "ghp_" + secret + " # machine user", "GITHUB_TOKEN is followed by a comment"},
+		{"PAGERDUTY_ROUTING_KEY", secret + "\t#default", "PAGERDUTY_ROUTING_KEY is followed by a comment"},
+		{"PAGERDUTY_API_TOKEN", "u+" + secret + " x", "PAGERDUTY_API_TOKEN has a space or a control character at character 51"},
+		{"PAGERDUTY_SERVICE_KEYS", "PA=" + secret + " # security", "PAGERDUTY_SERVICE_KEYS: the routing key of entry 1 (PA) is followed by a comment"},
+	} {
+		t.Run(tc.name+"/"+tc.problem, func(t *testing.T) {
+			m := valid()
+			m[tc.name] = tc.value
+			_, err := LoadConfig(env(m))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], tc.problem) {
+				t.Errorf("problems %q, want one with %q", ce.Problems, tc.problem)
+			}
+			if strings.Contains(err.Error(), secret[:20]) {
+				t.Errorf("the error quotes the secret: %v", err)
+			}
+		})
+	}
+	// The forms openssl prints, and the test keys' shape, pass.
+	m := valid()
+	m["DISPATCH_TASK_KEYS"] = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA+/q83vEjRWeJCrze8SNFZ4kA==, 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	if _, err := LoadConfig(env(m)); err != nil {
+		t.Errorf("base64 and hex keys refused: %v", err)
+	}
+}

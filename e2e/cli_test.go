@@ -53,6 +53,22 @@ func TestValidateAndVersion(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "3 problem(s)") || !strings.Contains(errs, "users:") || !strings.Contains(errs, "body.github.title") || !strings.Contains(errs, "body.slack.message") {
 		t.Errorf("validate should list every problem: %d %s", code, errs)
 	}
+	// Every example at once, by a pattern the binary expands itself, the flag after it: one JSON
+	// line per file.
+	examples, _ := filepath.Glob("../docs/examples/*.json")
+	code, out, errs := e.RunCLI("", "validate", "../docs/examples/*.json", "--format", "json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || errs != "" || len(examples) < 5 || len(lines) != len(examples) || strings.Contains(out, `"valid":false`) {
+		t.Errorf("validate of %d examples: exit %d, %d lines:\n%s%s", len(examples), code, len(lines), out, errs)
+	}
+	// What the queue receives: the SNS notification, unwrapped as the bot does.
+	envelope := `{"Type":"Notification","MessageId":"m-1","TopicArn":"arn:aws:sns:us-east-1:1:t","Message":"{\"type\":\"high\",\"body\":{\"pagerduty\":{\"title\":\"p\"}}}"}`
+	if code, out, errs := e.RunCLI(envelope, "validate", "-"); code != 0 || !strings.Contains(out, "valid high-priority alarm (in an SNS envelope)") {
+		t.Errorf("validate of an SNS envelope: %d %s%s", code, out, errs)
+	}
+	if code, _, errs := e.RunCLI("{\n\"type\": high}", "validate", "-"); code != 1 || !strings.Contains(errs, "line 2, column 9") {
+		t.Errorf("a syntax error should say where: %d %s", code, errs)
+	}
 	if code, out, _ := e.RunCLI("", "version"); code != 0 || !strings.HasPrefix(out, "dispatch ") {
 		t.Errorf("version: %d %q", code, out)
 	}

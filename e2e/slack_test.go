@@ -87,6 +87,13 @@ func TestNoPagesOnceWithTheIssueLinkAndDoubleClickChangesNothing(t *testing.T) {
 	if is.State != "open" || !slices.Contains(is.Labels, "dispatch:escalated") || len(is.Comments) != 1 {
 		t.Errorf("issue state %s labels %v comments %d", is.State, is.Labels, len(is.Comments))
 	}
+	// On-call reads who answered by name, the ID beside it (Bob's display name is "bobby").
+	if !strings.HasPrefix(in.Summary, "bobby (U0BOB) answered No: new SSH key") {
+		t.Errorf("incident summary %q, want it to name Bob", in.Summary)
+	}
+	if len(is.Comments) == 1 && !strings.Contains(is.Comments[0].Body, "Slack user bobby (`U0BOB`)") {
+		t.Errorf("answer comment %q, want it to name Bob", is.Comments[0].Body)
+	}
 	if eph := e.Slack.Ephemerals("U0BOB"); !strings.Contains(eph[0].Text, "already answered") {
 		t.Errorf("second click told %q", eph[0].Text)
 	}

@@ -160,7 +160,8 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	comment := answerComment(task, n)
+	who := r.person(ctx, task.UserID) // the ticket's user: Answer checked that they clicked
+	comment := answerComment(task, n, who)
 	if retrying {
 		// An earlier try may have got part of the way: finish the rest even if the issue changed
 		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
@@ -191,7 +192,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err err
 		return true, nil
 	}
 	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if err := r.escalate(ctx, t, is, escalationWhy(task), task.Message, severityOf(task)); err != nil {
+	if err := r.escalate(ctx, t, is, escalationWhy(task, who), task.Message, severityOf(task)); err != nil {
 		return false, err
 	}
 	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
@@ -259,14 +260,15 @@ func escalationKey(t Ticket, issue int) string {
 // announces those).
 func (r *Router) abandon(ctx context.Context, task AnswerTask, err error) error {
 	zerolog.Ctx(ctx).Error().Err(err).Int("attempts", task.Attempts).Msg("answer can't be recorded: giving up on it")
+	who := r.person(ctx, task.UserID) // the reason and the notice are read by people
 	if task.Attempts > 0 {
-		return retry.Permanent(fmt.Errorf("answer %s of %s to alarm %s abandoned: %w", answerWord(task.Yes), task.UserID, task.Ticket.Alarm, err))
+		return retry.Permanent(fmt.Errorf("answer %s of %s to alarm %s abandoned: %w", answerWord(task.Yes), who, task.Ticket.Alarm, err))
 	}
 	if r.cfg.FallbackChannel != "" {
 		r.notices.add(ctx, Message{
 			Key:   "abandoned/" + task.Ticket.Alarm + "/" + task.UserID,
 			Title: "An answer could not be recorded",
-			Body:  fmt.Sprintf("%s answered %s to alarm %s (%s#%d), but: %v", task.UserID, answerWord(task.Yes), task.Ticket.Alarm, task.Ticket.Repo, task.Ticket.Issue, err),
+			Body:  fmt.Sprintf("%s answered %s to alarm %s (%s#%d), but: %v", who, answerWord(task.Yes), task.Ticket.Alarm, task.Ticket.Repo, task.Ticket.Issue, err),
 			Note:  "nothing was written; see the log",
 		})
 	}
@@ -302,7 +304,7 @@ func answerWord(yes bool) string {
 	return "No"
 }
 
-func answerComment(task AnswerTask, issue int) string {
+func answerComment(task AnswerTask, issue int, who person) string {
 	what := "confirmed this was them; closing."
 	switch {
 	case !task.Yes && task.Ticket.Test:
@@ -311,8 +313,8 @@ func answerComment(task AnswerTask, issue int) string {
 		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
 	}
 	what = answerWhat(task, issue, what) // issue 19: Duo and "not about me"
-	return fmt.Sprintf("**%s** — Slack user `%s` %s\nAnswered on Slack at %s.\n\n%s",
-		answerLabel(task), task.UserID, what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
+	return fmt.Sprintf("**%s** — Slack user %s %s\nAnswered on Slack at %s.\n\n%s",
+		answerLabel(task), who.Markdown(), what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
 }
 
 func answeredText(task AnswerTask) string {

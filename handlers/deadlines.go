@@ -111,20 +111,21 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		}
 	}
 	waited := d.After.Round(time.Second).String()
+	who := r.person(ctx, t.User)
 	if kind == TaskRemind {
 		if _, err := r.chat.Reply(ctx, d.Message, Message{Body: fmt.Sprintf("Reminder: this alarm has waited %s for your answer. Please use the buttons above.", waited)}); err != nil {
 			return fmt.Errorf("remind: %w", err)
 		}
 		log.Info().Msg("reminded")
-		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user `%s`: no answer after %s.\n\n%s", t.User, waited, mark))
+		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user %s: no answer after %s.\n\n%s", who.Markdown(), waited, mark))
 	}
-	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", t.User, waited), d.Message, "critical"); err != nil {
+	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", who, waited), d.Message, "critical"); err != nil {
 		return err // escalate never pages a test alarm
 	}
-	comment := fmt.Sprintf("**Escalated**: no answer from Slack user `%s` after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", t.User, waited, escalationKey(t, is.Number), mark)
+	comment := fmt.Sprintf("**Escalated**: no answer from Slack user %s after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", who.Markdown(), waited, escalationKey(t, is.Number), mark)
 	outcome := fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)
 	if t.Test {
-		comment = fmt.Sprintf("**Escalated (test)**: no answer from Slack user `%s` after %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", t.User, waited, mark)
+		comment = fmt.Sprintf("**Escalated (test)**: no answer from Slack user %s after %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", who.Markdown(), waited, mark)
 		outcome = fmt.Sprintf("No answer after %s: a real alarm would now have been escalated to PagerDuty. This is a `/dispatch test` alarm, so nobody was paged. The buttons no longer work.", waited)
 	}
 	if err := r.issues.Comment(ctx, t.Repo, is.Number, comment); err != nil {

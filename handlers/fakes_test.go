@@ -41,9 +41,10 @@ func (p *fakePager) Pages() []Page {
 // fakeChat is Slack: users by ID, DMs and posts recorded.
 type fakeChat struct {
 	mu       sync.Mutex
-	users    map[string]bool  // Slack IDs that exist
-	cannotDM map[string]error // users Slack refuses a DM to, and how
-	unfound  map[string]error // users Resolve can't find, and why (else: unknown)
+	users    map[string]bool   // Slack IDs that exist
+	names    map[string]string // the names their profiles show (Name); none: Name fails
+	cannotDM map[string]error  // users Slack refuses a DM to, and how
+	unfound  map[string]error  // users Resolve can't find, and why (else: unknown)
 	dms      map[string][]Message
 	posts    []Message
 	told     []string
@@ -63,7 +64,7 @@ type threadReply struct {
 }
 
 func newFakeChat(users ...string) *fakeChat {
-	c := &fakeChat{users: map[string]bool{}, cannotDM: map[string]error{}, unfound: map[string]error{}, dms: map[string][]Message{}}
+	c := &fakeChat{users: map[string]bool{}, names: map[string]string{}, cannotDM: map[string]error{}, unfound: map[string]error{}, dms: map[string][]Message{}}
 	for _, u := range users {
 		c.users[u] = true
 	}
@@ -80,6 +81,20 @@ func (c *fakeChat) Resolve(_ context.Context, u alerts.User) (string, error) {
 		return "", err
 	}
 	return "", fmt.Errorf("resolve %s: %w", u.Label(), ErrUnknownUser)
+}
+
+func (c *fakeChat) Name(ctx context.Context, userID string) (string, error) {
+	c.mu.Lock()
+	name, ok := c.names[userID]
+	c.mu.Unlock()
+	if ok && name == hangingName {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
+	if ok {
+		return name, nil
+	}
+	return "", fmt.Errorf("users.info %s: %w", userID, errors.New("service unavailable"))
 }
 
 func (c *fakeChat) ref(channel string) MessageRef {

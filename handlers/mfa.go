@@ -321,9 +321,9 @@ func mfaShortfall(task AnswerTask) string {
 }
 
 // mfaWhy is the page's reason for an answer that didn't pass the Duo check ("" when it isn't one).
-func mfaWhy(task AnswerTask) string {
+func mfaWhy(task AnswerTask, who person) string {
 	if s := mfaShortfall(task); s != "" {
-		return task.UserID + " answered Yes but " + s
+		return who.String() + " answered Yes but " + s
 	}
 	return ""
 }

@@ -137,6 +137,10 @@ type Chat interface {
 	// Resolve finds the Slack user ID for an alarm's user. It returns an error wrapping
 	// ErrUnknownUser when the user doesn't exist.
 	Resolve(ctx context.Context, u alerts.User) (string, error)
+	// Name returns the name a user's workspace shows for them: profile text the user wrote, for
+	// people to read (Router.person neutralises it), never for identity. An error means it can't be
+	// had now; the caller names the user by ID instead.
+	Name(ctx context.Context, userID string) (string, error)
 	// DM posts a direct message to a user.
 	DM(ctx context.Context, userID string, m Message) (MessageRef, error)
 	// Post posts to a channel.

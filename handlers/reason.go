@@ -154,14 +154,15 @@ func (r *Router) Reason(ctx context.Context, s Submission) error {
 		}
 	}
 	quoted := "> " + strings.ReplaceAll(inert(text), "\n", "\n> ")
-	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Reason** — Slack user `%s` (answered %s) wrote:\n\n%s\n\n%s", t.User, rt.Answer, quoted, mark)); err != nil {
+	who := r.person(ctx, t.User)
+	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Reason** — Slack user %s (answered %s) wrote:\n\n%s\n\n%s", who.Markdown(), rt.Answer, quoted, mark)); err != nil {
 		return fmt.Errorf("comment reason: %w", err)
 	}
 	if rt.Answer != "yes" && !t.Test {
 		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong"}
 		if err := r.pager.Trigger(ctx, Page{ServiceID: t.Service, DedupKey: escalationKey(t, is.Number),
-			Summary: shorten(fmt.Sprintf("%s: %s", escalationWhy(task), is.Title), 1024),
-			Details: fmt.Sprintf("%s wrote: %s\nIssue: %s", t.User, text, is.URL),
+			Summary: shorten(fmt.Sprintf("%s: %s", escalationWhy(task, who), is.Title), 1024),
+			Details: fmt.Sprintf("%s wrote: %s\nIssue: %s", who, text, is.URL),
 			Source:  r.cfg.Source, Severity: severityOf(task),
 			Links: []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}}); err != nil {
 			return fmt.Errorf("reason to pagerduty: %w", err)

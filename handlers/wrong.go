@@ -11,15 +11,15 @@ import (
 // a "wrong" label.
 const ActionWrong = "dispatch_wrong"
 
-// escalationWhy is the page's reason for an answer that escalates.
-func escalationWhy(task AnswerTask) string {
-	if why := mfaWhy(task); why != "" {
+// escalationWhy is the page's reason for an answer that escalates, naming who answered.
+func escalationWhy(task AnswerTask, who person) string {
+	if why := mfaWhy(task, who); why != "" {
 		return why
 	}
 	if task.Wrong {
-		return task.UserID + " says this alarm is not about them"
+		return who.String() + " says this alarm is not about them"
 	}
-	return task.UserID + " answered No"
+	return who.String() + " answered No"
 }
 
 // severityOf is the page's severity: a "not about me" is a misrouted alarm, not an attack in

@@ -13,15 +13,17 @@ import (
 // person is what the directory keeps of a Slack user: the fields identity needs, not the whole
 // slack.User (a profile with a dozen image URLs, several kilobytes). Four short strings, two flags
 // and a time: about 400 bytes a user with the index entries, so 50,000 users take about 18 MB
-// (measured in BenchmarkSlackDirectory50k; docs/PERFORMANCE.md).
+// (measured in BenchmarkSlackDirectory50k; docs/PERFORMANCE.md). shown, the name as people see
+// it, adds a string header, and its text only when it differs from the folded form.
 type person struct {
 	id, name, display, real string
+	shown                   string // the name people know the user by, as written (Name)
 	deleted, bot            bool
 	seen                    time.Time // when Slack last told us about this user
 }
 
 func personOf(u *slack.User) *person {
-	return &person{
+	p := &person{
 		id:      u.ID,
 		name:    strings.ToLower(strings.TrimSpace(u.Name)),
 		display: fold(u.Profile.DisplayName),
@@ -30,6 +32,14 @@ func personOf(u *slack.User) *person {
 		bot:     u.IsBot || u.ID == "USLACKBOT",
 		seen:    time.Now(),
 	}
+	// Slack shows the display name, else the real name; the username only when neither is set.
+	p.shown = strings.TrimSpace(firstNonEmpty(strings.TrimSpace(u.Profile.DisplayName), strings.TrimSpace(u.RealName), strings.TrimSpace(u.Profile.RealName), u.Name))
+	for _, same := range []string{p.display, p.real, p.name} {
+		if p.shown == same {
+			p.shown = same // share the text already kept
+		}
+	}
+	return p
 }
 
 // fold is the form names are compared in: trimmed and lower-cased.

@@ -98,6 +98,30 @@ func (c *Client) byID(ctx context.Context, id string) (string, error) {
 	return reachable(p, id)
 }
 
+// Name returns the name the workspace shows for a user (display name, else real name, else
+// username), as the user wrote it: profile text anyone may edit, for reading only, never for
+// identity. It answers from the directory when it has seen the user, however long ago (a name is a
+// courtesy, and need not be fresh), else asks users.info, paced like every other call, which also
+// fills the directory. An error means the name can't be had now.
+func (c *Client) Name(ctx context.Context, id string) (string, error) {
+	if !userIDPattern.MatchString(id) {
+		return "", fmt.Errorf("%q is not a Slack user ID", id)
+	}
+	c.dir.mu.Lock()
+	known := c.dir.cur.byID[id]
+	c.dir.mu.Unlock()
+	if known == nil {
+		p, err := c.lookUp(ctx, "users.info", func(ctx context.Context) (*slack.User, error) {
+			return c.api.GetUserInfoContext(ctx, id)
+		})
+		if err != nil {
+			return "", wrap("users.info", err)
+		}
+		known = p
+	}
+	return known.shown, nil
+}
+
 // lookUp asks Slack for one user and remembers what the directory keeps of them.
 func (c *Client) lookUp(ctx context.Context, method string, get func(context.Context) (*slack.User, error)) (*person, error) {
 	var user *slack.User

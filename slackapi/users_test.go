@@ -279,3 +279,33 @@ func TestResolvesInALoopStartNoMoreOpensAheadThanTheWindowHolds(t *testing.T) {
 		t.Errorf("%d opens started ahead under a window of one", started)
 	}
 }
+
+// TestNameIsTheShownNameAndCached: Name is what the workspace shows (display name, else real name,
+// else username), as written; a user seen once costs no more calls; an unknown or unreachable
+// user is an error, which the handlers turn into the ID.
+func TestNameIsTheShownNameAndCached(t *testing.T) {
+	srv := newFake(t)
+	srv.AddUsers(workspace...)
+	c := newClient(t, srv, Options{})
+	ctx := testCtx(t)
+	for _, tc := range []struct{ id, want string }{{"U01", "Alice"}, {"U08", "Dave Unique"}, {"U0B", "Gee"}} {
+		for range 3 {
+			if got, err := c.Name(ctx, tc.id); err != nil || got != tc.want {
+				t.Errorf("Name(%s) = %q, %v; want %q", tc.id, got, err, tc.want)
+			}
+		}
+	}
+	if n := srv.Calls("users.info"); n != 3 {
+		t.Errorf("users.info called %d times for 3 users asked 3 times each, want 3", n)
+	}
+	if _, err := c.Name(ctx, "U404"); err == nil {
+		t.Error("a user nobody has got a name")
+	}
+	srv.FailFor("users.info", time.Minute, 500)
+	if _, err := c.Name(ctx, "U02"); err == nil {
+		t.Error("Slack failing gave a name")
+	}
+	if got, err := c.Name(ctx, "U01"); err != nil || got != "Alice" {
+		t.Errorf("a cached name while Slack fails: %q, %v", got, err)
+	}
+}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,5 +75,23 @@ func TestExamplesAreServed(t *testing.T) {
 		if !json.Valid([]byte(ex[name])) {
 			t.Errorf("example %s missing or not JSON: %q", name, ex[name])
 		}
+	}
+}
+
+// TestATakenPortSaysToUseAddr: a second demo on the same port fails at once, before starting
+// anything, and says how to pick another address.
+func TestATakenPortSaysToUseAddr(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	d, err := Start(context.Background(), Options{Addr: taken.Addr().String(), Log: io.Discard, LogLevel: "warn"})
+	if err == nil {
+		_ = d.Close(context.Background())
+		t.Fatal("the demo started on a taken port")
+	}
+	if !strings.Contains(err.Error(), "is taken") || !strings.Contains(err.Error(), "-addr 127.0.0.1:0") {
+		t.Errorf("err = %v, want it to say the address is taken and suggest -addr", err)
 	}
 }

@@ -109,7 +109,7 @@ func TestDemoInABrowser(t *testing.T) {
 		t.Fatalf("the form holds %q, want the self-service example", alarm)
 	}
 	do(t, ctx, "publish it", chromedp.Click(chromedp.ID("send")),
-		chromedp.WaitVisible(`//p[@id="status" and contains(., "published to SNS")]`))
+		chromedp.WaitVisible(`//p[@id="status" and not(@class="error") and contains(., "Published to SNS as message")]`))
 
 	no := `//div[@id="person-U0ALICE"]//button[@data-action-id="dispatch_no"]`
 	do(t, ctx, "see Alice's DM with its buttons",
@@ -135,6 +135,58 @@ func TestDemoInABrowser(t *testing.T) {
 		t.Errorf("PagerDuty holds %+v, want one triggered incident on %s", in, exampleService)
 	}
 
+	// The issue reads as GitHub shows it: dispatch's **No** bold, the dedup key in code, the
+	// answerer named; no Markdown syntax left showing.
+	do(t, ctx, "see the answer comment rendered",
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[@class="comment"]/b[.="No"]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[@class="comment"]/code[starts-with(., "dispatch:esc:")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[@class="comment"][contains(., "Slack user alice (U0ALICE) said this was not them")]`),
+	)
+	if raw := get(t, ctx, "look for Markdown left raw", chromedp.Evaluate[bool](
+		`[...document.querySelectorAll(".issue, .msg")].some((e) => /\*\*|`+"`"+`|:warning:/.test(e.textContent))`)); raw {
+		t.Error("the page shows raw Markdown (** or backticks) or an emoji name")
+	}
+	// Links lead to the page's own cards, never to github.com or slack.com: the DM's link to the
+	// issue, and the incident's links to the issue and the DM.
+	do(t, ctx, "follow the DM's link to its issue",
+		chromedp.Click(`//div[@id="person-U0ALICE"]//a[starts-with(@href, "#issue-acme-security-alarms-")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue") and starts-with(@id, "issue-acme-security-alarms-")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"incident")]//a[starts-with(@href, "#msg-D")]`),
+	)
+	if n := get(t, ctx, "count links out of the demo", chromedp.Evaluate[int](
+		`[...document.querySelectorAll("a")].filter((a) => !a.getAttribute("href").startsWith("#")).length`)); n != 0 {
+		t.Errorf("%d links lead out of the demo", n)
+	}
+
+	// :emoji: names show as the emoji, as in Slack.
+	do(t, ctx, "publish the broadcast example",
+		chromedp.SetValue(chromedp.ID("example"), "broadcast.json"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("example").dispatchEvent(new Event("change")), undefined`),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(`//div[@id="person-U0ALICE"]//p[contains(., "⚠️ Heads up")]/b[.="it-helpdesk@examp1e.com"]`),
+	)
+
+	// Bad input: the status line says it was rejected, in the error style, why, and links the
+	// notice in the fallback panel.
+	do(t, ctx, "publish bad JSON",
+		chromedp.SetValue(chromedp.ID("alarm"), `{"type": "self-service",`),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(`//p[@id="status" and @class="error" and contains(., "Rejected by dispatch: invalid alarm: message is not JSON: line 1, column 25")]`),
+		chromedp.Click(`//p[@id="status"]/a[starts-with(@href, "#msg-C0FALLBACK-")]`),
+		chromedp.WaitVisible(`//div[@id="fallback"]/div[contains(@class,"msg") and starts-with(@id, "msg-C0FALLBACK-")]//p[contains(., "Rejected an alarm")]`),
+	)
+	if target := get(t, ctx, "read where the link went", chromedp.Evaluate[string](`document.querySelector(":target")?.textContent || ""`)); !strings.Contains(target, "message is not JSON") {
+		t.Errorf("the notice link leads to %q, want the rejection notice", target)
+	}
+
+	// At 800 px wide the page still fits: no sideways scrolling, every column inside the window.
+	do(t, ctx, "narrow the window", chromedp.EmulateViewport(800, 900))
+	if fits := get(t, ctx, "measure the columns", chromedp.Evaluate[bool](
+		`document.documentElement.scrollWidth <= innerWidth && [...document.querySelectorAll(".column")].every((c) => c.getBoundingClientRect().right <= innerWidth && c.getBoundingClientRect().width >= 300)`)); !fits {
+		t.Error("at 800 px the page scrolls sideways or squeezes a column under 300 px")
+	}
+	do(t, ctx, "restore the window", chromedp.EmulateViewport(1500, 1000))
+
 	if path := os.Getenv("DISPATCH_DEMO_SCREENSHOT"); path != "" {
 		png := get(t, ctx, "take the screenshot", chromedp.FullScreenshot(100))
 		if err := os.WriteFile(path, png, 0o644); err != nil {
@@ -143,15 +195,17 @@ func TestDemoInABrowser(t *testing.T) {
 	}
 
 	// Alarm text is untrusted: markup in it must reach the page as text, never as elements.
-	hostile := `{"type":"self-service","users":[{"slack":"bob"}],"body":{"github":{"title":"<img id=pwned src=x onerror=alert(1)> title"},"slack":{"message":"<b id=bold-pwned>hi</b> *real bold*","prompt":"<script id=script-pwned>alert(1)</script>"}}}`
+	hostile := `{"type":"self-service","users":[{"slack":"bob"}],"body":{"github":{"title":"<img id=pwned src=x onerror=alert(1)> title","body":"[click](javascript:alert(1)) **<img id=md-pwned src=x onerror=alert(1)>** <a id=a-pwned href=https://evil.example>x</a>"},"slack":{"message":"<b id=bold-pwned>hi</b> *real bold* <javascript:alert(1)|click> <https://evil.example|evil>","prompt":"<script id=script-pwned>alert(1)</script>"}}}`
 	do(t, ctx, "publish an alarm with markup in it",
 		chromedp.SetValue(chromedp.ID("alarm"), hostile),
 		chromedp.Click(chromedp.ID("send")),
 		chromedp.WaitVisible(`//div[@id="person-U0BOB"]//p[contains(., "alert(1)")]`),
 		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[contains(., "<img id=pwned")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue")]//div[@class="body"]/b[contains(., "<img id=md-pwned")]`),
+		chromedp.WaitVisible(`//div[@id="person-U0BOB"]//p/b[.="real bold"]`),
 	)
 	injected := get(t, ctx, "count injected elements",
-		chromedp.Evaluate[int](`document.querySelectorAll("#pwned, #bold-pwned, #script-pwned").length`))
+		chromedp.Evaluate[int](`document.querySelectorAll("#pwned, #bold-pwned, #script-pwned, #md-pwned, #a-pwned").length + [...document.querySelectorAll("a")].filter((a) => !a.getAttribute("href").startsWith("#")).length`))
 	if injected != 0 {
 		t.Errorf("%d elements from the alarm's markup were created", injected)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/dispatch-oss/dispatch/bot"
@@ -52,6 +53,11 @@ type Demo struct {
 // Start starts the services, dispatch and the page, and returns once dispatch is connected to
 // the fake Slack and the page listens. On an error, whatever was started is stopped again.
 func Start(ctx context.Context, opts Options) (d *Demo, err error) {
+	// The page's address first: a taken port fails at once, before anything else starts.
+	ln, err := listen(opts.Addr)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := stack.Start(ctx, "dispatch-demo", stack.Options{
 		Users: extraUsers,
 		Configure: func(c *bot.Config) {
@@ -60,9 +66,9 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start the fakes: %w", err)
+		return nil, errors.Join(fmt.Errorf("start the fakes: %w", err), ln.Close())
 	}
-	d = &Demo{svc: svc, served: make(chan error, 1)}
+	d = &Demo{svc: svc, served: make(chan error, 1), ln: ln}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Close(ctx))
@@ -86,12 +92,22 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		return d, err
 	}
 
-	if d.ln, err = net.Listen("tcp", opts.Addr); err != nil {
-		return d, fmt.Errorf("listen for the page: %w", err)
-	}
 	d.srv = &http.Server{Handler: d.handler(log), ReadHeaderTimeout: 10 * time.Second}
 	go func() { d.served <- d.srv.Serve(d.ln) }()
 	return d, nil
+}
+
+// listen opens the page's address. A taken port says how to pick another: a second demo, or
+// anything else on 8642, is the usual cause.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen for the page: %s is taken (another dispatch-demo?): stop that one, or pick a free address with -addr, e.g. -addr 127.0.0.1:0 for any free port: %w", addr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen for the page on %s (set another with -addr): %w", addr, err)
+	}
+	return ln, nil
 }
 
 // URL is the page's address.
@@ -106,6 +122,8 @@ func (d *Demo) Close(ctx context.Context) error {
 	var errs []error
 	if d.srv != nil {
 		errs = append(errs, d.srv.Shutdown(ctx))
+	} else if d.ln != nil {
+		errs = append(errs, d.ln.Close()) // never served: Shutdown would not close it
 	}
 	if d.replica != nil {
 		errs = append(errs, d.replica.Shutdown(30*time.Second))
