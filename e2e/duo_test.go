@@ -104,7 +104,7 @@ func TestDuoPushOutcomesThroughTheBinary(t *testing.T) {
 		summaries = append(summaries, ev.Summary)
 	}
 	all := strings.Join(summaries, "\n")
-	for _, want := range []string{"U0BOB answered Yes but the Duo push was denied", "U0CAROL answered Yes but they are not enrolled in Duo"} {
+	for _, want := range []string{"(U0BOB) answered Yes but the Duo push was denied", "(U0CAROL) answered Yes but they are not enrolled in Duo"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no page says %q: %s", want, all)
 		}

@@ -80,7 +80,7 @@ func TestNotAboutMeRecordsAnnouncesAndPagesAsAWarning(t *testing.T) {
 	e.Click("U0BOB", m, handlers.ActionWrong)
 	e.Eventually("a page", wait, func() bool { return len(e.PD.Events()) == 1 })
 	ev := e.PD.Events()[0]
-	if ev.Severity != "warning" || !strings.Contains(ev.Summary, "U0BOB says this alarm is not about them") {
+	if ev.Severity != "warning" || !strings.Contains(ev.Summary, "bobby (U0BOB) says this alarm is not about them") {
 		t.Errorf("page %q severity %s", ev.Summary, ev.Severity)
 	}
 	n := issueNumber(t, e, "wrong alarm")
