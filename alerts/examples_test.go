@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,7 +114,7 @@ func TestExampleFields(t *testing.T) {
 		{"self-service.json", alerts.Alarm{
 			Type: alerts.SelfService, RequestID: "guardduty-7f3a2c91", GitHubRepo: "security-alarms",
 			PagerDutyServiceID: "PSEC042", Retrigger: true,
-			Users:        []alerts.User{{Slack: "alice", GitHub: "alice-w"}}, // "@alice" loses its "@"
+			Users:        []alerts.User{{Slack: "alice@example.com", GitHub: "alice-w"}}, // an email, as the README advises
 			GitHubTitle:  "Console sign-in without MFA for alice in prod-main",
 			GitHubBody:   "AWS CloudTrail recorded a console sign-in for `alice` in account 123456789012 (prod-main) at 2026-11-27T09:14:03Z from 203.0.113.45 without MFA.\n\nSource: GuardDuty finding 7f3a2c91.",
 			GitHubLabels: []string{"aws", "mfa", "prod"},
@@ -144,6 +145,24 @@ func TestExampleFields(t *testing.T) {
 				t.Errorf("decoded\n got %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSelfServiceExamplesNameUsersByIDOrEmail: the README tells publishers to name a self-service
+// alarm's users by Slack ID or email (a display name can be copied by anyone); the examples people
+// copy do so. The seed-* files are the original project's fixtures, kept as they were.
+func TestSelfServiceExamplesNameUsersByIDOrEmail(t *testing.T) {
+	id := regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	for name, data := range exampleFiles(t) {
+		a, _ := mustDecode(t, data)
+		if a.Type != alerts.SelfService || strings.HasPrefix(name, "seed-") {
+			continue
+		}
+		for _, u := range a.Users {
+			if u.SlackID == "" && u.Email == "" && !strings.Contains(u.Slack, "@") && !id.MatchString(u.Slack) {
+				t.Errorf("%s names %q by handle: use a Slack ID or an email, as the README advises", name, u.Slack)
+			}
+		}
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 // instruction is one Dockerfile instruction, continuation lines joined.
 type instruction struct{ cmd, args string }
 
-func dockerfile(t *testing.T) []instruction {
+func dockerfile(t *testing.T, path string) []instruction {
 	t.Helper()
-	src, err := os.ReadFile("../Dockerfile")
+	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func dockerfile(t *testing.T) []instruction {
 var pinned = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$`)
 
 func TestDockerfile(t *testing.T) {
-	ins := dockerfile(t)
+	ins := dockerfile(t, "../Dockerfile")
 	globals := map[string]string{}
 	stage := -1
 	stageArgs := map[int]map[string]bool{}

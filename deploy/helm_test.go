@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -49,6 +50,7 @@ type rendered struct {
 	serviceAccount *corev1.ServiceAccount
 	pdb            *policyv1.PodDisruptionBudget
 	serviceMonitor *monitoringv1.ServiceMonitor
+	prometheusRule *monitoringv1.PrometheusRule
 	raw            string
 }
 
@@ -86,6 +88,9 @@ func render(t *testing.T, args ...string) rendered {
 		case "monitoring.coreos.com/v1 ServiceMonitor":
 			r.serviceMonitor = &monitoringv1.ServiceMonitor{}
 			obj = r.serviceMonitor
+		case "monitoring.coreos.com/v1 PrometheusRule":
+			r.prometheusRule = &monitoringv1.PrometheusRule{}
+			obj = r.prometheusRule
 		default:
 			t.Fatalf("unexpected manifest %s %s", tm.APIVersion, tm.Kind)
 		}
@@ -346,5 +351,43 @@ func TestREADMEDocumentsEverySecretFile(t *testing.T) {
 		if !strings.Contains(string(readme), "`"+name+"_FILE`") {
 			t.Errorf("README.md does not document %s_FILE", name)
 		}
+	}
+}
+
+// The chart's PrometheusRule is off by default (it needs the Prometheus Operator's CRDs) and, when
+// on, holds exactly the rules of deploy/prometheus/dispatch-rules.yaml, the file promtool tests.
+func TestHelmChartPrometheusRule(t *testing.T) {
+	if r := render(t, "-f", testValues, "-f", haValues); r.prometheusRule != nil {
+		t.Error("a PrometheusRule is rendered by default")
+	}
+	r := render(t, "-f", testValues, "--set", "prometheusRule.enabled=true", "--set", "prometheusRule.labels.release=prometheus")
+	pr := r.prometheusRule
+	if pr == nil {
+		t.Fatal("prometheusRule.enabled=true rendered no PrometheusRule")
+	}
+	src, err := os.ReadFile("prometheus/dispatch-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want monitoringv1.PrometheusRuleSpec
+	if err := yaml.UnmarshalStrict(src, &want); err != nil {
+		t.Fatalf("prometheus/dispatch-rules.yaml: %v", err)
+	}
+	if len(want.Groups) == 0 || len(want.Groups[0].Rules) == 0 {
+		t.Fatalf("read no rules from prometheus/dispatch-rules.yaml: %+v", want)
+	}
+	if !reflect.DeepEqual(pr.Spec, want) {
+		t.Errorf("the PrometheusRule's rules differ from prometheus/dispatch-rules.yaml:\n got %+v\nwant %+v", pr.Spec, want)
+	}
+	if pr.Labels["release"] != "prometheus" || pr.Labels["app.kubernetes.io/name"] != "dispatch" {
+		t.Errorf("labels %v: want the chart's and prometheusRule.labels", pr.Labels)
+	}
+	// Helm reads only files inside the chart: its copy must be the tested file, byte for byte.
+	chartCopy, err := os.ReadFile(filepath.Join(chart, "files", "dispatch-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(chartCopy, src) {
+		t.Errorf("%s/files/dispatch-rules.yaml differs from prometheus/dispatch-rules.yaml: cp deploy/prometheus/dispatch-rules.yaml deploy/helm/dispatch/files/", chart)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,12 +48,17 @@ func handWritten() []string {
 	}
 }
 
-// generated mutates the examples: truncations, byte flips, swapped types, deterministically.
+// timers are an example's remindAfter and escalateAfter: a valid alarm keeping one leaves its
+// reminder on the queue as a task delayed for minutes, which the corpus test's drain would wait for.
+var timers = regexp.MustCompile(`,\s*"(remindAfter|escalateAfter)":\s*"[^"]*"`)
+
+// generated mutates the examples (less their timers): truncations, byte flips, swapped types,
+// deterministically.
 func generated(t *testing.T, n int) []string {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var seeds []string
 	for _, name := range []string{"self-service.json", "broadcast.json", "high-priority.json", "low-priority.json", "nag.json"} {
-		seeds = append(seeds, stack.Example(t, name))
+		seeds = append(seeds, timers.ReplaceAllString(stack.Example(t, name), ""))
 	}
 	swaps := []string{`null`, `true`, `42`, `[]`, `{}`, `"x"`, `[1,2]`, `-1e999`}
 	var out []string

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lints what deploy/ ships, with the tools the ops world uses (called by .ci/run):
-#   helm lint       the chart, with the default and the HA values (Helm pinned in scripts/helm)
+#   helm lint       the chart, with the default and the HA values and the PrometheusRule (Helm pinned
+#                   in scripts/helm)
 #   promtool        the alert rules: `check rules`, and their unit tests with `test rules`
 #   cfn-lint        the CloudFormation template, when installed (pip install cfn-lint)
 # promtool comes from Debian's prometheus package when it isn't on PATH: the package is only
@@ -26,7 +27,8 @@ fi
 
 values=deploy/helm/dispatch/ci/test-values.yaml
 bash scripts/helm lint --strict deploy/helm/dispatch -f "$values"
-bash scripts/helm lint --strict deploy/helm/dispatch -f "$values" -f deploy/helm/dispatch/values-ha.yaml
+bash scripts/helm lint --strict deploy/helm/dispatch -f "$values" -f deploy/helm/dispatch/values-ha.yaml \
+  --set prometheusRule.enabled=true
 
 if command -v cfn-lint >/dev/null; then
   cfn-lint --version
