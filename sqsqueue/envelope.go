@@ -77,7 +77,11 @@ func Unwrap(body []byte, sqsMessageID string, keys TaskKeys, now time.Time) (Unw
 	if err := json.Unmarshal(probe["Type"], &env.Type); err != nil || env.Type != "Notification" {
 		// A "Type" that isn't a notification is not something SNS delivers to a queue. The value is
 		// the publisher's: quoted and cut, as it ends up in logs and the fallback channel.
-		return out, fmt.Errorf("SNS envelope of type %s, want Notification", quoteCut(string(probe["Type"]), maxQuotedType))
+		typ := string(probe["Type"]) // not a JSON string: its raw text
+		if err == nil {
+			typ = env.Type
+		}
+		return out, fmt.Errorf("SNS envelope of type %s, want Notification", quoteCut(typ, maxQuotedType))
 	}
 	if err := json.Unmarshal(trimmed, &env); err != nil {
 		return out, fmt.Errorf("SNS envelope: %w", err)
