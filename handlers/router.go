@@ -46,6 +46,7 @@ type Router struct {
 	chat   Chat
 	tasks  Tasks
 	now    func() time.Time
+	states IncidentStates // confirms PagerDuty changes (SetIncidentStates); nil: none
 
 	locks   keyedMutex
 	notices *notices

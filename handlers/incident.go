@@ -1,0 +1,378 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// What happened to a PagerDuty incident (IncidentChange.Kind).
+const (
+	IncidentTriggered    = "triggered" // opened, or opened again after a resolve
+	IncidentAcknowledged = "acknowledged"
+	IncidentResolved     = "resolved"
+	IncidentReassigned   = "reassigned"
+	IncidentEscalated    = "escalated"
+)
+
+// IncidentChange is one change of a PagerDuty incident, read from the events queue (EventBridge) or
+// found by polling the REST API. It is input: nothing in it is trusted beyond what it names.
+type IncidentChange struct {
+	// ID is the change's own id (the log entry's, or the webhook event's): what makes it once.
+	ID       string
+	Incident string    // the incident's id, "PXXXXXX"
+	Key      string    // its incident_key: the dedup key dispatch paged with
+	Kind     string    // one of the Incident* kinds
+	By       string    // who did it (the agent's name), "" when PagerDuty itself did
+	To       string    // a reassignment's or escalation's new assignee
+	Note     string    // a resolution's note
+	At       time.Time // when it happened in PagerDuty: orders changes delivered out of order
+	URL      string    // the incident's page
+}
+
+// IncidentOutcome says what IncidentChanged did with a change, for logs and metrics.
+type IncidentOutcome string
+
+// The outcomes of IncidentChanged.
+const (
+	IncidentApplied     IncidentOutcome = "applied"     // written to the issue and the DM
+	IncidentDuplicate   IncidentOutcome = "duplicate"   // seen before (a redelivery, a replay, another replica)
+	IncidentStale       IncidentOutcome = "stale"       // older than a change already recorded
+	IncidentForeign     IncidentOutcome = "foreign"     // not an incident dispatch raised
+	IncidentNoIssue     IncidentOutcome = "no_issue"    // dispatch's, but a high-priority alarm's: no issue to follow
+	IncidentUnconfirmed IncidentOutcome = "unconfirmed" // the REST API does not show the incident in that state
+	IncidentIgnored     IncidentOutcome = "ignored"     // nothing to do (the opening trigger dispatch made itself)
+)
+
+// IncidentStatus is an incident's state as PagerDuty's REST API reports it.
+type IncidentStatus struct {
+	Found  bool
+	Status string // triggered, acknowledged or resolved
+}
+
+// IncidentStates reads incidents from PagerDuty's REST API (PAGERDUTY_API_TOKEN): IncidentChanged asks
+// it before acting, so that a forged or stale event closes nothing.
+type IncidentStates interface {
+	// Status returns the newest incident whose incident_key is key.
+	Status(ctx context.Context, key string) (IncidentStatus, error)
+}
+
+// IncidentIssues is what following incidents needs of GitHub beyond Issues; githubapi implements it
+// from its index of dispatch's issues.
+type IncidentIssues interface {
+	// Escalated lists dispatch's issues that carry LabelEscalated, open and closed (their Body may
+	// hold only dispatch's marker).
+	Escalated(ctx context.Context) ([]Issue, error)
+	// Reopen opens a closed issue again.
+	Reopen(ctx context.Context, repo string, number int) error
+}
+
+// SetIncidentStates makes IncidentChanged confirm each change with the REST API before writing.
+func (r *Router) SetIncidentStates(s IncidentStates) { r.states = s }
+
+// IncidentKey is the dedup key dispatch paged with for an issue's escalation: the one function that
+// ties an incident to its issue, read from the marker dispatch wrote on its own issue.
+func IncidentKey(is Issue) (string, bool) {
+	mk, ok := findMarker(is.Body)
+	if !ok || mk.Slack == "" {
+		return "", false
+	}
+	return escalationKey(Ticket{Alarm: mk.Alarm, User: mk.Slack, Key: mk.User, Repo: is.Repo, Issue: is.Number}), true
+}
+
+// incidentIssue finds the dispatch issue whose escalation paged with key, among dispatch's own
+// escalated issues.
+func (r *Router) incidentIssue(ctx context.Context, key string) (Issue, bool, error) {
+	ii, ok := r.issues.(IncidentIssues)
+	if !ok {
+		return Issue{}, false, nil
+	}
+	list, err := ii.Escalated(ctx)
+	if err != nil {
+		return Issue{}, false, fmt.Errorf("list escalated issues: %w", err)
+	}
+	list, err = r.ownIssues(ctx, list)
+	if err != nil {
+		return Issue{}, false, err
+	}
+	for _, is := range list {
+		if k, ok := IncidentKey(is); ok && k == key && is.HasLabel(LabelDispatch) {
+			return is, true, nil
+		}
+	}
+	return Issue{}, false, nil
+}
+
+// OpenEscalations lists the dedup keys of dispatch's escalated issues still open: the incidents
+// polling follows.
+func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
+	ii, ok := r.issues.(IncidentIssues)
+	if !ok {
+		return nil, nil
+	}
+	list, err := ii.Escalated(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list escalated issues: %w", err)
+	}
+	list, err = r.ownIssues(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, is := range list {
+		if k, ok := IncidentKey(is); ok && is.Open {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// incidentMarker records a change on the issue: its id makes it once, its status and time order
+// later changes against it.
+type incidentMarker struct {
+	Change, Status string
+	At             time.Time
+}
+
+var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) status=(\S*) at=(\S+) -->`)
+
+func (m incidentMarker) String() string {
+	return "<!-- dispatch pagerduty change=" + url.QueryEscape(m.Change) + " status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " -->"
+}
+
+// recordedChanges reads the incident markers of dispatch's own comments, oldest first.
+func recordedChanges(comments []string) []incidentMarker {
+	var out []incidentMarker
+	for _, c := range comments {
+		for _, m := range incidentMarkerPattern.FindAllStringSubmatch(c, -1) {
+			id, err := url.QueryUnescape(m[1])
+			at, terr := time.Parse(time.RFC3339Nano, m[3])
+			if err == nil && terr == nil {
+				out = append(out, incidentMarker{Change: id, Status: m[2], At: at})
+			}
+		}
+	}
+	return out
+}
+
+// statusOf is the incident status a change leaves behind, "" for one that leaves it as it was.
+func statusOf(kind string) string {
+	switch kind {
+	case IncidentTriggered, IncidentAcknowledged, IncidentResolved:
+		return kind
+	}
+	return ""
+}
+
+// IncidentChanged carries a change of a PagerDuty incident to the audit trail and the DM, once: a
+// comment on the alarm's issue (closing it on resolve, reopening it on a trigger after a resolve),
+// then the DM's live state. Only incidents dispatch raised are followed, found by the dedup key
+// dispatch wrote on its own issue; a change seen before, or older than one already recorded, is
+// dropped. With IncidentStates set, a change that would close or reopen the issue is first
+// confirmed with the REST API. A nil error means the change is done with; an error is transient
+// (the message comes round again) unless retry.IsPermanent.
+func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (IncidentOutcome, error) {
+	log := zerolog.Ctx(ctx).With().Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Logger()
+	ctx = log.WithContext(ctx)
+	if ch.ID == "" || ch.Key == "" || ch.At.IsZero() {
+		return "", retry.Permanent(errors.New("incident change without an id, an incident key or a time"))
+	}
+	if !strings.HasPrefix(ch.Key, "dispatch:") {
+		return IncidentForeign, nil
+	}
+	is, found, err := r.incidentIssue(ctx, ch.Key)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		if strings.HasPrefix(ch.Key, "dispatch:"+keyHighPriority+":") || strings.HasPrefix(ch.Key, "dispatch:"+keyHighTitle+":") {
+			return IncidentNoIssue, nil
+		}
+		return IncidentForeign, nil
+	}
+	mk, _ := findMarker(is.Body)
+	log = log.With().Str("alarm_id", mk.Alarm).Str("user", mk.Slack).Int("issue", is.Number).Logger()
+	ctx = log.WithContext(ctx)
+	unlock := r.locks.Lock(answerLock(Ticket{Alarm: mk.Alarm, User: mk.Slack}))
+	defer unlock()
+
+	comments, err := r.ownComments(ctx, is.Repo, is.Number)
+	if err != nil {
+		return "", err
+	}
+	recorded := recordedChanges(comments)
+	var last incidentMarker // the newest recorded status change
+	seen := false
+	for _, m := range recorded {
+		seen = seen || m.Change == ch.ID
+		if m.Status != "" && !m.At.Before(last.At) {
+			last = m
+		}
+	}
+	if seen {
+		// Written before: the DM may still lack it (Slack failed after the comment), so it is
+		// shown again, unless a newer state has replaced it.
+		return IncidentDuplicate, r.incidentDM(ctx, mk, ch, last.Change == ch.ID)
+	}
+	status := statusOf(ch.Kind)
+	if status != "" && !last.At.IsZero() && ch.At.Before(last.At) {
+		log.Info().Str("recorded", last.Status).Msg("incident change older than the state already recorded: dropped")
+		return IncidentStale, nil
+	}
+	if ch.Kind == IncidentTriggered && last.Status != IncidentResolved {
+		return IncidentIgnored, nil // the incident dispatch opened itself, or a trigger joining it
+	}
+	if r.states != nil && status != "" {
+		st, err := r.states.Status(ctx, ch.Key)
+		if err != nil {
+			return "", fmt.Errorf("confirm incident with the REST API: %w", err)
+		}
+		if !st.Found || !confirms(status, st.Status) {
+			log.Warn().Str("rest_status", st.Status).Bool("found", st.Found).Msg("incident change not confirmed by the REST API: nothing written")
+			return IncidentUnconfirmed, nil
+		}
+	}
+
+	ii := r.issues.(IncidentIssues) // incidentIssue found it through this
+	switch ch.Kind {
+	case IncidentResolved:
+		if is.Open {
+			if err := r.issues.Close(ctx, is.Repo, is.Number); err != nil {
+				return "", fmt.Errorf("close issue: %w", err)
+			}
+		}
+	case IncidentTriggered:
+		if !is.Open {
+			if err := ii.Reopen(ctx, is.Repo, is.Number); err != nil {
+				return "", fmt.Errorf("reopen issue: %w", err)
+			}
+		}
+	}
+	mark := incidentMarker{Change: ch.ID, Status: status, At: ch.At}
+	if err := r.issues.Comment(ctx, is.Repo, is.Number, incidentComment(ch)+"\n\n"+mark.String()); err != nil {
+		return "", fmt.Errorf("comment: %w", err)
+	}
+	log.Info().Msg("incident change recorded on the issue")
+	if err := r.incidentDM(ctx, mk, ch, status != "" || last.Status != IncidentResolved); err != nil {
+		return "", err
+	}
+	r.home.forget(mk.Slack)
+	return IncidentApplied, nil
+}
+
+// confirms reports whether the REST API's status of an incident bears out a change to status: a
+// resolve needs it resolved, a re-trigger open, an acknowledgement acknowledged or since resolved.
+func confirms(status, rest string) bool {
+	switch status {
+	case IncidentResolved:
+		return rest == IncidentResolved
+	case IncidentTriggered:
+		return rest == IncidentTriggered || rest == IncidentAcknowledged
+	case IncidentAcknowledged:
+		return rest == IncidentAcknowledged || rest == IncidentResolved
+	}
+	return true
+}
+
+// incidentDM shows a change in the alarm's DM: an acknowledgement as a line in its thread, and,
+// when settle, the incident's live state in place (chat.update). Both are idempotent (the same
+// text; the reply's key), so a change seen again repairs a DM an earlier try could not update.
+func (r *Router) incidentDM(ctx context.Context, mk marker, ch IncidentChange, settle bool) error {
+	ref, found, err := r.chat.Sent(ctx, mk.Slack, mk.Alarm+"/"+mk.User)
+	if err != nil {
+		return fmt.Errorf("find the DM of an escalated alarm: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	state := incidentState(ch)
+	if state == "" {
+		return nil
+	}
+	if ch.Kind == IncidentAcknowledged {
+		key := "pagerduty/" + ch.ID
+		done, err := r.chat.Replied(ctx, ref, key)
+		if err != nil {
+			return fmt.Errorf("check the DM's thread: %w", err)
+		}
+		if !done {
+			if _, err := r.chat.Reply(ctx, ref, Message{Key: key, Body: state}); err != nil {
+				return fmt.Errorf("reply in the DM's thread: %w", err)
+			}
+		}
+	}
+	if !settle {
+		return nil // a newer state is shown: this one must not replace it
+	}
+	if err := r.chat.Settle(ctx, ref, state); err != nil {
+		return fmt.Errorf("update the DM: %w", err)
+	}
+	return nil
+}
+
+// incidentState is the DM's line for the incident's state after ch.
+func incidentState(ch IncidentChange) string {
+	by := ch.By
+	if by == "" {
+		by = "PagerDuty"
+	}
+	switch ch.Kind {
+	case IncidentAcknowledged:
+		return fmt.Sprintf("Escalated: acknowledged in PagerDuty by %s.", by)
+	case IncidentResolved:
+		return fmt.Sprintf("Resolved in PagerDuty by %s.", by)
+	case IncidentTriggered:
+		return "Escalated: the PagerDuty incident was triggered again."
+	case IncidentReassigned, IncidentEscalated:
+		if ch.To != "" {
+			return fmt.Sprintf("Escalated: %s in PagerDuty to %s.", ch.Kind, ch.To)
+		}
+	}
+	return ""
+}
+
+// incidentComment is the issue comment for ch. PagerDuty's names and notes are text from outside:
+// made inert like alarm text.
+func incidentComment(ch IncidentChange) string {
+	by := "PagerDuty"
+	if ch.By != "" {
+		by = inert(ch.By)
+	}
+	at := ch.At.UTC().Format(time.RFC3339)
+	link := ""
+	if ch.URL != "" {
+		link = fmt.Sprintf(" ([incident %s](%s))", inert(ch.Incident), ch.URL)
+	}
+	var b strings.Builder
+	switch ch.Kind {
+	case IncidentAcknowledged:
+		fmt.Fprintf(&b, "**Acknowledged** in PagerDuty by %s at %s%s.", by, at, link)
+	case IncidentResolved:
+		fmt.Fprintf(&b, "**Resolved** in PagerDuty by %s at %s%s; closing.", by, at, link)
+		if ch.Note != "" {
+			fmt.Fprintf(&b, "\n\nResolution note: %s", inert(ch.Note))
+		}
+	case IncidentTriggered:
+		fmt.Fprintf(&b, "**Re-triggered** in PagerDuty at %s%s; reopening.", at, link)
+	case IncidentReassigned, IncidentEscalated:
+		fmt.Fprintf(&b, "**%s** in PagerDuty", strings.ToUpper(ch.Kind[:1])+ch.Kind[1:])
+		if ch.To != "" {
+			fmt.Fprintf(&b, " to %s", inert(ch.To))
+		}
+		if ch.By != "" {
+			fmt.Fprintf(&b, " by %s", by)
+		}
+		fmt.Fprintf(&b, " at %s%s.", at, link)
+	default:
+		fmt.Fprintf(&b, "PagerDuty: %s at %s%s.", inert(ch.Kind), at, link)
+	}
+	return b.String()
+}
