@@ -223,7 +223,9 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 		return IncidentDuplicate, r.incidentDM(ctx, mk, ch, last.Change == ch.ID)
 	}
 	status := statusOf(ch.Kind)
-	if status != "" && !last.At.IsZero() && ch.At.Before(last.At) {
+	// An acknowledgement can't follow a resolve (PagerDuty re-triggers first): one seen after it is
+	// older, within the second its timestamp can tell.
+	if status != "" && !last.At.IsZero() && (ch.At.Before(last.At) || (ch.Kind == IncidentAcknowledged && last.Status == IncidentResolved)) {
 		log.Info().Str("recorded", last.Status).Msg("incident change older than the state already recorded: dropped")
 		return IncidentStale, nil
 	}
