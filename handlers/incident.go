@@ -69,8 +69,9 @@ type IncidentStates interface {
 // from its index of dispatch's issues.
 type IncidentIssues interface {
 	// Escalated lists dispatch's issues that carry LabelEscalated, open and closed (their Body may
-	// hold only dispatch's marker).
-	Escalated(ctx context.Context) ([]Issue, error)
+	// hold only dispatch's marker). fresh asks for GitHub's state now, not as of the last refresh:
+	// another replica may have escalated an issue a moment ago.
+	Escalated(ctx context.Context, fresh bool) ([]Issue, error)
 	// Reopen opens a closed issue again.
 	Reopen(ctx context.Context, repo string, number int) error
 }
@@ -90,22 +91,29 @@ func IncidentKey(is Issue) (string, bool) {
 
 // incidentIssue finds the dispatch issue whose escalation paged with key, among dispatch's own
 // escalated issues.
+// An escalation key missing from what this replica knew is looked for again in GitHub's state
+// now: another replica may have escalated the issue since the last refresh.
 func (r *Router) incidentIssue(ctx context.Context, key string) (Issue, bool, error) {
 	ii, ok := r.issues.(IncidentIssues)
 	if !ok {
 		return Issue{}, false, nil
 	}
-	list, err := ii.Escalated(ctx)
-	if err != nil {
-		return Issue{}, false, fmt.Errorf("list escalated issues: %w", err)
-	}
-	list, err = r.ownIssues(ctx, list)
-	if err != nil {
-		return Issue{}, false, err
-	}
-	for _, is := range list {
-		if k, ok := IncidentKey(is); ok && k == key && is.HasLabel(LabelDispatch) {
-			return is, true, nil
+	for _, fresh := range []bool{false, true} {
+		if fresh && !strings.HasPrefix(key, "dispatch:"+keyEscalation+":") {
+			break
+		}
+		list, err := ii.Escalated(ctx, fresh)
+		if err != nil {
+			return Issue{}, false, fmt.Errorf("list escalated issues: %w", err)
+		}
+		list, err = r.ownIssues(ctx, list)
+		if err != nil {
+			return Issue{}, false, err
+		}
+		for _, is := range list {
+			if k, ok := IncidentKey(is); ok && k == key && is.HasLabel(LabelDispatch) {
+				return is, true, nil
+			}
 		}
 	}
 	return Issue{}, false, nil
@@ -118,7 +126,7 @@ func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	list, err := ii.Escalated(ctx)
+	list, err := ii.Escalated(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("list escalated issues: %w", err)
 	}
@@ -138,14 +146,15 @@ func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
 // incidentMarker records a change on the issue: its id makes it once, its status and time order
 // later changes against it.
 type incidentMarker struct {
-	Change, Status string
-	At             time.Time
+	Change, Incident, Status string
+	At                       time.Time
 }
 
-var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) status=(\S*) at=(\S+) -->`)
+var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) incident=(\S*) status=(\S*) at=(\S+) -->`)
 
 func (m incidentMarker) String() string {
-	return "<!-- dispatch pagerduty change=" + url.QueryEscape(m.Change) + " status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " -->"
+	return "<!-- dispatch pagerduty change=" + url.QueryEscape(m.Change) + " incident=" + url.QueryEscape(m.Incident) +
+		" status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " -->"
 }
 
 // recordedChanges reads the incident markers of dispatch's own comments, oldest first.
@@ -154,9 +163,10 @@ func recordedChanges(comments []string) []incidentMarker {
 	for _, c := range comments {
 		for _, m := range incidentMarkerPattern.FindAllStringSubmatch(c, -1) {
 			id, err := url.QueryUnescape(m[1])
-			at, terr := time.Parse(time.RFC3339Nano, m[3])
-			if err == nil && terr == nil {
-				out = append(out, incidentMarker{Change: id, Status: m[2], At: at})
+			inc, ierr := url.QueryUnescape(m[2])
+			at, terr := time.Parse(time.RFC3339Nano, m[4])
+			if err == nil && ierr == nil && terr == nil {
+				out = append(out, incidentMarker{Change: id, Incident: inc, Status: m[3], At: at})
 			}
 		}
 	}
@@ -223,9 +233,12 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 		return IncidentDuplicate, r.incidentDM(ctx, mk, ch, last.Change == ch.ID)
 	}
 	status := statusOf(ch.Kind)
-	// An acknowledgement can't follow a resolve (PagerDuty re-triggers first): one seen after it is
-	// older, within the second its timestamp can tell.
-	if status != "" && !last.At.IsZero() && (ch.At.Before(last.At) || (ch.Kind == IncidentAcknowledged && last.Status == IncidentResolved)) {
+	// PagerDuty's times are whole seconds, so changes within one second are told apart by what can
+	// follow what: nothing acknowledges a resolved incident (it is triggered first), and the trigger
+	// of the very incident that was resolved is its opening one.
+	sameSecond := !last.At.IsZero() && !ch.At.After(last.At) && last.Status == IncidentResolved &&
+		(ch.Kind == IncidentAcknowledged || (ch.Kind == IncidentTriggered && ch.Incident == last.Incident))
+	if status != "" && !last.At.IsZero() && (ch.At.Before(last.At) || sameSecond) {
 		log.Info().Str("recorded", last.Status).Msg("incident change older than the state already recorded: dropped")
 		return IncidentStale, nil
 	}
@@ -258,7 +271,7 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 			}
 		}
 	}
-	mark := incidentMarker{Change: ch.ID, Status: status, At: ch.At}
+	mark := incidentMarker{Change: ch.ID, Incident: ch.Incident, Status: status, At: ch.At}
 	if err := r.issues.Comment(ctx, is.Repo, is.Number, incidentComment(ch)+"\n\n"+mark.String()); err != nil {
 		return "", fmt.Errorf("comment: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // Escalated and Reopen make the fake GitHub an IncidentIssues.
-func (f *fakeIssues) Escalated(context.Context) ([]Issue, error) {
+func (f *fakeIssues) Escalated(context.Context, bool) ([]Issue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Issue
@@ -148,6 +148,18 @@ func TestIncidentChanges(t *testing.T) {
 				return []IncidentChange{change("L11", k, IncidentResolved, time.Minute), change("L10", k, IncidentTriggered, 0)}
 			},
 			want: []IncidentOutcome{IncidentApplied, IncidentStale}, open: false, comment: []string{"**Resolved**"}, settled: "Resolved"},
+		{name: "the opening trigger replayed after the resolve, in the same second, does not reopen",
+			changes: func(k string) []IncidentChange {
+				return []IncidentChange{change("L20", k, IncidentResolved, 0), change("L19", k, IncidentTriggered, 0)}
+			},
+			want: []IncidentOutcome{IncidentApplied, IncidentStale}, open: false, comment: []string{"**Resolved**"}, settled: "Resolved"},
+		{name: "a new incident with the key, in the same second as the resolve, reopens",
+			changes: func(k string) []IncidentChange {
+				again := change("L22", k, IncidentTriggered, 0)
+				again.Incident = "PINC002"
+				return []IncidentChange{change("L21", k, IncidentResolved, 0), again}
+			},
+			want: []IncidentOutcome{IncidentApplied, IncidentApplied}, open: true, comment: []string{"**Resolved**", "**Re-triggered**"}, settled: "triggered again"},
 		{name: "an incident dispatch did not raise changes nothing",
 			changes: func(string) []IncidentChange {
 				return []IncidentChange{change("L12", "someone-elses-key", IncidentResolved, 0), change("L13", dedupKey(keyEscalation, "other", "U9"), IncidentResolved, 0)}

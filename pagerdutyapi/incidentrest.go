@@ -160,17 +160,7 @@ func (g *rateGate) wait(ctx context.Context) error {
 	g.mu.Lock()
 	d := time.Until(g.until)
 	g.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return retry.Sleep(ctx, d)
 }
 
 func (g *rateGate) observe(h http.Header) {
