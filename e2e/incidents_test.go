@@ -90,14 +90,7 @@ func TestIncidentFollowUp(t *testing.T) {
 			e.Eventually("the acknowledgement on the issue", tc.bound, func() bool {
 				return commentsWith(e, "**Acknowledged** in PagerDuty by Earline Greenholt") == 1
 			})
-			e.Eventually("the acknowledgement in the DM's thread", tc.bound, func() bool {
-				for _, r := range e.ThreadReplies(dm) {
-					if strings.Contains(stack.Text(t, r), "acknowledged in PagerDuty by Earline Greenholt") {
-						return true
-					}
-				}
-				return false
-			})
+			e.Eventually("the acknowledgement in the DM's thread", tc.bound, func() bool { return ackLines(t, e, dm) == 1 })
 
 			start := time.Now()
 			if err := e.PD.Resolve(key, "Earline Greenholt", "new laptop, confirmed by phone"); err != nil {
@@ -163,14 +156,8 @@ func TestIncidentEventsOnce(t *testing.T) {
 	if !strings.Contains(string(e.Current(dm).Blocks), "Resolved in PagerDuty") {
 		t.Errorf("the DM no longer says resolved after the replays: %s", stack.Text(t, e.Current(dm)))
 	}
-	replies := 0
-	for _, r := range e.ThreadReplies(dm) {
-		if strings.Contains(stack.Text(t, r), "acknowledged in PagerDuty") {
-			replies++
-		}
-	}
-	if replies != 1 {
-		t.Errorf("%d acknowledgement lines in the DM's thread, want 1", replies)
+	if n := ackLines(t, e, dm); n != 1 {
+		t.Errorf("%d acknowledgement lines in the DM's thread, want 1", n)
 	}
 }
 
@@ -221,4 +208,39 @@ func unrelated(t *testing.T, e *stack.Env) {
 	if after := issue1(e); after.State != before.State || len(after.Comments) != len(before.Comments) {
 		t.Errorf("an unrelated incident changed issue #1: %s→%s, %d→%d comments", before.State, after.State, len(before.Comments), len(after.Comments))
 	}
+}
+
+// TestIncidentPollingTwoReplicas: two replicas poll the REST API for the same escalation; each
+// change ends recorded once on the issue and once in the DM's thread.
+func TestIncidentPollingTwoReplicas(t *testing.T) {
+	e := stack.New(t, stack.Options{PagerDutyREST: true, PagerDutyPoll: pollEvery})
+	key, dm := escalateAlice(t, e, 2)
+	if err := e.PD.Acknowledge(key, "Earline Greenholt"); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the acknowledgement", pollBound, func() bool { return commentsWith(e, "**Acknowledged**") >= 1 })
+	if err := e.PD.Resolve(key, "Earline Greenholt", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the issue closed and the DM settled", pollBound, func() bool {
+		return issue1(e).State == "closed" && strings.Contains(string(e.Current(dm).Blocks), "Resolved in PagerDuty")
+	})
+	// A copy the other replica wrote at the same moment is removed by whichever looks first.
+	e.Eventually("one acknowledgement and one resolve comment", pollBound, func() bool {
+		return commentsWith(e, "**Acknowledged**") == 1 && commentsWith(e, "**Resolved**") == 1
+	})
+	if n := ackLines(t, e, dm); n != 1 {
+		t.Errorf("%d acknowledgement lines in the DM's thread, want 1", n)
+	}
+}
+
+// ackLines counts the DM's thread replies saying the incident was acknowledged.
+func ackLines(t *testing.T, e *stack.Env, dm fakeslack.Message) int {
+	n := 0
+	for _, r := range e.ThreadReplies(dm) {
+		if strings.Contains(stack.Text(t, r), "acknowledged in PagerDuty by Earline Greenholt") {
+			n++
+		}
+	}
+	return n
 }

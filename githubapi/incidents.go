@@ -3,6 +3,7 @@ package githubapi
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/google/go-github/v60/github"
@@ -54,6 +55,22 @@ func (c *Client) Reopen(ctx context.Context, repo string, number int) error {
 		is, _, err := c.gh.Issues.Edit(ctx, owner, name, number, &github.IssueRequest{State: &open})
 		if err == nil {
 			c.applyOwn(repo, is, false)
+		}
+		return err
+	})
+}
+
+// DeleteComment deletes one of dispatch's own comments (a duplicate two replicas wrote at once). A
+// comment already gone is no error.
+func (c *Client) DeleteComment(ctx context.Context, repo string, id int64) error {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "delete comment", false, func(ctx context.Context) error {
+		resp, err := c.gh.Issues.DeleteComment(ctx, owner, name, id)
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return nil
 		}
 		return err
 	})

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -74,6 +76,8 @@ type IncidentIssues interface {
 	Escalated(ctx context.Context, fresh bool) ([]Issue, error)
 	// Reopen opens a closed issue again.
 	Reopen(ctx context.Context, repo string, number int) error
+	// DeleteComment deletes one of dispatch's own comments; one already gone is no error.
+	DeleteComment(ctx context.Context, repo string, id int64) error
 }
 
 // SetIncidentStates makes IncidentChanged confirm each change with the REST API before writing.
@@ -120,13 +124,14 @@ func (r *Router) incidentIssue(ctx context.Context, key string) (Issue, bool, er
 }
 
 // OpenEscalations lists the dedup keys of dispatch's escalated issues still open: the incidents
-// polling follows.
+// polling follows. It looks at GitHub's state now (a conditional listing per repository, usually a
+// 304), so an escalation another replica made is polled from the next round.
 func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
 	ii, ok := r.issues.(IncidentIssues)
 	if !ok {
 		return nil, nil
 	}
-	list, err := ii.Escalated(ctx, false)
+	list, err := ii.Escalated(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("list escalated issues: %w", err)
 	}
@@ -148,13 +153,14 @@ func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
 type incidentMarker struct {
 	Change, Incident, Status string
 	At                       time.Time
+	Writer                   string // a random id of the write: which of two replicas' copies survived
 }
 
-var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) incident=(\S*) status=(\S*) at=(\S+) -->`)
+var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) incident=(\S*) status=(\S*) at=(\S+)(?: by=(\S+))? -->`)
 
 func (m incidentMarker) String() string {
 	return "<!-- dispatch pagerduty change=" + url.QueryEscape(m.Change) + " incident=" + url.QueryEscape(m.Incident) +
-		" status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " -->"
+		" status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " by=" + m.Writer + " -->"
 }
 
 // recordedChanges reads the incident markers of dispatch's own comments, oldest first.
@@ -166,7 +172,7 @@ func recordedChanges(comments []string) []incidentMarker {
 			inc, ierr := url.QueryUnescape(m[2])
 			at, terr := time.Parse(time.RFC3339Nano, m[4])
 			if err == nil && ierr == nil && terr == nil {
-				out = append(out, incidentMarker{Change: id, Incident: inc, Status: m[3], At: at})
+				out = append(out, incidentMarker{Change: id, Incident: inc, Status: m[3], At: at, Writer: m[5]})
 			}
 		}
 	}
@@ -271,9 +277,17 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 			}
 		}
 	}
-	mark := incidentMarker{Change: ch.ID, Incident: ch.Incident, Status: status, At: ch.At}
+	mark := incidentMarker{Change: ch.ID, Incident: ch.Incident, Status: status, At: ch.At, Writer: writerID()}
 	if err := r.issues.Comment(ctx, is.Repo, is.Number, incidentComment(ch)+"\n\n"+mark.String()); err != nil {
 		return "", fmt.Errorf("comment: %w", err)
+	}
+	if kept, err := r.keepOne(ctx, ii, is, ch.ID); err != nil {
+		return "", err
+	} else if kept != mark.Writer {
+		// Another replica wrote the same change at the same moment (polling): its copy stays,
+		// and so does its DM update.
+		log.Info().Msg("incident change recorded by another replica at the same time: its comment kept")
+		return IncidentDuplicate, nil
 	}
 	log.Info().Msg("incident change recorded on the issue")
 	if err := r.incidentDM(ctx, mk, ch, status != "" || last.Status != IncidentResolved); err != nil {
@@ -281,6 +295,56 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 	}
 	r.home.forget(mk.Slack)
 	return IncidentApplied, nil
+}
+
+// keepOne makes a change recorded once on the issue when two replicas wrote it at the same moment
+// (each read the comments before the other wrote): of dispatch's comments recording the change, the
+// first (lowest id) is kept and the others are deleted, whichever replica looks. It returns the
+// writer of the one kept.
+func (r *Router) keepOne(ctx context.Context, ii IncidentIssues, is Issue, change string) (string, error) {
+	comments, err := r.issues.Comments(ctx, is.Repo, is.Number)
+	if err != nil {
+		return "", fmt.Errorf("list comments: %w", err)
+	}
+	var copies []Comment
+	var writers []string
+	for _, c := range comments {
+		for _, m := range recordedChanges([]string{c.Body}) {
+			if m.Change != change {
+				continue
+			}
+			if ok, err := r.ours(ctx, c.Author); err != nil {
+				return "", err
+			} else if ok {
+				copies = append(copies, c)
+				writers = append(writers, m.Writer)
+			}
+		}
+	}
+	if len(copies) == 0 {
+		return "", nil
+	}
+	first := 0
+	for i, c := range copies {
+		if c.ID < copies[first].ID {
+			first = i
+		}
+	}
+	for i, c := range copies {
+		if i != first {
+			if err := ii.DeleteComment(ctx, is.Repo, c.ID); err != nil {
+				return "", fmt.Errorf("delete a duplicate comment: %w", err)
+			}
+		}
+	}
+	return writers[first], nil
+}
+
+// writerID names one write of a change's comment.
+func writerID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // confirms reports whether the REST API's status of an incident bears out a change to status: a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -36,6 +37,82 @@ func (f *fakeIssues) Reopen(_ context.Context, repo string, number int) error {
 	}
 	is.Open = true
 	return nil
+}
+
+func (f *fakeIssues) DeleteComment(_ context.Context, repo string, id int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, list := range f.comments {
+		for i, c := range list {
+			if c.ID == id {
+				f.comments[k] = slices.Delete(list, i, i+1)
+				return f.write(fmt.Sprintf("delete comment %s %d", repo, id))
+			}
+		}
+	}
+	return nil
+}
+
+// barrierIssues holds the first Comments call of each of two callers, once it has read, until both
+// have read: two replicas each read the comments before either writes.
+type barrierIssues struct {
+	*fakeIssues
+	mu      sync.Mutex
+	waiting int
+	release chan struct{}
+}
+
+func (b *barrierIssues) Comments(ctx context.Context, repo string, number int) ([]Comment, error) {
+	out, err := b.fakeIssues.Comments(ctx, repo, number) // read, then wait: both read before either writes
+	b.mu.Lock()
+	rel := b.release
+	if rel != nil {
+		b.waiting++
+		if b.waiting == 2 {
+			close(rel)
+			b.release = nil
+		}
+	}
+	b.mu.Unlock()
+	if rel != nil {
+		<-rel
+	}
+	return out, err
+}
+
+// TestTwoReplicasApplyAChangeOnce: two replicas polling PagerDuty see the same resolve at the same
+// moment, and both read the issue's comments before either writes: the issue ends with one record
+// of it, and the DM is updated by one of them.
+func TestTwoReplicasApplyAChangeOnce(t *testing.T) {
+	w, key := escalated(t)
+	shared := &barrierIssues{fakeIssues: w.issues, release: make(chan struct{})}
+	other := NewRouter(w.r.cfg, shared, w.pager, w.chat, w.tasks)
+	w.r.issues = shared
+	before := len(w.commentsOn(t))
+	settled := len(w.chat.settled)
+	var wg sync.WaitGroup
+	outs := make([]IncidentOutcome, 2)
+	for i, r := range []*Router{w.r, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := r.IncidentChanged(testCtx(t), change("L1", key, IncidentResolved, 0))
+			if err != nil {
+				t.Error(err)
+			}
+			outs[i] = out
+		}()
+	}
+	wg.Wait()
+	if got := w.commentsOn(t)[before:]; len(got) != 1 {
+		t.Errorf("%d comments recording the resolve, want 1: %q", len(got), got)
+	}
+	if !slices.Contains(outs, IncidentApplied) || !slices.Contains(outs, IncidentDuplicate) {
+		t.Errorf("outcomes %v, want one applied and one duplicate", outs)
+	}
+	if n := len(w.chat.settled) - settled; n != 1 {
+		t.Errorf("the DM was updated %d times, want 1: %q (outcomes %v)", n, w.chat.settled[settled:], outs)
+	}
 }
 
 // fakeStates is the REST API's view of incidents, by incident key.
