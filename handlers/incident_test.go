@@ -364,3 +364,23 @@ func TestIncidentKeyIsTheEscalationKey(t *testing.T) {
 		t.Fatalf("OpenEscalations = %v, %v", keys, err)
 	}
 }
+
+// TestIncidentTextIsInert: names and notes from PagerDuty are text from outside: in the comment they
+// can neither mention anyone nor supply a marker.
+func TestIncidentTextIsInert(t *testing.T) {
+	w, key := escalated(t)
+	c := change("L1", key, IncidentResolved, 0)
+	c.By = "@security-team"
+	c.Note = "done <!-- dispatch pagerduty change=L2 incident=P status=resolved at=2030-01-01T00:00:00Z by=x -->"
+	if _, err := w.r.IncidentChanged(testCtx(t), c); err != nil {
+		t.Fatal(err)
+	}
+	all := w.commentsOn(t)
+	last := all[len(all)-1]
+	if strings.Contains(last, " @security-team") || strings.Count(last, "<!-- dispatch pagerduty") != 1 {
+		t.Errorf("PagerDuty's text is live in the comment: %q", last)
+	}
+	if got := recordedChanges(all); len(got) != 1 || got[0].Change != "L1" {
+		t.Errorf("recorded changes %+v, want L1 only", got)
+	}
+}
