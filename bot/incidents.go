@@ -24,6 +24,10 @@ import (
 // has PAGERDUTY_API_TOKEN and no events queue.
 const DefaultPagerDutyPoll = 30 * time.Second
 
+// eventsGroup is the message group of what dispatch dead-letters from a FIFO events queue, the one
+// deploy/dispatch.yaml's rule sends in.
+const eventsGroup = "pagerduty"
+
 // eventsVisibility hides an events-queue message while it is applied; one that fails comes back
 // after it (and goes to the dead-letter queue after the redrive policy's receives).
 const eventsVisibility = 30 * time.Second
@@ -157,10 +161,11 @@ func (f *follower) handle(ctx context.Context, m sqsqueue.Message) {
 	}
 }
 
-// setAside moves a message that can never apply to the dead-letter queue with its reason; when it
-// can't (no DLQ, or a FIFO one), the message is left for the redrive policy.
+// setAside moves a message that can never apply to the dead-letter queue with its reason (at once:
+// on a FIFO queue it would hold up the events behind it); when it can't (no DLQ), the message is
+// left for the redrive policy.
 func (f *follower) setAside(ctx context.Context, m sqsqueue.Message, reason error) {
-	if err := f.events.DeadLetter(ctx, m, reason.Error()); err != nil {
+	if err := f.events.DeadLetterFIFO(ctx, m, reason.Error(), eventsGroup); err != nil {
 		f.log.Warn().Err(err).Msg("could not dead-letter the message: the queue's redrive policy will")
 	}
 }

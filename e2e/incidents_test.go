@@ -244,3 +244,25 @@ func ackLines(t *testing.T, e *stack.Env, dm fakeslack.Message) int {
 	}
 	return n
 }
+
+// TestBadIncidentEventIsSetAside: a message on the events queue that is no PagerDuty event is
+// dead-lettered at once with its reason, and does not hold up the events behind it in its FIFO group.
+func TestBadIncidentEventIsSetAside(t *testing.T) {
+	v2 := fakepagerduty.ShapeV2
+	e := stack.New(t, stack.Options{PagerDutyEvents: &v2})
+	key, _ := escalateAlice(t, e, 1)
+	ctx := context.Background()
+	for _, bad := range []string{`not json`, `{"detail-type":"PagerDuty Webhook","source":"aws.partner/evil.example/x","detail":{}}`} {
+		if err := e.SendEvent(ctx, []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.PD.Acknowledge(key, "Earline Greenholt"); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the acknowledgement behind the bad messages", eventsBound, func() bool { return commentsWith(e, "**Acknowledged**") == 1 })
+	e.Eventually("both bad messages dead-lettered", wait, func() bool {
+		n, err := e.AWS.Depth(ctx, e.Events.DLQURL)
+		return err == nil && n == 2
+	})
+}
