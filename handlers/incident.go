@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -290,6 +291,7 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 		return IncidentDuplicate, nil
 	}
 	log.Info().Msg("incident change recorded on the issue")
+	r.noteIncidentStatus(is, status)
 	if err := r.incidentDM(ctx, mk, ch, status != "" || last.Status != IncidentResolved); err != nil {
 		return "", err
 	}
@@ -454,4 +456,64 @@ func incidentComment(ch IncidentChange) string {
 		fmt.Fprintf(&b, "PagerDuty: %s at %s%s.", inert(ch.Kind), at, link)
 	}
 	return b.String()
+}
+
+// IncidentStatus is the live state of an escalated issue's incident as dispatch recorded it on the
+// issue ("acknowledged in PagerDuty", …), "" when no change is recorded. It reads the issue's
+// comments at most once per homeTTL per issue (replicas apart), for the App Home and /dispatch list.
+func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
+	key := strings.ToLower(is.Repo) + "#" + fmt.Sprint(is.Number)
+	r.istate.mu.Lock()
+	e, ok := r.istate.byIssue[key]
+	r.istate.mu.Unlock()
+	if ok && r.now().Sub(e.at) < homeTTL {
+		return e.status
+	}
+	comments, err := r.ownComments(ctx, is.Repo, is.Number)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int("issue", is.Number).Msg("could not read the incident's state")
+		return ""
+	}
+	var last incidentMarker
+	for _, m := range recordedChanges(comments) {
+		if m.Status != "" && !m.At.Before(last.At) {
+			last = m
+		}
+	}
+	status := ""
+	if last.Status != "" {
+		status = last.Status + " in PagerDuty"
+	}
+	r.istate.mu.Lock()
+	defer r.istate.mu.Unlock()
+	if r.istate.byIssue == nil || len(r.istate.byIssue) > 10_000 {
+		r.istate.byIssue = map[string]statusEntry{}
+	}
+	r.istate.byIssue[key] = statusEntry{status: status, at: r.now()}
+	return status
+}
+
+// incidentCache keeps IncidentStatus's answers, by repo#number.
+type incidentCache struct {
+	mu      sync.Mutex
+	byIssue map[string]statusEntry
+}
+
+// statusEntry is a cached IncidentStatus.
+type statusEntry struct {
+	status string
+	at     time.Time
+}
+
+// noteIncidentStatus keeps the status a change just recorded, so the App Home shows it at once.
+func (r *Router) noteIncidentStatus(is Issue, status string) {
+	if status == "" {
+		return
+	}
+	r.istate.mu.Lock()
+	defer r.istate.mu.Unlock()
+	if r.istate.byIssue == nil {
+		r.istate.byIssue = map[string]statusEntry{}
+	}
+	r.istate.byIssue[strings.ToLower(is.Repo)+"#"+fmt.Sprint(is.Number)] = statusEntry{status: status + " in PagerDuty", at: r.now()}
 }

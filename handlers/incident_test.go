@@ -384,3 +384,26 @@ func TestIncidentTextIsInert(t *testing.T) {
 		t.Errorf("recorded changes %+v, want L1 only", got)
 	}
 }
+
+// TestLiveStateInHomeAndList: the App Home and /dispatch list show an escalated alarm's incident
+// state as dispatch recorded it, also on a replica that did not apply the change.
+func TestLiveStateInHomeAndList(t *testing.T) {
+	w, key := escalated(t)
+	if _, err := w.r.IncidentChanged(testCtx(t), change("L1", key, IncidentAcknowledged, 0)); err != nil {
+		t.Fatal(err)
+	}
+	other := NewRouter(w.r.cfg, w.issues, w.pager, w.chat, w.tasks)
+	for name, r := range map[string]*Router{"this replica": w.r, "another replica": other} {
+		if err := r.HomeOpened(testCtx(t), "U1"); err != nil {
+			t.Fatal(err)
+		}
+		home := w.chat.LastHome()
+		if len(home.Recent) == 0 || !strings.Contains(home.Recent[0].Status, "acknowledged in PagerDuty") {
+			t.Errorf("%s: App Home %+v lacks the incident's state", name, home.Recent)
+		}
+		list := NewCommands(testRepo, nil, r, nil, [][]byte{testKey}).Command(testCtx(t), Command{UserID: "U1", Text: "list"})
+		if !strings.Contains(list.Text, "escalated to PagerDuty; acknowledged in PagerDuty") {
+			t.Errorf("%s: /dispatch list lacks the incident's state:\n%s", name, list.Text)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type Router struct {
 	tasks  Tasks
 	now    func() time.Time
 	states IncidentStates // confirms PagerDuty changes (SetIncidentStates); nil: none
+	istate incidentCache  // IncidentStatus's cache
 
 	locks   keyedMutex
 	notices *notices
