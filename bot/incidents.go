@@ -112,7 +112,11 @@ func (f *follower) apply(ctx context.Context, source string, ch handlers.Inciden
 		return err
 	}
 	f.count(source, string(out))
-	log.Info().Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Str("outcome", string(out)).Msg("incident change")
+	ev := log.Info()
+	if out == handlers.IncidentForeign || out == handlers.IncidentIgnored {
+		ev = log.Debug() // an account's other incidents: counted, not worth a line each
+	}
+	ev.Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Str("outcome", string(out)).Msg("incident change")
 	return nil
 }
 
