@@ -213,7 +213,7 @@ func TestTemplateDeclaresTheResources(t *testing.T) {
 		"AWS::SNS::Subscription": {"TopicArn", "Protocol", "Endpoint", "RawMessageDelivery", "FilterPolicy",
 			"FilterPolicyScope", "DeliveryPolicy", "RedrivePolicy", "Region", "ReplayPolicy", "SubscriptionRoleArn"},
 		"AWS::SQS::QueuePolicy":   {"Queues", "PolicyDocument"},
-		"AWS::Events::Rule": {"Description", "EventBusName", "EventPattern", "Name", "RoleArn", "ScheduleExpression", "State", "Targets"},
+		"AWS::Events::Rule":       {"Description", "EventBusName", "EventPattern", "Name", "RoleArn", "ScheduleExpression", "State", "Targets"},
 		"AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Description", "Path", "PolicyDocument", "Roles", "Users", "Groups"},
 		"AWS::CloudWatch::Alarm": {"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
 			"InsufficientDataActions", "MetricName", "Namespace", "Dimensions", "Statistic", "ExtendedStatistic", "Period",
