@@ -104,6 +104,9 @@ func Decode(data []byte) (Alarm, []string, error) {
 	if !ok {
 		return Alarm{}, nil, invalid("", "message must be a JSON object, got "+kind(raw))
 	}
+	if pagerDutyEvent(obj) {
+		return Alarm{}, nil, invalid("", notAnAlarm)
+	}
 	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
 		warnings = append(warnings, trailingWarning(dec, rest))
 	}

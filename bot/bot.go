@@ -71,6 +71,7 @@ type Bot struct {
 	commands *handlers.Commands
 	socket   *socket
 	consumer *consumer
+	follow   *follower // PagerDuty's changes of dispatch's incidents; nil: not followed
 
 	health   *health
 	started  time.Time
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err := b.useDuo(cfg); err != nil { // issue 19
 		return nil, err
 	}
+	b.follow = b.newFollower(*awsCfg, client("pagerduty"))
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b, cfg.taskKeys()) // the router lists only dispatch's own issues
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.metrics.watch(b.queue.Depth, func() bool { return b.socket.Connected() && b.queueErr() == nil })
@@ -283,6 +285,7 @@ func (b *Bot) Check(ctx context.Context) error {
 	if err := b.queue.Discover(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("DISPATCH_QUEUE_URL is not reachable (check the URL, the region and the credentials): %w", err))
 	}
+	errs = append(errs, b.follow.check(ctx))
 	return errors.Join(errs...)
 }
 
@@ -317,6 +320,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.github.WatchAll(b.log.WithContext(workCtx), b.cfg.GitHubRepo, b.cfg.GitHubWatch, b.router.ChangedOnGitHub)
 	recvDone := make(chan struct{})
 	go func() { b.consumer.run(ctx, workCtx); close(recvDone) }()
+	followDone := make(chan struct{})
+	go func() { b.follow.run(ctx, workCtx); close(followDone) }()
 	close(b.ready)
 
 	var runErr error
@@ -327,6 +332,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	b.log.Info().Msg("stopping: no new alarms; finishing work in flight")
 	<-recvDone
+	<-followDone
 	grace, cancel := context.WithTimeout(context.Background(), b.cfg.ShutdownTimeout)
 	defer cancel()
 	if !b.consumer.drain(grace, cancelWork) {

@@ -66,6 +66,11 @@ type Config struct {
 	// format. PagerDutyAPIURL is the REST API base (PAGERDUTY_API_URL).
 	PagerDutyAPIToken string
 	PagerDutyAPIURL   string
+	// PagerDutyEventsQueueURL is the SQS queue PagerDuty's EventBridge rule sends incident events
+	// to (PAGERDUTY_EVENTS_QUEUE_URL); "" with PagerDutyAPIToken set, dispatch polls the REST API
+	// every PagerDutyPoll (PAGERDUTY_POLL_INTERVAL) instead.
+	PagerDutyEventsQueueURL string
+	PagerDutyPoll           time.Duration
 	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*"
 	// (GITHUB_ALLOWED_REPOS; default OWNER/* of GITHUB_REPO).
 	AllowedRepos []string
@@ -92,6 +97,7 @@ func Defaults() Config {
 		GitHubLimits:    githubapi.SecondaryLimits,
 		SlackLimitScale: 1,
 		GitHubWatch:     githubapi.DefaultWatchInterval,
+		PagerDutyPoll:   DefaultPagerDutyPoll,
 	}
 }
 
@@ -157,6 +163,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str(&c.PagerDutyURL, "PAGERDUTY_EVENTS_URL")
 	str(&c.PagerDutyAPIToken, "PAGERDUTY_API_TOKEN")
 	str(&c.PagerDutyAPIURL, "PAGERDUTY_API_URL")
+	str(&c.PagerDutyEventsQueueURL, "PAGERDUTY_EVENTS_QUEUE_URL")
+	dur(&c.PagerDutyPoll, "PAGERDUTY_POLL_INTERVAL")
 	if v := strings.TrimSpace(getenv("DISPATCH_CONCURRENCY")); v != "" {
 		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 100 {
 			bad("DISPATCH_CONCURRENCY: %q is not a whole number from 1 to 100", v)

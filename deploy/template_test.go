@@ -213,6 +213,7 @@ func TestTemplateDeclaresTheResources(t *testing.T) {
 		"AWS::SNS::Subscription": {"TopicArn", "Protocol", "Endpoint", "RawMessageDelivery", "FilterPolicy",
 			"FilterPolicyScope", "DeliveryPolicy", "RedrivePolicy", "Region", "ReplayPolicy", "SubscriptionRoleArn"},
 		"AWS::SQS::QueuePolicy":   {"Queues", "PolicyDocument"},
+		"AWS::Events::Rule":       {"Description", "EventBusName", "EventPattern", "Name", "RoleArn", "ScheduleExpression", "State", "Targets"},
 		"AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "Description", "Path", "PolicyDocument", "Roles", "Users", "Groups"},
 		"AWS::CloudWatch::Alarm": {"AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions",
 			"InsufficientDataActions", "MetricName", "Namespace", "Dimensions", "Statistic", "ExtendedStatistic", "Period",
@@ -245,6 +246,9 @@ func TestTemplateDeclaresTheResources(t *testing.T) {
 		"DeadLetterQueuePolicy": "AWS::SQS::QueuePolicy",
 		"DeadLetterQueueAlarm":  "AWS::CloudWatch::Alarm",
 		"OldestMessageAlarm":    "AWS::CloudWatch::Alarm",
+	}
+	for name, typ := range pagerDutyEventsResources {
+		want[name] = typ
 	}
 	for name, typ := range ecsResources {
 		want[name] = typ

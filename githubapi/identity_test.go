@@ -41,6 +41,9 @@ func TestIdentityAndAuthors(t *testing.T) {
 		}
 		comments, err := c.Comments(ctx, testRepo, is.Number)
 		want := []handlers.Comment{{Author: "acme-dispatch", Body: "mine"}, {Author: "mallory", Body: "a copy"}}
+		for i := range comments {
+			comments[i].ID = 0 // GitHub's, tested with DeleteComment
+		}
 		if err != nil || len(comments) != 2 || comments[0] != want[0] || comments[1] != want[1] {
 			t.Errorf("comments = %+v, %v; want %+v", comments, err, want)
 		}

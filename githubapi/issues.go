@@ -215,7 +215,7 @@ func (c *Client) Comments(ctx context.Context, repo string, number int) ([]handl
 				return err
 			}
 			for _, cm := range list {
-				out = append(out, handlers.Comment{Author: cm.GetUser().GetLogin(), Body: cm.GetBody()})
+				out = append(out, handlers.Comment{ID: cm.GetID(), Author: cm.GetUser().GetLogin(), Body: cm.GetBody()})
 			}
 			last = resp.LastPage
 			return nil

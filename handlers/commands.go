@@ -179,8 +179,21 @@ func (c *Commands) list(ctx context.Context, cmd Command, _ []string) Reply {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Your open alarms (newest first, up to %d):\n", listLimit)
+	live, _ := c.open.(interface {
+		IncidentStatus(ctx context.Context, is Issue) string
+	})
 	for _, is := range issues {
-		fmt.Fprintf(&b, "• <%s|%s#%d> %s\n", is.URL, is.Repo, is.Number, escapeText(shorten(is.Title, 120)))
+		fmt.Fprintf(&b, "• <%s|%s#%d> %s", is.URL, is.Repo, is.Number, escapeText(shorten(is.Title, 120)))
+		if is.HasLabel(LabelEscalated) {
+			b.WriteString(" — escalated to PagerDuty")
+			if st := ""; live != nil {
+				st = live.IncidentStatus(ctx, is)
+				if st != "" {
+					b.WriteString("; " + st)
+				}
+			}
+		}
+		b.WriteString("\n")
 	}
 	return Reply{Text: b.String()}
 }

@@ -24,6 +24,8 @@ type fakeIssues struct {
 	self     string
 	issues   map[string][]*Issue // repo (lower-cased) → issues, number = index+1
 	comments map[string][]Comment
+	// nextComment numbers the comments, as GitHub's ids do.
+	nextComment int64
 	// writes records every write, as "create owner/name title", "comment owner/name#N", ...
 	writes   []string
 	lookups  int   // AlarmsFor calls
@@ -159,7 +161,8 @@ func (f *fakeIssues) Comment(_ context.Context, repo string, number int, body st
 	if err := f.write(fmt.Sprintf("comment %s#%d", repo, number)); err != nil {
 		return err
 	}
-	f.comments[f.key(repo, number)] = append(f.comments[f.key(repo, number)], Comment{Author: f.self, Body: body})
+	f.nextComment++
+	f.comments[f.key(repo, number)] = append(f.comments[f.key(repo, number)], Comment{ID: f.nextComment, Author: f.self, Body: body})
 	return nil
 }
 

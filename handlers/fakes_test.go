@@ -314,3 +314,13 @@ func (w *world) click(t *testing.T, user, action, value string) {
 }
 
 var errGitHubDown = errors.New("github: 502 bad gateway")
+
+// issue is the world's first issue, as GitHub has it now.
+func (w *world) issue(t *testing.T) Issue {
+	t.Helper()
+	is, err := w.issues.Get(testCtx(t), testRepo, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}

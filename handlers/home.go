@@ -47,7 +47,11 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 	v := HomeView{UserID: userID}
 	for _, is := range open {
 		if is.HasLabel(LabelEscalated) {
-			v.Recent = append(v.Recent, HomeEntry{Title: is.Title, Link: issueLink(is), Status: "You answered No: escalated to PagerDuty"})
+			status := "You answered No: escalated to PagerDuty"
+			if st := r.IncidentStatus(ctx, is); st != "" {
+				status += "; " + st
+			}
+			v.Recent = append(v.Recent, HomeEntry{Title: is.Title, Link: issueLink(is), Status: status})
 			continue
 		}
 		e := HomeEntry{Title: is.Title, Link: issueLink(is), Status: "Waiting for your answer"}

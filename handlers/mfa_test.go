@@ -133,15 +133,6 @@ func duoWorld(t *testing.T, cfg MFAConfig) (*world, *memDuo) {
 	return w, duo
 }
 
-func (w *world) issue(t *testing.T) Issue {
-	t.Helper()
-	is, err := w.issues.Get(testCtx(t), testRepo, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return is
-}
-
 func (w *world) lastComment(t *testing.T) string {
 	t.Helper()
 	cs, _ := w.issues.Comments(testCtx(t), testRepo, 1)

@@ -75,6 +75,7 @@ type Issues interface {
 
 // Comment is one comment on an issue.
 type Comment struct {
+	ID     int64  // the service's id of the comment
 	Author string // login of who wrote it
 	Body   string
 }

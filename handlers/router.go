@@ -47,6 +47,8 @@ type Router struct {
 	chat   Chat
 	tasks  Tasks
 	now    func() time.Time
+	states IncidentStates // confirms PagerDuty changes (SetIncidentStates); nil: none
+	istate incidentCache  // IncidentStatus's cache
 
 	locks   keyedMutex
 	notices *notices

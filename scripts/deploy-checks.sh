@@ -3,7 +3,8 @@
 #   helm lint       the chart, with the default and the HA values and the PrometheusRule (Helm pinned
 #                   in scripts/helm)
 #   promtool        the alert rules: `check rules`, and their unit tests with `test rules`
-#   cfn-lint        the CloudFormation template, when installed (pip install cfn-lint)
+#   cfn-lint        the CloudFormation template, when installed (pip install cfn-lint), with the
+#                   PagerDuty events option off and on
 # promtool comes from Debian's prometheus package when it isn't on PATH: the package is only
 # unpacked into .cache/ (installing it would start a Prometheus server on a systemd machine).
 set -euo pipefail
@@ -33,6 +34,9 @@ bash scripts/helm lint --strict deploy/helm/dispatch -f "$values" -f deploy/helm
 if command -v cfn-lint >/dev/null; then
   cfn-lint --version
   cfn-lint deploy/dispatch.yaml
+  # The same with the PagerDuty events option on (its rule, queues, policies and the task's variable).
+  cfn-lint deploy/dispatch.yaml --parameters OperatorTopicArn=arn:aws:sns:us-east-1:123456789012:ops \
+    PagerDutyEventBusName=aws.partner/pagerduty.com/acme-dispatch
 else
   echo "WARNING: cfn-lint is not installed (pip install cfn-lint): deploy/dispatch.yaml was checked only by deploy/template_test.go"
 fi

@@ -171,22 +171,7 @@ var ErrNoDLQ = errors.New("the queue has no dead-letter queue (no redrive policy
 // DeadLetter moves a message to the dead-letter queue, with the reason as a message attribute, and
 // deletes it from the queue.
 func (q *Queue) DeadLetter(ctx context.Context, m Message, reason string) error {
-	if q.dlqURL == "" {
-		return ErrNoDLQ
-	}
-	body := string(m.Body)
-	_, err := q.sqs.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    &q.dlqURL,
-		MessageBody: &body,
-		MessageAttributes: map[string]types.MessageAttributeValue{
-			"dispatch-reason":     {DataType: aws.String("String"), StringValue: aws.String(truncate(reason, 1000))},
-			"dispatch-message-id": {DataType: aws.String("String"), StringValue: aws.String(m.ID)},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("sqs send to dead-letter queue: %w", err)
-	}
-	return q.Delete(ctx, m)
+	return q.deadLetter(ctx, m, reason, "")
 }
 
 // Defer puts a task on the queue, delayed by t.Delay (at most 15 minutes).

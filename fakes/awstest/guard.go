@@ -74,6 +74,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.counts[action]++
 	g.countMu.Unlock()
 	switch {
+	case fifoSendRefused(w, action, body, isJSON):
 	case action == "ReceiveMessage":
 		g.receive(w, r, body, isJSON)
 	default:

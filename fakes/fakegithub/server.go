@@ -173,6 +173,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{issue_number}", s.handleEditIssue)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleCreateComment)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.handleListComments)
+	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}", s.handleDeleteComment)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{issue_number}/labels", s.handleAddLabels)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{issue_number}/events", s.handleListEvents)
 	s.mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", s.handleRemoveLabel)

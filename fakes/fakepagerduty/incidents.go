@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Incident is what PagerDuty makes of the events for one routing key and
@@ -23,6 +24,12 @@ type Incident struct {
 	Events        int
 	Links         []Link
 	CustomDetails json.RawMessage
+	// ID is the incident's id ("PINC0001"), Created when it opened, Assignee its current
+	// assignee ("" until reassigned or escalated), Log its log entries, oldest first.
+	ID       string
+	Created  time.Time
+	Assignee string
+	Log      []LogEntry
 }
 
 type incidentKey struct{ routingKey, dedupKey string }
@@ -41,24 +48,21 @@ func (s *Server) record(ev Event) {
 	switch ev.Action {
 	case "trigger":
 		if inc == nil {
-			inc = &Incident{
-				RoutingKey: ev.RoutingKey, DedupKey: ev.DedupKey, Summary: ev.Summary, Status: "triggered",
-				Links: slices.Clone(ev.Links), CustomDetails: bytes.Clone(ev.CustomDetails),
-			}
-			s.incidents = append(s.incidents, inc)
-			s.open[key] = inc
+			inc = s.openIncidentLocked(ev.RoutingKey, ev.DedupKey, ev.Summary)
+			inc.Links, inc.CustomDetails = slices.Clone(ev.Links), bytes.Clone(ev.CustomDetails)
 		}
 		inc.Events++
 	case "acknowledge":
 		if inc != nil {
-			inc.Status = "acknowledged"
+			if inc.Status != "acknowledged" {
+				s.applyLocked(inc, LogEntry{Type: "acknowledge_log_entry"})
+			}
 			inc.Events++
 		}
 	case "resolve":
 		if inc != nil {
-			inc.Status = "resolved"
+			s.applyLocked(inc, LogEntry{Type: "resolve_log_entry"})
 			inc.Events++
-			delete(s.open, key)
 		}
 	}
 }
@@ -92,6 +96,7 @@ func (s *Server) Incidents() []Incident {
 		out[i] = *inc
 		out[i].Links = slices.Clone(inc.Links)
 		out[i].CustomDetails = bytes.Clone(inc.CustomDetails)
+		out[i].Log = slices.Clone(inc.Log)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 )
@@ -24,37 +25,21 @@ func (s *Server) SetRESTToken(token string) {
 // whose integration_key is shown only with include[]=integrations (otherwise integrations are
 // references).
 func (s *Server) restServices(w http.ResponseWriter, r *http.Request) {
+	if !s.restAdmit(w, r) {
+		return
+	}
 	s.mu.Lock()
-	token := s.restToken
 	keys := make([]string, 0, len(s.keys))
 	for k := range s.keys {
 		keys = append(keys, k)
 	}
-	s.requests++
 	s.mu.Unlock()
 	slices.Sort(keys)
 
-	if token == "" || r.Header.Get("Authorization") != "Token token="+token {
-		restError(w, http.StatusUnauthorized, 2006, "Authentication failed")
-		return
-	}
 	q := r.URL.Query()
-	limit, offset := 25, 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			restError(w, http.StatusBadRequest, 2001, "Invalid Input Provided: limit must be 1 to 100")
-			return
-		}
-		limit = n
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n+limit > 10000 {
-			restError(w, http.StatusBadRequest, 2001, "Invalid Input Provided: offset")
-			return
-		}
-		offset = n
+	limit, offset, ok := pageOf(w, q)
+	if !ok {
+		return
 	}
 	full := slices.Contains(q["include[]"], "integrations")
 
@@ -82,4 +67,27 @@ func restError(w http.ResponseWriter, status, code int, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": message, "code": code}})
+}
+
+// pageOf reads classic pagination (limit 1 to 100, default 25; offset, with at most 10,000 records
+// reachable), answering 400 itself when it returns false.
+func pageOf(w http.ResponseWriter, q url.Values) (limit, offset int, ok bool) {
+	limit = 25
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			restError(w, http.StatusBadRequest, 2001, "Invalid Input Provided: limit must be 1 to 100")
+			return 0, 0, false
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n+limit > 10000 {
+			restError(w, http.StatusBadRequest, 2001, "Invalid Input Provided: offset")
+			return 0, 0, false
+		}
+		offset = n
+	}
+	return limit, offset, true
 }

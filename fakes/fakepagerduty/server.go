@@ -59,6 +59,15 @@ type Server struct {
 	service   servicetime.Clock // spent answering, SetLatency's delay excluded
 	faults    faults
 	restToken string // the REST API key GET /services accepts
+	restLimit restLimit
+
+	seq      int        // incidents opened, for their ids
+	shape    EventShape // of the events sent to sink
+	sink     func([]byte) error
+	outbox   [][]byte // events not yet sent to sink
+	emitted  [][]byte
+	sinkErrs []error
+	flushMu  sync.Mutex // one flush at a time, so events go out in order
 }
 
 // New starts a fake on a free port of 127.0.0.1. Call Close when done.
@@ -72,9 +81,12 @@ func New() *Server {
 	// a sliding window; tests that need more say why (SetRateLimit).
 	s.faults.perWindow, s.faults.window = DefaultEventsPerMinute, time.Minute
 	s.faults.accepted = make(map[string][]time.Time)
+	s.restLimit = restLimit{perWindow: DefaultRESTPerMinute, window: time.Minute}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EnqueuePath, s.enqueue)
 	mux.HandleFunc("GET "+ServicesPath, s.restServices)
+	mux.HandleFunc("GET "+IncidentsPath, s.restIncidents)
+	mux.HandleFunc("GET "+IncidentsPath+"/{id}/log_entries", s.restLogEntries)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, response{Status: "not found", Message: "Not Found"})
 	})
@@ -184,6 +196,7 @@ func (s *Server) enqueue(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(ev)
 	s.mu.Unlock()
+	s.flush()
 
 	writeJSON(w, http.StatusAccepted, response{Status: "success", Message: "Event processed", DedupKey: ev.DedupKey})
 }

@@ -221,6 +221,10 @@ func (e *Env) Environ() []string {
 		"AWS_ENDPOINT_URL": e.AWS.URL(), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 	}
+	env["PAGERDUTY_EVENTS_QUEUE_URL"], env["PAGERDUTY_API_TOKEN"], env["PAGERDUTY_API_URL"] = c.PagerDutyEventsQueueURL, c.PagerDutyAPIToken, c.PagerDutyAPIURL
+	if c.PagerDutyPoll > 0 {
+		env["PAGERDUTY_POLL_INTERVAL"] = c.PagerDutyPoll.String()
+	}
 	if c.Pprof {
 		env[bot.PprofEnv] = "true"
 	}

@@ -31,7 +31,9 @@ type Services struct {
 	Slack    *fakeslack.Server
 	GitHub   *fakegithub.Server
 	PD       *fakepagerduty.Server
-	Config   bot.Config
+	// Events is the PagerDuty events queue (FIFO) when Options.PagerDutyEvents is set.
+	Events awstest.Queue
+	Config bot.Config
 }
 
 // Start starts the services for opts (opts.AWS, opts.NoRedaction and opts.TimeScale concern the
@@ -106,6 +108,9 @@ func Start(ctx context.Context, name string, opts Options) (s *Services, err err
 		c.SlackLimitScale = opts.SlackScale
 	}
 	c.TaskKeys = []string{TaskKey}
+	if err := s.pagerDutyFollowUp(ctx, name, opts, &c); err != nil {
+		return s, err
+	}
 	if opts.Configure != nil {
 		opts.Configure(&c)
 	}
@@ -133,6 +138,9 @@ func (s *Services) Close(ctx context.Context) error {
 	}
 	if s.Queue.URL != "" {
 		errs = append(errs, s.AWS.DeleteQueue(ctx, s.Queue))
+	}
+	if s.Events.URL != "" {
+		errs = append(errs, s.AWS.DeleteQueue(ctx, s.Events))
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/fakes/fakepagerduty"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 )
 
@@ -34,6 +35,8 @@ const (
 	// rotation puts in front of it.
 	TaskKey    = "e2e-task-key-0123456789abcdef-0123456789abcdef"
 	NewTaskKey = "e2e-task-key-rotated-9876543210fedcba-98765432"
+	// PagerDutyRESTToken is the fake PagerDuty's REST API key when Options.PagerDutyREST.
+	PagerDutyRESTToken = "pd-rest-e2e-0123456789abcdef"
 	// Wait is the usual deadline for something to happen.
 	Wait = 20 * time.Second
 )
@@ -63,6 +66,14 @@ type Options struct {
 	SlackScale float64
 	// TimeScale runs StartBot's bots on a faster clock (bot.Options.TimeScale).
 	TimeScale float64
+	// PagerDutyEvents adds a FIFO events queue (with its dead-letter queue) to which the fake
+	// PagerDuty publishes its incident events in this shape, as PagerDuty's EventBridge rule
+	// would, and points dispatch at it (PAGERDUTY_EVENTS_QUEUE_URL).
+	PagerDutyEvents *fakepagerduty.EventShape
+	// PagerDutyREST gives dispatch a REST API key of the fake PagerDuty (PAGERDUTY_API_TOKEN):
+	// it confirms changes with it, and polls every PagerDutyPoll when there is no events queue.
+	PagerDutyREST bool
+	PagerDutyPoll time.Duration
 }
 
 // Env is one dispatch under test with its own queue, topics and fake services.

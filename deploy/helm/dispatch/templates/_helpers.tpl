@@ -38,5 +38,5 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 
 {{/* The settings that hold a secret (bot.SecretNames; a Go test keeps the two lists equal). */}}
 {{- define "dispatch.secretNames" -}}
-SLACK_BOT_TOKEN SLACK_APP_TOKEN GITHUB_TOKEN GITHUB_APP_PRIVATE_KEY PAGERDUTY_ROUTING_KEY PAGERDUTY_SERVICE_KEYS PAGERDUTY_API_TOKEN DISPATCH_TASK_KEYS
+SLACK_BOT_TOKEN SLACK_APP_TOKEN GITHUB_TOKEN GITHUB_APP_PRIVATE_KEY PAGERDUTY_ROUTING_KEY PAGERDUTY_SERVICE_KEYS PAGERDUTY_API_TOKEN DUO_SKEY DISPATCH_TASK_KEYS
 {{- end -}}

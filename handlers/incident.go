@@ -1,0 +1,519 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dispatch-oss/dispatch/retry"
+)
+
+// What happened to a PagerDuty incident (IncidentChange.Kind).
+const (
+	IncidentTriggered    = "triggered" // opened, or opened again after a resolve
+	IncidentAcknowledged = "acknowledged"
+	IncidentResolved     = "resolved"
+	IncidentReassigned   = "reassigned"
+	IncidentEscalated    = "escalated"
+)
+
+// IncidentChange is one change of a PagerDuty incident, read from the events queue (EventBridge) or
+// found by polling the REST API. It is input: nothing in it is trusted beyond what it names.
+type IncidentChange struct {
+	// ID is the change's own id (the log entry's, or the webhook event's): what makes it once.
+	ID       string
+	Incident string    // the incident's id, "PXXXXXX"
+	Key      string    // its incident_key: the dedup key dispatch paged with
+	Kind     string    // one of the Incident* kinds
+	By       string    // who did it (the agent's name), "" when PagerDuty itself did
+	To       string    // a reassignment's or escalation's new assignee
+	Note     string    // a resolution's note
+	At       time.Time // when it happened in PagerDuty: orders changes delivered out of order
+	URL      string    // the incident's page
+}
+
+// IncidentOutcome says what IncidentChanged did with a change, for logs and metrics.
+type IncidentOutcome string
+
+// The outcomes of IncidentChanged.
+const (
+	IncidentApplied     IncidentOutcome = "applied"     // written to the issue and the DM
+	IncidentDuplicate   IncidentOutcome = "duplicate"   // seen before (a redelivery, a replay, another replica)
+	IncidentStale       IncidentOutcome = "stale"       // older than a change already recorded
+	IncidentForeign     IncidentOutcome = "foreign"     // not an incident dispatch raised
+	IncidentNoIssue     IncidentOutcome = "no_issue"    // dispatch's, but a high-priority alarm's: no issue to follow
+	IncidentUnconfirmed IncidentOutcome = "unconfirmed" // the REST API does not show the incident in that state
+	IncidentIgnored     IncidentOutcome = "ignored"     // nothing to do (the opening trigger dispatch made itself)
+)
+
+// IncidentStatus is an incident's state as PagerDuty's REST API reports it.
+type IncidentStatus struct {
+	Found  bool
+	Status string // triggered, acknowledged or resolved
+}
+
+// IncidentStates reads incidents from PagerDuty's REST API (PAGERDUTY_API_TOKEN): IncidentChanged asks
+// it before acting, so that a forged or stale event closes nothing.
+type IncidentStates interface {
+	// Status returns the newest incident whose incident_key is key.
+	Status(ctx context.Context, key string) (IncidentStatus, error)
+}
+
+// IncidentIssues is what following incidents needs of GitHub beyond Issues; githubapi implements it
+// from its index of dispatch's issues.
+type IncidentIssues interface {
+	// Escalated lists dispatch's issues that carry LabelEscalated, open and closed (their Body may
+	// hold only dispatch's marker). fresh asks for GitHub's state now, not as of the last refresh:
+	// another replica may have escalated an issue a moment ago.
+	Escalated(ctx context.Context, fresh bool) ([]Issue, error)
+	// Reopen opens a closed issue again.
+	Reopen(ctx context.Context, repo string, number int) error
+	// DeleteComment deletes one of dispatch's own comments; one already gone is no error.
+	DeleteComment(ctx context.Context, repo string, id int64) error
+}
+
+// SetIncidentStates makes IncidentChanged confirm each change with the REST API before writing.
+func (r *Router) SetIncidentStates(s IncidentStates) { r.states = s }
+
+// IncidentKey is the dedup key dispatch paged with for an issue's escalation: the one function that
+// ties an incident to its issue, read from the marker dispatch wrote on its own issue.
+func IncidentKey(is Issue) (string, bool) {
+	mk, ok := findMarker(is.Body)
+	if !ok || mk.Slack == "" {
+		return "", false
+	}
+	return escalationKey(Ticket{Alarm: mk.Alarm, User: mk.Slack, Key: mk.User, Repo: is.Repo, Issue: is.Number}, is.Number), true
+}
+
+// incidentIssue finds the dispatch issue whose escalation paged with key, among dispatch's own
+// escalated issues.
+// An escalation key missing from what this replica knew is looked for again in GitHub's state
+// now: another replica may have escalated the issue since the last refresh.
+func (r *Router) incidentIssue(ctx context.Context, key string) (Issue, bool, error) {
+	ii, ok := r.issues.(IncidentIssues)
+	if !ok {
+		return Issue{}, false, nil
+	}
+	for _, fresh := range []bool{false, true} {
+		if fresh && !strings.HasPrefix(key, "dispatch:"+keyEscalation+":") {
+			break
+		}
+		list, err := ii.Escalated(ctx, fresh)
+		if err != nil {
+			return Issue{}, false, fmt.Errorf("list escalated issues: %w", err)
+		}
+		list, err = r.ownIssues(ctx, list)
+		if err != nil {
+			return Issue{}, false, err
+		}
+		for _, is := range list {
+			if k, ok := IncidentKey(is); ok && k == key && is.HasLabel(LabelDispatch) {
+				return is, true, nil
+			}
+		}
+	}
+	return Issue{}, false, nil
+}
+
+// OpenEscalations lists the dedup keys of dispatch's escalated issues still open: the incidents
+// polling follows. It looks at GitHub's state now (a conditional listing per repository, usually a
+// 304), so an escalation another replica made is polled from the next round.
+func (r *Router) OpenEscalations(ctx context.Context) ([]string, error) {
+	ii, ok := r.issues.(IncidentIssues)
+	if !ok {
+		return nil, nil
+	}
+	list, err := ii.Escalated(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("list escalated issues: %w", err)
+	}
+	list, err = r.ownIssues(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	var keys []string
+	for _, is := range list {
+		if k, ok := IncidentKey(is); ok && is.Open {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
+
+// incidentMarker records a change on the issue: its id makes it once, its status and time order
+// later changes against it.
+type incidentMarker struct {
+	Change, Incident, Status string
+	At                       time.Time
+	Writer                   string // a random id of the write: which of two replicas' copies survived
+}
+
+var incidentMarkerPattern = regexp.MustCompile(`<!-- dispatch pagerduty change=(\S+) incident=(\S*) status=(\S*) at=(\S+)(?: by=(\S+))? -->`)
+
+func (m incidentMarker) String() string {
+	return "<!-- dispatch pagerduty change=" + url.QueryEscape(m.Change) + " incident=" + url.QueryEscape(m.Incident) +
+		" status=" + m.Status + " at=" + m.At.UTC().Format(time.RFC3339Nano) + " by=" + m.Writer + " -->"
+}
+
+// recordedChanges reads the incident markers of dispatch's own comments, oldest first.
+func recordedChanges(comments []string) []incidentMarker {
+	var out []incidentMarker
+	for _, c := range comments {
+		for _, m := range incidentMarkerPattern.FindAllStringSubmatch(c, -1) {
+			id, err := url.QueryUnescape(m[1])
+			inc, ierr := url.QueryUnescape(m[2])
+			at, terr := time.Parse(time.RFC3339Nano, m[4])
+			if err == nil && ierr == nil && terr == nil {
+				out = append(out, incidentMarker{Change: id, Incident: inc, Status: m[3], At: at, Writer: m[5]})
+			}
+		}
+	}
+	return out
+}
+
+// statusOf is the incident status a change leaves behind, "" for one that leaves it as it was.
+func statusOf(kind string) string {
+	switch kind {
+	case IncidentTriggered, IncidentAcknowledged, IncidentResolved:
+		return kind
+	}
+	return ""
+}
+
+// IncidentChanged carries a change of a PagerDuty incident to the audit trail and the DM, once: a
+// comment on the alarm's issue (closing it on resolve, reopening it on a trigger after a resolve),
+// then the DM's live state. Only incidents dispatch raised are followed, found by the dedup key
+// dispatch wrote on its own issue; a change seen before, or older than one already recorded, is
+// dropped. With IncidentStates set, a change that would close or reopen the issue is first
+// confirmed with the REST API. A nil error means the change is done with; an error is transient
+// (the message comes round again) unless retry.IsPermanent.
+func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (IncidentOutcome, error) {
+	log := zerolog.Ctx(ctx).With().Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Logger()
+	ctx = log.WithContext(ctx)
+	if ch.ID == "" || ch.Key == "" || ch.At.IsZero() {
+		return "", retry.Permanent(errors.New("incident change without an id, an incident key or a time"))
+	}
+	if !strings.HasPrefix(ch.Key, "dispatch:") {
+		return IncidentForeign, nil
+	}
+	is, found, err := r.incidentIssue(ctx, ch.Key)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		if strings.HasPrefix(ch.Key, "dispatch:"+keyHighPriority+":") || strings.HasPrefix(ch.Key, "dispatch:"+keyHighTitle+":") {
+			return IncidentNoIssue, nil
+		}
+		return IncidentForeign, nil
+	}
+	mk, _ := findMarker(is.Body)
+	log = log.With().Str("alarm_id", mk.Alarm).Str("user", mk.Slack).Int("issue", is.Number).Logger()
+	ctx = log.WithContext(ctx)
+	unlock := r.locks.Lock(answerLock(Ticket{Alarm: mk.Alarm, User: mk.Slack}))
+	defer unlock()
+
+	comments, err := r.ownComments(ctx, is.Repo, is.Number)
+	if err != nil {
+		return "", err
+	}
+	recorded := recordedChanges(comments)
+	var last incidentMarker // the newest recorded status change
+	seen := false
+	for _, m := range recorded {
+		seen = seen || m.Change == ch.ID
+		if m.Status != "" && !m.At.Before(last.At) {
+			last = m
+		}
+	}
+	if seen {
+		// Written before: the DM may still lack it (Slack failed after the comment), so it is
+		// shown again, unless a newer state has replaced it.
+		return IncidentDuplicate, r.incidentDM(ctx, mk, ch, last.Change == ch.ID)
+	}
+	status := statusOf(ch.Kind)
+	// PagerDuty's times are whole seconds, so changes within one second are told apart by what can
+	// follow what: nothing acknowledges a resolved incident (it is triggered first), and the trigger
+	// of the very incident that was resolved is its opening one.
+	sameSecond := !last.At.IsZero() && !ch.At.After(last.At) && last.Status == IncidentResolved &&
+		(ch.Kind == IncidentAcknowledged || (ch.Kind == IncidentTriggered && ch.Incident == last.Incident))
+	if status != "" && !last.At.IsZero() && (ch.At.Before(last.At) || sameSecond) {
+		log.Info().Str("recorded", last.Status).Msg("incident change older than the state already recorded: dropped")
+		return IncidentStale, nil
+	}
+	if ch.Kind == IncidentTriggered && last.Status != IncidentResolved {
+		return IncidentIgnored, nil // the incident dispatch opened itself, or a trigger joining it
+	}
+	if r.states != nil && status != "" {
+		st, err := r.states.Status(ctx, ch.Key)
+		if err != nil {
+			return "", fmt.Errorf("confirm incident with the REST API: %w", err)
+		}
+		if !st.Found || !confirms(status, st.Status) {
+			log.Warn().Str("rest_status", st.Status).Bool("found", st.Found).Msg("incident change not confirmed by the REST API: nothing written")
+			return IncidentUnconfirmed, nil
+		}
+	}
+
+	ii := r.issues.(IncidentIssues) // incidentIssue found it through this
+	switch ch.Kind {
+	case IncidentResolved:
+		if is.Open {
+			if err := r.issues.Close(ctx, is.Repo, is.Number); err != nil {
+				return "", fmt.Errorf("close issue: %w", err)
+			}
+		}
+	case IncidentTriggered:
+		if !is.Open {
+			if err := ii.Reopen(ctx, is.Repo, is.Number); err != nil {
+				return "", fmt.Errorf("reopen issue: %w", err)
+			}
+		}
+	}
+	mark := incidentMarker{Change: ch.ID, Incident: ch.Incident, Status: status, At: ch.At, Writer: writerID()}
+	if err := r.issues.Comment(ctx, is.Repo, is.Number, incidentComment(ch)+"\n\n"+mark.String()); err != nil {
+		return "", fmt.Errorf("comment: %w", err)
+	}
+	if kept, err := r.keepOne(ctx, ii, is, ch.ID); err != nil {
+		return "", err
+	} else if kept != mark.Writer {
+		// Another replica wrote the same change at the same moment (polling): its copy stays,
+		// and so does its DM update.
+		log.Info().Msg("incident change recorded by another replica at the same time: its comment kept")
+		return IncidentDuplicate, nil
+	}
+	log.Info().Msg("incident change recorded on the issue")
+	r.noteIncidentStatus(is, status)
+	if err := r.incidentDM(ctx, mk, ch, status != "" || last.Status != IncidentResolved); err != nil {
+		return "", err
+	}
+	r.home.forget(mk.Slack)
+	return IncidentApplied, nil
+}
+
+// keepOne makes a change recorded once on the issue when two replicas wrote it at the same moment
+// (each read the comments before the other wrote): of dispatch's comments recording the change, the
+// first (lowest id) is kept and the others are deleted, whichever replica looks. It returns the
+// writer of the one kept.
+func (r *Router) keepOne(ctx context.Context, ii IncidentIssues, is Issue, change string) (string, error) {
+	comments, err := r.issues.Comments(ctx, is.Repo, is.Number)
+	if err != nil {
+		return "", fmt.Errorf("list comments: %w", err)
+	}
+	var copies []Comment
+	var writers []string
+	for _, c := range comments {
+		for _, m := range recordedChanges([]string{c.Body}) {
+			if m.Change != change {
+				continue
+			}
+			if ok, err := r.ours(ctx, c.Author); err != nil {
+				return "", err
+			} else if ok {
+				copies = append(copies, c)
+				writers = append(writers, m.Writer)
+			}
+		}
+	}
+	if len(copies) == 0 {
+		return "", nil
+	}
+	first := 0
+	for i, c := range copies {
+		if c.ID < copies[first].ID {
+			first = i
+		}
+	}
+	for i, c := range copies {
+		if i != first {
+			if err := ii.DeleteComment(ctx, is.Repo, c.ID); err != nil {
+				return "", fmt.Errorf("delete a duplicate comment: %w", err)
+			}
+		}
+	}
+	return writers[first], nil
+}
+
+// writerID names one write of a change's comment.
+func writerID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// confirms reports whether the REST API's status of an incident bears out a change to status: a
+// resolve needs it resolved, a re-trigger open, an acknowledgement acknowledged or since resolved.
+func confirms(status, rest string) bool {
+	switch status {
+	case IncidentResolved:
+		return rest == IncidentResolved
+	case IncidentTriggered:
+		return rest == IncidentTriggered || rest == IncidentAcknowledged
+	case IncidentAcknowledged:
+		return rest == IncidentAcknowledged || rest == IncidentResolved
+	}
+	return true
+}
+
+// incidentDM shows a change in the alarm's DM: an acknowledgement as a line in its thread, and,
+// when settle, the incident's live state in place (chat.update). Both are idempotent (the same
+// text; the reply's key), so a change seen again repairs a DM an earlier try could not update.
+func (r *Router) incidentDM(ctx context.Context, mk marker, ch IncidentChange, settle bool) error {
+	ref, found, err := r.chat.Sent(ctx, mk.Slack, mk.Alarm+"/"+mk.User)
+	if err != nil {
+		return fmt.Errorf("find the DM of an escalated alarm: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	state := incidentState(ch)
+	if state == "" {
+		return nil
+	}
+	if ch.Kind == IncidentAcknowledged {
+		key := "pagerduty/" + ch.ID
+		done, err := r.chat.Replied(ctx, ref, key)
+		if err != nil {
+			return fmt.Errorf("check the DM's thread: %w", err)
+		}
+		if !done {
+			if _, err := r.chat.Reply(ctx, ref, Message{Key: key, Body: state}); err != nil {
+				return fmt.Errorf("reply in the DM's thread: %w", err)
+			}
+		}
+	}
+	if !settle {
+		return nil // a newer state is shown: this one must not replace it
+	}
+	if err := r.chat.Settle(ctx, ref, state); err != nil {
+		return fmt.Errorf("update the DM: %w", err)
+	}
+	return nil
+}
+
+// incidentState is the DM's line for the incident's state after ch.
+func incidentState(ch IncidentChange) string {
+	by := ch.By
+	if by == "" {
+		by = "PagerDuty"
+	}
+	switch ch.Kind {
+	case IncidentAcknowledged:
+		return fmt.Sprintf("Escalated: acknowledged in PagerDuty by %s.", by)
+	case IncidentResolved:
+		return fmt.Sprintf("Resolved in PagerDuty by %s.", by)
+	case IncidentTriggered:
+		return "Escalated: the PagerDuty incident was triggered again."
+	case IncidentReassigned, IncidentEscalated:
+		if ch.To != "" {
+			return fmt.Sprintf("Escalated: %s in PagerDuty to %s.", ch.Kind, ch.To)
+		}
+	}
+	return ""
+}
+
+// incidentComment is the issue comment for ch. PagerDuty's names and notes are text from outside:
+// made inert like alarm text.
+func incidentComment(ch IncidentChange) string {
+	by := "PagerDuty"
+	if ch.By != "" {
+		by = inert(ch.By)
+	}
+	at := ch.At.UTC().Format(time.RFC3339)
+	link := ""
+	if ch.URL != "" {
+		link = fmt.Sprintf(" ([incident %s](%s))", inert(ch.Incident), ch.URL)
+	}
+	var b strings.Builder
+	switch ch.Kind {
+	case IncidentAcknowledged:
+		fmt.Fprintf(&b, "**Acknowledged** in PagerDuty by %s at %s%s.", by, at, link)
+	case IncidentResolved:
+		fmt.Fprintf(&b, "**Resolved** in PagerDuty by %s at %s%s; closing.", by, at, link)
+		if ch.Note != "" {
+			fmt.Fprintf(&b, "\n\nResolution note: %s", inert(ch.Note))
+		}
+	case IncidentTriggered:
+		fmt.Fprintf(&b, "**Re-triggered** in PagerDuty at %s%s; reopening.", at, link)
+	case IncidentReassigned, IncidentEscalated:
+		fmt.Fprintf(&b, "**%s** in PagerDuty", strings.ToUpper(ch.Kind[:1])+ch.Kind[1:])
+		if ch.To != "" {
+			fmt.Fprintf(&b, " to %s", inert(ch.To))
+		}
+		if ch.By != "" {
+			fmt.Fprintf(&b, " by %s", by)
+		}
+		fmt.Fprintf(&b, " at %s%s.", at, link)
+	default:
+		fmt.Fprintf(&b, "PagerDuty: %s at %s%s.", inert(ch.Kind), at, link)
+	}
+	return b.String()
+}
+
+// IncidentStatus is the live state of an escalated issue's incident as dispatch recorded it on the
+// issue ("acknowledged in PagerDuty", …), "" when no change is recorded. It reads the issue's
+// comments at most once per homeTTL per issue (replicas apart), for the App Home and /dispatch list.
+func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
+	key := strings.ToLower(is.Repo) + "#" + fmt.Sprint(is.Number)
+	r.istate.mu.Lock()
+	e, ok := r.istate.byIssue[key]
+	r.istate.mu.Unlock()
+	if ok && r.now().Sub(e.at) < homeTTL {
+		return e.status
+	}
+	comments, err := r.ownComments(ctx, is.Repo, is.Number)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Int("issue", is.Number).Msg("could not read the incident's state")
+		return ""
+	}
+	var last incidentMarker
+	for _, m := range recordedChanges(comments) {
+		if m.Status != "" && !m.At.Before(last.At) {
+			last = m
+		}
+	}
+	status := ""
+	if last.Status != "" {
+		status = last.Status + " in PagerDuty"
+	}
+	r.istate.mu.Lock()
+	defer r.istate.mu.Unlock()
+	if r.istate.byIssue == nil || len(r.istate.byIssue) > 10_000 {
+		r.istate.byIssue = map[string]statusEntry{}
+	}
+	r.istate.byIssue[key] = statusEntry{status: status, at: r.now()}
+	return status
+}
+
+// incidentCache keeps IncidentStatus's answers, by repo#number.
+type incidentCache struct {
+	mu      sync.Mutex
+	byIssue map[string]statusEntry
+}
+
+// statusEntry is a cached IncidentStatus.
+type statusEntry struct {
+	status string
+	at     time.Time
+}
+
+// noteIncidentStatus keeps the status a change just recorded, so the App Home shows it at once.
+func (r *Router) noteIncidentStatus(is Issue, status string) {
+	if status == "" {
+		return
+	}
+	r.istate.mu.Lock()
+	defer r.istate.mu.Unlock()
+	if r.istate.byIssue == nil {
+		r.istate.byIssue = map[string]statusEntry{}
+	}
+	r.istate.byIssue[strings.ToLower(is.Repo)+"#"+fmt.Sprint(is.Number)] = statusEntry{status: status + " in PagerDuty", at: r.now()}
+}
