@@ -159,7 +159,7 @@ func (r *Router) Reason(ctx context.Context, s Submission) error {
 		return fmt.Errorf("comment reason: %w", err)
 	}
 	if rt.Answer != "yes" && !t.Test {
-		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong"}
+		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong", Guarded: r.needsMFA(t)}
 		if err := r.pager.Trigger(ctx, Page{ServiceID: t.Service, DedupKey: escalationKey(t, is.Number),
 			Summary: shorten(fmt.Sprintf("%s: %s", escalationWhy(task, who), is.Title), 1024),
 			Details: fmt.Sprintf("%s wrote: %s\nIssue: %s", who, text, is.URL),
