@@ -86,6 +86,7 @@ func (r *Router) Answer(ctx context.Context, c Click) error {
 	// a second factor waits for the Duo push before it counts.
 	r.askReason(ctx, c, task)
 	if task.Wrong {
+		task.Guarded = r.needsMFA(t)
 		r.announceWrong(ctx, task)
 	}
 	if task.Yes && r.needsMFA(t) {

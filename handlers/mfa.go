@@ -201,6 +201,11 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 		r.refreshHome(ctx, task.UserID)
 		return r.reply(ctx, to, why+" Your Yes was not recorded; the buttons still work, so you can answer again.")
 	case MFAApproved:
+		if task.Ticket.Test {
+			// Whoever holds the session can send /dispatch test and press Yes: the approval of its
+			// harmless-looking push must not stand in for the real alarm's.
+			break
+		}
 		at := r.now()
 		if _, err := r.chat.DM(ctx, task.UserID, Message{Key: approvalKey(task.UserID),
 			Body: fmt.Sprintf("Duo push approved at %s.%s", at.Format("15:04 MST"), reuseNote(m.cfg.ReuseWindow))}); err != nil {

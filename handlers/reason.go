@@ -111,6 +111,9 @@ func (r *Router) askReason(ctx context.Context, c Click, task AnswerTask) {
 	}
 }
 
+// lineEndings makes every line ending Markdown knows a "\n".
+var lineEndings = strings.NewReplacer("\r\n", "\n", "\r", "\n")
+
 // errStaleReason marks a submission that changes nothing (someone else's, replayed, too late).
 var errStaleReason = errors.New("reason not taken")
 
@@ -153,13 +156,14 @@ func (r *Router) Reason(ctx context.Context, s Submission) error {
 			return nil
 		}
 	}
-	quoted := "> " + strings.ReplaceAll(inert(text), "\n", "\n> ")
+	// A lone "\r" ends a line in GitHub's Markdown too: every line must stay in the quote.
+	quoted := "> " + strings.ReplaceAll(lineEndings.Replace(inert(text)), "\n", "\n> ")
 	who := r.person(ctx, t.User)
 	if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("**Reason** — Slack user %s (answered %s) wrote:\n\n%s\n\n%s", who.Markdown(), rt.Answer, quoted, mark)); err != nil {
 		return fmt.Errorf("comment reason: %w", err)
 	}
 	if rt.Answer != "yes" && !t.Test {
-		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong"}
+		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong", Guarded: r.needsMFA(t)}
 		if err := r.pager.Trigger(ctx, Page{ServiceID: t.Service, DedupKey: escalationKey(t, is.Number),
 			Summary: shorten(fmt.Sprintf("%s: %s", escalationWhy(task, who), is.Title), 1024),
 			Details: fmt.Sprintf("%s wrote: %s\nIssue: %s", who, text, is.URL),

@@ -33,6 +33,9 @@ type AnswerTask struct {
 	// about me" answer (Yes is false).
 	MFA   *MFAOutcome `json:"mfa,omitempty"`
 	Wrong bool        `json:"wrong,omitempty"`
+	// Guarded marks a "not about me" to an alarm whose Yes needs a Duo push: it asked Duo nothing,
+	// so it must not lower the page a stolen session would otherwise earn (severityOf).
+	Guarded bool `json:"guarded,omitempty"`
 }
 
 // TaskValidity is how long deferred work stays valid, counted from when it began (Task.Expiry): a day

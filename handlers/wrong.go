@@ -23,12 +23,22 @@ func escalationWhy(task AnswerTask, who person) string {
 }
 
 // severityOf is the page's severity: a "not about me" is a misrouted alarm, not an attack in
-// progress, so it pages as a warning.
+// progress, so it pages as a warning. Not where a Yes needs a Duo push (task.Guarded): there the
+// button is what a stolen session would press instead of a Yes it can't pass, so it pages as
+// critically as a No.
 func severityOf(task AnswerTask) string {
-	if task.Wrong {
+	if task.Wrong && !task.Guarded {
 		return "warning"
 	}
 	return "critical"
+}
+
+// pagedAs says how a "not about me" paged, for the issue and the fallback channel.
+func pagedAs(task AnswerTask) string {
+	if severityOf(task) == "critical" {
+		return "critical, as a Yes to this alarm needs a Duo push"
+	}
+	return "a warning"
 }
 
 // answerLabel heads the answer's comment on the issue.
@@ -49,7 +59,7 @@ func answerWhat(task AnswerTask, issue int, plain string) string {
 	case task.Wrong && task.Ticket.Test:
 		return "said this alarm is **not about them**. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case task.Wrong:
-		return fmt.Sprintf("said this alarm is **not about them**; paged as a warning (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
+		return fmt.Sprintf("said this alarm is **not about them**; paged as %s (incident dedup key `%s`).", pagedAs(task), escalationKey(task.Ticket, issue))
 	case task.MFA != nil && !task.MFA.Counts():
 		return fmt.Sprintf("answered Yes, but it did not count: %s Escalated to PagerDuty (incident dedup key `%s`).", note, escalationKey(task.Ticket, issue))
 	case note != "":
@@ -103,6 +113,6 @@ func (r *Router) announceWrong(ctx context.Context, task AnswerTask) {
 		Key:   "wrong/" + task.Ticket.Alarm + "/" + task.UserID,
 		Title: "An alarm reached the wrong person",
 		Body:  fmt.Sprintf("%s says alarm %s (%s) is not about them.", task.UserID, task.Ticket.Alarm, task.Ticket.Subject),
-		Note:  "paged as a warning; the issue records the answer",
+		Note:  "paged as " + pagedAs(task) + "; the issue records the answer",
 	})
 }
