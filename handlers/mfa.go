@@ -346,6 +346,14 @@ func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience, h *
 		username, _, _ = strings.Cut(email, "@")
 	}
 	pre, err := m.duo.Preauth(ctx, username)
+	if local, _, _ := strings.Cut(email, "@"); err == nil && pre.Result == "enroll" && username != local {
+		// Many Duo accounts are named by the e-mail's local part (directory sync): before
+		// concluding "not enrolled", ask once for that name, as Netflix Dispatch does.
+		log.Info().Msg("duo doesn't know the e-mail: asking for its local part")
+		if pre, err = m.duo.Preauth(ctx, local); err == nil && pre.Result != "enroll" {
+			username = local
+		}
+	}
 	if err != nil {
 		log.Warn().Err(err).Msg("duo preauth failed")
 		return MFAOutcome{Result: MFAUnreachable}, "Duo couldn't be reached."

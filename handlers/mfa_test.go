@@ -176,6 +176,8 @@ func TestDuoOutcomes(t *testing.T) {
 		pushes            int
 		page, comment     string
 		told              string
+		user              string // the username pushed to, when it matters
+		preauths          []string
 	}{
 		{name: "approved: the Yes counts, confirmed with Duo push", cfg: MFAConfig{Default: true},
 			arrange: func(d *memDuo) { d.user("u1@example.com", pushAllow) },
@@ -208,6 +210,11 @@ func TestDuoOutcomes(t *testing.T) {
 			arrange: func(d *memDuo) { d.user("u1@example.com", pushAllow) }, closed: true, pushes: 1},
 		{name: "DUO_USERNAME=email-local: the part before @", cfg: MFAConfig{Default: true, EmailLocal: true},
 			arrange: func(d *memDuo) { d.user("u1", pushAllow) }, closed: true, pushes: 1},
+		{name: "e-mail unknown to Duo, its local part enrolled: preauth asked again, pushed to the local part", cfg: MFAConfig{Default: true},
+			arrange: func(d *memDuo) { d.user("u1", pushAllow) }, closed: true, pushes: 1, user: "u1", preauths: []string{"u1@example.com", "u1"}},
+		{name: "neither the e-mail nor its local part enrolled: not enrolled, after asking for both", cfg: MFAConfig{Default: true},
+			arrange:   func(d *memDuo) {},
+			escalated: true, page: "not enrolled in Duo", preauths: []string{"u1@example.com", "u1"}},
 		{name: "Verified Duo Push: the code is shown", cfg: MFAConfig{Default: true},
 			arrange: func(d *memDuo) {
 				d.user("u1@example.com", pushAllow)
@@ -236,9 +243,12 @@ func TestDuoOutcomes(t *testing.T) {
 				if p.info.Fields[0] != [2]string{"Alarm", "Console login from Lisbon"} {
 					t.Errorf("pushinfo %v doesn't name the alarm", p.info.Fields)
 				}
-				if tc.cfg.EmailLocal && p.username != "u1" {
+				if (tc.cfg.EmailLocal || tc.user == "u1") && p.username != "u1" {
 					t.Errorf("pushed to %q, want the e-mail's local part", p.username)
 				}
+			}
+			if tc.preauths != nil && strings.Join(duo.preauths, ",") != strings.Join(tc.preauths, ",") {
+				t.Errorf("preauth asked for %q, want %q", duo.preauths, tc.preauths)
 			}
 			pages := w.pager.Pages()
 			switch {
