@@ -27,7 +27,8 @@ type Config struct {
 	// CAPEM, when set, holds the CAs trusted for Host instead of the roots Duo's client pins (a
 	// TLS-inspecting proxy; tests).
 	CAPEM []byte
-	// Timeout bounds each request (Duo's client has none of its own for auth_status).
+	// Timeout bounds each call, the client's own retries of a 429 included (Duo's client has no
+	// timeout of its own for auth_status).
 	Timeout time.Duration
 	// UserAgent names dispatch to Duo.
 	UserAgent string
@@ -35,7 +36,8 @@ type Config struct {
 
 // Client is a Duo Auth API client. It is safe for concurrent use.
 type Client struct {
-	api *authapi.AuthApi
+	api     *authapi.AuthApi
+	timeout time.Duration
 }
 
 // New builds a client. It fails only when CAPEM holds no certificate.
@@ -62,13 +64,32 @@ func New(cfg Config) (*Client, error) {
 			t.TLSClientConfig.MinVersion = tls.VersionTLS12
 			tr = t
 		}))
-	api.SetCustomHTTPClient(&http.Client{Timeout: cfg.Timeout, Transport: tr})
-	return &Client{api: authapi.NewAuthApi(*api)}, nil
+	api.SetCustomHTTPClient(&http.Client{Timeout: cfg.Timeout, Transport: post429{tr}})
+	return &Client{api: authapi.NewAuthApi(*api), timeout: cfg.Timeout}, nil
 }
 
-// call runs a blocking library call under ctx: the library takes no context, so a cancelled ctx
-// returns at once and the request finishes (bounded by Timeout) in the background.
-func call[T any](ctx context.Context, what string, fn func() (T, error)) (T, error) {
+// post429 hands a POST's 429 back as a 503, Duo's own body (code 42901) unchanged, so that Duo's
+// client does not retry it: its retry re-sends the POST without the body it already read, which
+// Duo refuses as an invalid signature (401), turning a passing limit into a lasting-looking error.
+// The caller sees the FAIL answer, which fail() makes transient. GETs (auth_status) are retried
+// by the client as it likes, within call's bound.
+type post429 struct{ http.RoundTripper }
+
+func (t post429) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && resp.StatusCode == http.StatusTooManyRequests {
+		resp.StatusCode, resp.Status = http.StatusServiceUnavailable, "503 Service Unavailable (429 from Duo)"
+	}
+	return resp, err
+}
+
+// call runs a blocking library call under ctx, for at most timeout in all: the library takes no
+// context, and retries a 429 itself with backoff (1 s, 2 s, … 32 s: a minute in all), which its
+// per-request timeout doesn't bound. A cancelled or expired ctx returns at once; the library call
+// finishes in the background.
+func call[T any](ctx context.Context, timeout time.Duration, what string, fn func() (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	type result struct {
 		v   T
 		err error
@@ -103,7 +124,7 @@ func fail(what string, st duoapi.StatResult) error {
 		code = *st.Code
 	}
 	err := fmt.Errorf("duo %s failed: %d %s", what, code, msg)
-	if code >= 40000 && code < 50000 {
+	if code >= 40000 && code < 50000 && code/100 != 429 { // 429xx: over a rate limit, transient
 		return retry.Permanent(err)
 	}
 	return err
@@ -111,7 +132,7 @@ func fail(what string, st duoapi.StatResult) error {
 
 // Preauth asks whether username may authenticate and how.
 func (c *Client) Preauth(ctx context.Context, username string) (handlers.Preauth, error) {
-	res, err := call(ctx, "preauth", func() (*authapi.PreauthResult, error) {
+	res, err := call(ctx, c.timeout, "preauth", func() (*authapi.PreauthResult, error) {
 		return c.api.Preauth(authapi.PreauthUsername(username), verifiedPush)
 	})
 	if err != nil {
@@ -141,7 +162,7 @@ func (c *Client) Push(ctx context.Context, username string, info handlers.PushIn
 	for _, kv := range info.Fields {
 		pi.Add(kv[0], kv[1])
 	}
-	res, err := call(ctx, "auth", func() (*authapi.AuthResult, error) {
+	res, err := call(ctx, c.timeout, "auth", func() (*authapi.AuthResult, error) {
 		return c.api.Auth("push", authapi.AuthUsername(username), authapi.AuthAsync(), authapi.AuthDevice("auto"),
 			authapi.AuthType(info.Type), authapi.AuthPushinfo(pi.Encode()))
 	})
@@ -162,7 +183,7 @@ var codePattern = regexp.MustCompile(`\b\d{3,8}\b`)
 
 // Status reports where the push txid stands.
 func (c *Client) Status(ctx context.Context, txid string) (handlers.PushStatus, error) {
-	res, err := call(ctx, "auth_status", func() (*authapi.AuthStatusResult, error) { return c.api.AuthStatus(txid) })
+	res, err := call(ctx, c.timeout, "auth_status", func() (*authapi.AuthStatusResult, error) { return c.api.AuthStatus(txid) })
 	if err != nil {
 		return handlers.PushStatus{}, err
 	}

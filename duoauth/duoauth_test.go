@@ -120,3 +120,41 @@ func TestDuosPinnedRootsRefuseTheFake(t *testing.T) {
 		t.Fatal("a CA file without a certificate was accepted")
 	}
 }
+
+// TestRateLimitedCallsAreTransientAndBounded: over the fake's request limit Duo answers 429. A
+// POST (preauth) fails at once with a transient error, not the "invalid signature" Duo's client
+// earns by retrying it without its body; a GET (auth_status), which Duo's client retries itself
+// with backoff for about a minute, still returns within the adapter's Timeout.
+func TestRateLimitedCallsAreTransientAndBounded(t *testing.T) {
+	srv := fakeduo.New(ikey, skey)
+	defer srv.Close()
+	srv.SetUser(fakeduo.User{Name: "alice@example.com", Outcome: fakeduo.Wait})
+	c, err := New(Config{Host: srv.Host(), IKey: ikey, SKey: skey, CAPEM: srv.CertPEM(), Timeout: 2 * time.Second, UserAgent: "dispatch-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	txid, err := c.Push(ctx, "alice@example.com", handlers.PushInfo{Type: "dispatch alarm"})
+	if err != nil {
+		t.Fatalf("push, within the limit: %v", err)
+	}
+	srv.SetRateLimit(0, time.Hour)
+	_, err = c.Preauth(ctx, "alice@example.com")
+	if err == nil || retry.IsPermanent(err) || !strings.Contains(err.Error(), "42901") {
+		t.Errorf("preauth over the limit: %v; want a transient error with Duo's code 42901", err)
+	}
+	start := time.Now()
+	_, err = c.Status(ctx, txid)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("a rate-limited auth_status took %s; Timeout is 2s", took)
+	}
+	if err == nil || retry.IsPermanent(err) {
+		t.Errorf("auth_status over the limit: %v; want a transient error", err)
+	}
+	if srv.RateLimited() < 2 {
+		t.Errorf("the fake answered %d 429s, want one for each call at least", srv.RateLimited())
+	}
+	if n := srv.BadSignatures(); n != 0 {
+		t.Errorf("%d requests with a bad signature", n)
+	}
+}

@@ -199,3 +199,80 @@ func TestDuoReuseWindowHoldsOnAnotherReplica(t *testing.T) {
 		t.Errorf("the second issue doesn't say the push was reused: %s", c)
 	}
 }
+
+// TestDuoPendingPushHoldsTheDMOnEveryReplica: two replicas. While alice's push waits, the DM
+// says so (with the Verified Duo Push code) in place of its buttons, the App Home says "Waiting
+// for your Duo push" whichever replica draws it, and a Yes from a device that still shows the old
+// buttons, reaching the other replica, sends no second push. When the push times out, the buttons
+// come back.
+func TestDuoPendingPushHoldsTheDMOnEveryReplica(t *testing.T) {
+	e, duo, env := duoStack(t)
+	duo.SetUser(fakeduo.User{Name: "alice@example.com", Outcome: fakeduo.Wait, VerifiedCode: "4711"})
+	e.StartProcessWith(env...)
+	e.StartProcessWith(env...)
+	e.PublishRaw(selfServiceTo("U0ALICE", "pending push"))
+	m := e.DM("U0ALICE", 1) // as alice's second device keeps showing it, buttons and all
+	e.Click("U0ALICE", m, handlers.ActionYes)
+	e.Eventually("the DM to show the push and its code in place of its buttons", wait, func() bool {
+		cur := e.Current(m)
+		return strings.Contains(string(cur.Blocks), "Approve the Duo push on your phone") && strings.Contains(string(cur.Blocks), "4711") &&
+			len(stack.Buttons(t, cur)) == 0
+	})
+
+	// Socket Mode hands envelopes to the two connections in turn, so two opens in a row reach both
+	// replicas. The one not holding the push may need a few seconds to see the new issue.
+	opens, drawn := 0, 0
+	open := func() string {
+		opens++
+		n := e.Slack.Calls("views.publish")
+		id, err := e.Slack.OpenAppHome("U0ALICE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Slack.WaitAck(stack.WaitFor(t), id); err != nil {
+			t.Fatal(err)
+		}
+		e.Eventually("the home tab redrawn", wait, func() bool { return e.Slack.Calls("views.publish") > n })
+		v, _ := e.Slack.HomeView("U0ALICE")
+		return string(v)
+	}
+	e.Eventually("both replicas to draw the alarm on the home tab", wait, func() bool {
+		v := open()
+		if !strings.Contains(v, "pending push") {
+			drawn = 0
+			return false
+		}
+		if !strings.Contains(v, "Waiting for your Duo push") || strings.Contains(v, handlers.ActionYes) {
+			t.Fatalf("home tab drawn while the push is out: %s", v)
+		}
+		drawn++
+		return drawn == 2
+	})
+	if opens%2 == 1 {
+		open() // the next envelope goes to the replica that didn't take the first click
+	}
+
+	id, err := e.Slack.ClickButtonAsShown("U0ALICE", m, handlers.ActionYes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Slack.WaitAck(stack.WaitFor(t), id); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("alice told a push is already out", wait, func() bool { return toldEphemeral(e, "U0ALICE", "already waiting on your phone") })
+	if n := len(e.LogLines("already out (held DM)")); n != 1 {
+		t.Errorf("%d replicas refused the second Yes from the held DM, want 1 (the other replica)", n)
+	}
+	pushes := duo.Pushes()
+	if len(pushes) != 1 {
+		t.Fatalf("%d pushes, want 1: a push was already out", len(pushes))
+	}
+
+	if err := duo.Resolve(pushes[0].Txid, fakeduo.Timeout); err != nil {
+		t.Fatal(err)
+	}
+	e.Eventually("the buttons back after the push timed out", wait, func() bool { return len(stack.Buttons(t, e.Current(m))) > 0 })
+	if strings.Contains(string(e.Current(m).Blocks), "Approve the Duo push") {
+		t.Errorf("the DM still asks for the push: %s", e.Current(m).Blocks)
+	}
+}

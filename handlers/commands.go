@@ -57,6 +57,8 @@ type Publisher interface {
 // OpenAlarms finds a Slack user's self-service alarms.
 type OpenAlarms interface {
 	AlarmsFor(ctx context.Context, repo, slackUserID string, open bool, limit int) ([]Issue, error)
+	// DuoPushesWaiting returns the alarm IDs among issues that wait for the user's Duo push.
+	DuoPushesWaiting(ctx context.Context, slackUserID string, issues []Issue) map[string]bool
 }
 
 // subcommand is one entry of the /dispatch table.
@@ -182,8 +184,12 @@ func (c *Commands) list(ctx context.Context, cmd Command, _ []string) Reply {
 	live, _ := c.open.(interface {
 		IncidentStatus(ctx context.Context, is Issue) string
 	})
+	waiting := c.open.DuoPushesWaiting(ctx, cmd.UserID, issues)
 	for _, is := range issues {
 		fmt.Fprintf(&b, "• <%s|%s#%d> %s", is.URL, is.Repo, is.Number, escapeText(shorten(is.Title, 120)))
+		if mk, ok := findMarker(is.Body); ok && waiting[mk.Alarm] {
+			b.WriteString(" — waiting for your Duo push")
+		}
 		if is.HasLabel(LabelEscalated) {
 			b.WriteString(" — escalated to PagerDuty")
 			if st := ""; live != nil {

@@ -51,9 +51,15 @@ type fakeChat struct {
 	homes    []HomeView
 	settled  []string
 	ts       int
-	threads  []threadReply // every Reply, in order (also in posts)
-	replyErr error         // the next Reply fails with it
-	sentErr  error         // every Sent fails with it
+	threads  []threadReply         // every Reply, in order (also in posts)
+	replyErr error                 // the next Reply fails with it
+	sentErr  error                 // every Sent fails with it
+	keys     map[string]string     // DM → its Message.Key
+	refs     map[string]MessageRef // user/key → the DM
+	holds    map[string]time.Time  // Message.Key → until when the DM is held
+	held     map[string]string     // Message.Key → the text it is held with
+	released []string              // keys whose buttons came back
+	holdErr  error                 // every Hold fails with it
 }
 
 // threadReply is one Reply: where, what, and whether it was asked to stand aside for prompts.
@@ -64,7 +70,8 @@ type threadReply struct {
 }
 
 func newFakeChat(users ...string) *fakeChat {
-	c := &fakeChat{users: map[string]bool{}, names: map[string]string{}, cannotDM: map[string]error{}, unfound: map[string]error{}, dms: map[string][]Message{}}
+	c := &fakeChat{users: map[string]bool{}, names: map[string]string{}, cannotDM: map[string]error{}, unfound: map[string]error{}, dms: map[string][]Message{},
+		keys: map[string]string{}, refs: map[string]MessageRef{}, holds: map[string]time.Time{}, held: map[string]string{}}
 	for _, u := range users {
 		c.users[u] = true
 	}
@@ -109,7 +116,10 @@ func (c *fakeChat) DM(_ context.Context, userID string, m Message) (MessageRef, 
 		return MessageRef{}, err
 	}
 	c.dms[userID] = append(c.dms[userID], m)
-	return c.ref("D" + userID), nil
+	ref := c.ref("D" + userID)
+	c.keys[ref.Channel+"/"+ref.TS] = m.Key
+	c.refs[userID+"/"+m.Key] = ref
+	return ref, nil
 }
 
 func (c *fakeChat) Post(_ context.Context, channel string, m Message) (MessageRef, error) {
@@ -124,6 +134,9 @@ func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool
 	defer c.mu.Unlock()
 	if c.sentErr != nil {
 		return MessageRef{}, false, c.sentErr
+	}
+	if ref, ok := c.refs[userID+"/"+key]; ok {
+		return ref, true, nil
 	}
 	for _, m := range c.dms[userID] {
 		if m.Key == key {
@@ -172,11 +185,57 @@ func (c *fakeChat) Permalink(_ context.Context, ref MessageRef) (string, error) 
 	return "https://slack.example/archives/" + ref.Channel + "/p" + ref.TS, nil
 }
 
-func (c *fakeChat) Settle(_ context.Context, _ MessageRef, outcome string) error {
+func (c *fakeChat) Settle(_ context.Context, ref MessageRef, outcome string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.settled = append(c.settled, outcome)
+	delete(c.holds, c.keys[ref.Channel+"/"+ref.TS]) // the outcome replaces a hold
 	return nil
+}
+
+func (c *fakeChat) Hold(_ context.Context, ref MessageRef, text string, until time.Time) (MessageRef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.holdErr != nil {
+		return MessageRef{}, c.holdErr
+	}
+	key, ok := c.keys[ref.Channel+"/"+ref.TS]
+	if !ok {
+		return MessageRef{}, fmt.Errorf("hold: no DM %s/%s", ref.Channel, ref.TS)
+	}
+	c.holds[key], c.held[key] = until, text
+	return MessageRef{Channel: ref.Channel, TS: ref.TS}, nil
+}
+
+func (c *fakeChat) Release(_ context.Context, before MessageRef) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := c.keys[before.Channel+"/"+before.TS]
+	delete(c.holds, key)
+	c.released = append(c.released, key)
+	return nil
+}
+
+func (c *fakeChat) Holds(_ context.Context, userID string) (map[string]time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]time.Time{}
+	for ref, key := range c.keys {
+		if until, ok := c.holds[key]; ok && strings.HasPrefix(ref, "D"+userID+"/") {
+			out[key] = until
+		}
+	}
+	return out, nil
+}
+
+// Held returns the text the DM keyed key is held with ("" when it isn't).
+func (c *fakeChat) Held(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.holds[key]; !ok {
+		return ""
+	}
+	return c.held[key]
 }
 
 func (c *fakeChat) PublishHome(_ context.Context, v HomeView) error {

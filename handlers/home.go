@@ -45,6 +45,10 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 		return fmt.Errorf("home: %w", err)
 	}
 	v := HomeView{UserID: userID}
+	var waiting map[string]bool
+	if len(open) > 0 {
+		waiting = r.pushesWaiting(ctx, userID)
+	}
 	for _, is := range open {
 		if is.HasLabel(LabelEscalated) {
 			status := "You answered No: escalated to PagerDuty"
@@ -67,8 +71,9 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 				if t.Wrong {
 					e.Buttons = append(e.Buttons, Button{ActionID: ActionWrong, Label: DefaultWrongShort, Value: value})
 				}
-				if r.pushWaiting(userID) {
-					e.Status = "Waiting for your Duo push"
+				if waiting[promptKey(mk.Alarm, mk.User)] {
+					// As on the DM: no buttons while the push is out, so no click sends another.
+					e.Status, e.Buttons = "Waiting for your Duo push", nil
 				}
 			} else {
 				zerolog.Ctx(ctx).Warn().Err(err).Str("repo", is.Repo).Int("issue", is.Number).Msg("app home: the issue's ticket isn't this user's: no buttons")

@@ -95,7 +95,7 @@ type secondFactor struct {
 	cfg    MFAConfig
 
 	mu      sync.Mutex
-	waiting map[string]bool // alarm/user → a push is out on this replica
+	waiting map[string]string // promptKey → the user whose push is out on this replica
 }
 
 // UseSecondFactor makes a Yes need a Duo push (for alarms that ask for one, see MFAConfig.Default).
@@ -107,7 +107,7 @@ func (r *Router) UseSecondFactor(duo SecondFactor, emails UserEmails, cfg MFACon
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]bool{}}
+	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]string{}}
 }
 
 // needsMFA reports whether a Yes to t needs a Duo push: Duo is configured, and the alarm said
@@ -131,19 +131,54 @@ const (
 	MFAOff = "off"
 )
 
-// pushWaiting reports whether this replica waits for a push of userID's (the App Home says so).
-func (r *Router) pushWaiting(userID string) bool {
+// promptKey is the Message.Key of the DM that asks a user about an alarm (alarm/user key).
+func promptKey(alarm, userKey string) string { return alarm + "/" + userKey }
+
+// holdMargin is how much longer than the push itself a held prompt stays held: if the replica
+// waiting for the push dies, the hold runs out and another replica may push again.
+const holdMargin = 30 * time.Second
+
+// pushesWaiting returns the prompt keys (promptKey) of userID's alarms that wait for a Duo push: the
+// ones this replica waits for, and the ones whose DM any replica holds (Chat.Holds), so the App
+// Home and /dispatch list say so on every replica. A failed lookup shows only this replica's.
+func (r *Router) pushesWaiting(ctx context.Context, userID string) map[string]bool {
 	if r.mfa == nil {
-		return false
+		return nil
 	}
+	out := map[string]bool{}
 	r.mfa.mu.Lock()
-	defer r.mfa.mu.Unlock()
-	for k := range r.mfa.waiting {
-		if strings.HasSuffix(k, "/"+userID) {
-			return true
+	for k, u := range r.mfa.waiting {
+		if u == userID {
+			out[k] = true
 		}
 	}
-	return false
+	r.mfa.mu.Unlock()
+	holds, err := r.chat.Holds(ctx, userID)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not read which prompts wait for a Duo push")
+	}
+	for k, until := range holds {
+		if r.now().Before(until) {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// DuoPushesWaiting returns the alarm IDs of userID's alarms that wait for a Duo push, on any
+// replica (for /dispatch list). issues are the user's alarms, as AlarmsFor lists them.
+func (r *Router) DuoPushesWaiting(ctx context.Context, userID string, issues []Issue) map[string]bool {
+	waiting := r.pushesWaiting(ctx, userID)
+	if len(waiting) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, is := range issues {
+		if mk, ok := findMarker(is.Body); ok && mk.Slack == userID && waiting[promptKey(mk.Alarm, mk.User)] {
+			out[mk.Alarm] = true
+		}
+	}
+	return out
 }
 
 // approvalKey keys the DM that records a user's approved push. Slack stamps it with its own ts,
@@ -177,29 +212,48 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 	m := r.mfa
 	log := zerolog.Ctx(ctx)
 	to := Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL}
-	key := task.Ticket.Alarm + "/" + task.UserID
+	key := promptKey(task.Ticket.Alarm, task.Ticket.Key)
+	const already = "A Duo push for this alarm is already waiting on your phone."
 	m.mu.Lock()
-	busy := m.waiting[key]
-	m.waiting[key] = true
+	_, busy := m.waiting[key]
+	m.waiting[key] = task.UserID
 	m.mu.Unlock()
 	if busy {
-		return r.reply(ctx, to, "A Duo push for this alarm is already waiting on your phone.")
+		return r.reply(ctx, to, already)
 	}
 	defer func() {
 		m.mu.Lock()
 		delete(m.waiting, key)
 		m.mu.Unlock()
 	}()
+	if task.Message.TS == "" {
+		// A click on the App Home tab: find the DM, whose hold says a push is out.
+		if ref, found, err := r.chat.Sent(ctx, task.UserID, key); err == nil && found {
+			task.Message = ref
+		}
+	}
+	// Another replica's push: its hold on the DM is the only state every replica shares. (Two
+	// clicks within one Slack round trip of each other on two replicas may still both push: Slack
+	// has no compare-and-set.)
+	if holds, err := r.chat.Holds(ctx, task.UserID); err != nil {
+		log.Warn().Err(err).Msg("could not read whether a Duo push is already out")
+	} else if until, ok := holds[key]; ok && r.now().Before(until) {
+		log.Info().Msg("a Duo push for this alarm is already out (held DM): no second push")
+		r.refreshHome(ctx, task.UserID)
+		return r.reply(ctx, to, already)
+	}
 
-	outcome, why := r.checkDuo(ctx, task, to)
+	h := &promptHold{}
+	outcome, why := r.checkDuo(ctx, task, to, h)
 	log.Info().Str("mfa", string(outcome.Result)).Msg("duo check done")
 	if m.cfg.Observe != nil {
 		m.cfg.Observe(outcome.Result)
 	}
 	switch outcome.Result {
 	case MFATimedOut, MFAUnreachable:
+		r.release(ctx, task, h)
 		r.refreshHome(ctx, task.UserID)
-		return r.reply(ctx, to, why+" Your Yes was not recorded; the buttons still work, so you can answer again.")
+		return r.reply(ctx, to, why+" Your Yes was not recorded; the buttons work again, so you can answer again.")
 	case MFAApproved:
 		if task.Ticket.Test {
 			// Whoever holds the session can send /dispatch test and press Yes: the approval of its
@@ -216,9 +270,59 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 			log.Warn().Err(err).Msg("could not tell the user why")
 		}
 	}
+	// Otherwise the answer settles the DM, which replaces the hold.
 	task.MFA = &outcome
 	task.Yes = outcome.Counts()
 	return r.record(ctx, task)
+}
+
+// promptHold is a DM held while its push is out: the message as it was, and until when.
+type promptHold struct {
+	before MessageRef
+	until  time.Time
+	text   string
+}
+
+// hold shows text on the DM in place of its buttons, and marks it held for every replica (the
+// first call keeps the message as it was, for release). A DM that can't be held only loses the
+// cross-replica guard: the push goes on.
+func (r *Router) hold(ctx context.Context, task AnswerTask, h *promptHold, text string) {
+	if task.Message.TS == "" || text == h.text {
+		return
+	}
+	if h.until.IsZero() {
+		h.until = r.now().Add(r.mfa.cfg.PushTimeout + holdMargin).Truncate(time.Second) // a hold keeps whole seconds
+	}
+	before, err := r.chat.Hold(ctx, task.Message, text, h.until)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not show the Duo push on the DM")
+		return
+	}
+	if h.text == "" {
+		h.before = before
+	}
+	h.text = text
+}
+
+// release puts the DM's buttons back after a push that decided nothing, unless something else
+// (the alarm's deadline, its issue closed) settled the DM meanwhile.
+func (r *Router) release(ctx context.Context, task AnswerTask, h *promptHold) {
+	if h.text == "" {
+		return
+	}
+	log := zerolog.Ctx(ctx)
+	holds, err := r.chat.Holds(ctx, task.UserID)
+	if err != nil {
+		log.Warn().Err(err).Msg("could not check the DM before giving its buttons back")
+		return
+	}
+	if until, ok := holds[promptKey(task.Ticket.Alarm, task.Ticket.Key)]; !ok || !until.Equal(h.until) {
+		log.Info().Msg("the DM was settled while the push was out: its buttons stay gone")
+		return
+	}
+	if err := r.chat.Release(ctx, h.before); err != nil {
+		log.Warn().Err(err).Msg("could not give the DM its buttons back")
+	}
 }
 
 func reuseNote(w time.Duration) string {
@@ -229,7 +333,7 @@ func reuseNote(w time.Duration) string {
 }
 
 // checkDuo runs the check and says what happened, in words for the user.
-func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience) (MFAOutcome, string) {
+func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience, h *promptHold) (MFAOutcome, string) {
 	m := r.mfa
 	log := zerolog.Ctx(ctx)
 	if w := m.cfg.ReuseWindow; w > 0 {
@@ -247,6 +351,14 @@ func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience) (MF
 		username, _, _ = strings.Cut(email, "@")
 	}
 	pre, err := m.duo.Preauth(ctx, username)
+	if local, _, _ := strings.Cut(email, "@"); err == nil && pre.Result == "enroll" && username != local {
+		// Many Duo accounts are named by the e-mail's local part (directory sync): before
+		// concluding "not enrolled", ask once for that name, as Netflix Dispatch does.
+		log.Info().Msg("duo doesn't know the e-mail: asking for its local part")
+		if pre, err = m.duo.Preauth(ctx, local); err == nil && pre.Result != "enroll" {
+			username = local
+		}
+	}
 	if err != nil {
 		log.Warn().Err(err).Msg("duo preauth failed")
 		return MFAOutcome{Result: MFAUnreachable}, "Duo couldn't be reached."
@@ -265,6 +377,8 @@ func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience) (MF
 	if title == "" {
 		title = "alarm " + task.Ticket.Alarm
 	}
+	const approve = "Approve the Duo push on your phone…"
+	r.hold(ctx, task, h, approve) // before the push: no moment when it is out and the DM's buttons live
 	txid, err := m.duo.Push(ctx, username, PushInfo{Type: "dispatch alarm", Fields: [][2]string{{"Alarm", shorten(title, 100)}, {"Slack user", task.UserID}}})
 	if err != nil {
 		log.Warn().Err(err).Msg("duo push failed")
@@ -285,10 +399,11 @@ func (r *Router) checkDuo(ctx context.Context, task AnswerTask, to Audience) (MF
 		case st.Result == "deny":
 			return MFAOutcome{Result: MFADenied}, "The Duo push was denied."
 		case st.Result == "waiting":
-			text := "Approve the Duo push on your phone…"
+			text := approve
 			if st.Code != "" {
 				text += " Verified Duo Push code: " + st.Code
 			}
+			r.hold(ctx, task, h, text)
 			if text != told {
 				told = text
 				if err := r.reply(ctx, to, text); err != nil {

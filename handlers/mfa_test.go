@@ -19,6 +19,7 @@ type memDuo struct {
 	preauths []string
 	pushes   []memPush
 	polls    map[string]int
+	waiting  bool // every status answers "waiting" while set
 }
 
 type memPush struct {
@@ -70,6 +71,9 @@ func (d *memDuo) Status(_ context.Context, txid string) (PushStatus, error) {
 	defer d.mu.Unlock()
 	user, _, _ := strings.Cut(txid, "#")
 	seq := d.outcome[user]
+	if d.waiting {
+		return seq[0], nil
+	}
 	i := min(d.polls[txid], len(seq)-1)
 	d.polls[txid]++
 	return seq[i], nil
@@ -101,7 +105,7 @@ type stampedChat struct {
 
 func (c *stampedChat) DM(ctx context.Context, userID string, m Message) (MessageRef, error) {
 	ref, err := c.fakeChat.DM(ctx, userID, m)
-	if err == nil {
+	if err == nil && m.Key == approvalKey(userID) { // prompts keep the fake's own refs
 		t := c.now()
 		ref.TS = fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
 		c.mu.Lock()
@@ -163,6 +167,8 @@ func TestDuoOutcomes(t *testing.T) {
 		pushes            int
 		page, comment     string
 		told              string
+		user              string // the username pushed to, when it matters
+		preauths          []string
 	}{
 		{name: "approved: the Yes counts, confirmed with Duo push", cfg: MFAConfig{Default: true},
 			arrange: func(d *memDuo) { d.user("u1@example.com", pushAllow) },
@@ -195,6 +201,11 @@ func TestDuoOutcomes(t *testing.T) {
 			arrange: func(d *memDuo) { d.user("u1@example.com", pushAllow) }, closed: true, pushes: 1},
 		{name: "DUO_USERNAME=email-local: the part before @", cfg: MFAConfig{Default: true, EmailLocal: true},
 			arrange: func(d *memDuo) { d.user("u1", pushAllow) }, closed: true, pushes: 1},
+		{name: "e-mail unknown to Duo, its local part enrolled: preauth asked again, pushed to the local part", cfg: MFAConfig{Default: true},
+			arrange: func(d *memDuo) { d.user("u1", pushAllow) }, closed: true, pushes: 1, user: "u1", preauths: []string{"u1@example.com", "u1"}},
+		{name: "neither the e-mail nor its local part enrolled: not enrolled, after asking for both", cfg: MFAConfig{Default: true},
+			arrange:   func(d *memDuo) {},
+			escalated: true, page: "not enrolled in Duo", preauths: []string{"u1@example.com", "u1"}},
 		{name: "Verified Duo Push: the code is shown", cfg: MFAConfig{Default: true},
 			arrange: func(d *memDuo) {
 				d.user("u1@example.com", pushAllow)
@@ -223,9 +234,12 @@ func TestDuoOutcomes(t *testing.T) {
 				if p.info.Fields[0] != [2]string{"Alarm", "Console login from Lisbon"} {
 					t.Errorf("pushinfo %v doesn't name the alarm", p.info.Fields)
 				}
-				if tc.cfg.EmailLocal && p.username != "u1" {
+				if (tc.cfg.EmailLocal || tc.user == "u1") && p.username != "u1" {
 					t.Errorf("pushed to %q, want the e-mail's local part", p.username)
 				}
+			}
+			if tc.preauths != nil && strings.Join(duo.preauths, ",") != strings.Join(tc.preauths, ",") {
+				t.Errorf("preauth asked for %q, want %q", duo.preauths, tc.preauths)
 			}
 			pages := w.pager.Pages()
 			switch {
@@ -316,5 +330,99 @@ func TestDuoSomeoneElsesClickSendsNoPush(t *testing.T) {
 	}
 	if !w.issue(t).Open {
 		t.Fatal("someone else's click closed the alarm")
+	}
+}
+
+func (d *memDuo) setWaiting(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.waiting = on
+}
+
+// replica is a second router on the same Slack, GitHub and PagerDuty as w's, sharing nothing else
+// (no memory of w's pushes), with the same Duo.
+func (w *world) replica(t *testing.T, duo *memDuo) *Router {
+	t.Helper()
+	r := NewRouter(w.r.cfg, w.issues, w.pager, w.r.chat, w.tasks)
+	r.now = func() time.Time { return w.now }
+	r.UseSecondFactor(duo, memEmails{"U1": "u1@example.com", "U2": "u2@example.com"}, w.r.mfa.cfg)
+	return r
+}
+
+// TestDuoPushHoldsTheDMOnEveryReplica: while a push is out, the DM says so in place of its
+// buttons (with the Verified Duo Push code), /dispatch list and the App Home say so on another
+// replica too, and a second Yes there sends no second push; when the push times out, the buttons
+// come back.
+func TestDuoPushHoldsTheDMOnEveryReplica(t *testing.T) {
+	w, duo := duoWorld(t, MFAConfig{Default: true})
+	duo.user("u1@example.com", pushTimeout)
+	duo.outcome["u1@example.com"][0].Code = "4711"
+	duo.setWaiting(true)
+	w.handle(t, selfService("req-1", "Console login", "b", []string{"U1"}, ""))
+	w.handle(t, selfService("req-2", "Another alarm", "b", []string{"U1"}, ""))
+	v := w.prompt(t, "U1")
+	tk, err := DecodeTicket(v, [][]byte{testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := promptKey(tk.Alarm, tk.Key)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.click(t, "U1", ActionYes, v)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.chat.Held(key), "Verified Duo Push code: 4711") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the DM never showed the push's code in place of its buttons: held %q", w.chat.Held(key))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !strings.HasPrefix(w.chat.Held(key), "Approve the Duo push on your phone…") {
+		t.Errorf("held with %q", w.chat.Held(key))
+	}
+
+	other := w.replica(t, duo)
+	list := NewCommands(testRepo, nil, other, nil, [][]byte{testKey}).Command(testCtx(t), Command{UserID: "U1", Text: "list"}).Text
+	var waitingLines []string
+	for _, l := range strings.Split(list, "\n") {
+		if strings.Contains(l, "waiting for your Duo push") {
+			waitingLines = append(waitingLines, l)
+		}
+	}
+	if len(waitingLines) != 1 || !strings.Contains(waitingLines[0], "Another alarm") {
+		t.Errorf("/dispatch list on another replica; want only the alarm whose push is out marked waiting:\n%s", list)
+	}
+	if err := other.HomeOpened(testCtx(t), "U1"); err != nil {
+		t.Fatal(err)
+	}
+	var home []string
+	for _, e := range w.chat.LastHome().Pending {
+		home = append(home, fmt.Sprintf("%s: %s (%d buttons)", e.Title, e.Status, len(e.Buttons)))
+	}
+	if want := []string{"Another alarm: Waiting for your Duo push (0 buttons)", "Console login: Waiting for your answer (2 buttons)"}; strings.Join(home, "|") != strings.Join(want, "|") {
+		t.Errorf("App Home on another replica = %q, want %q", home, want)
+	}
+
+	if err := other.Answer(testCtx(t), Click{UserID: "U1", ActionID: ActionYes, Value: v, Channel: "DU1", ResponseURL: "https://hooks.example/r2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(duo.Pushes()); n != 1 {
+		t.Fatalf("%d pushes after a second Yes on another replica while the first push is out, want 1", n)
+	}
+	if !toldAny(w, "already waiting on your phone") {
+		t.Errorf("the second Yes wasn't told a push is out: %q", w.chat.Told())
+	}
+
+	duo.setWaiting(false)
+	<-done
+	if h := w.chat.Held(key); h != "" {
+		t.Errorf("after the push timed out the DM is still held: %q", h)
+	}
+	if len(w.chat.released) != 1 {
+		t.Errorf("buttons given back %d times, want once", len(w.chat.released))
+	}
+	if is, _ := w.issues.Get(testCtx(t), testRepo, tk.Issue); !is.Open {
+		t.Error("a timed-out push closed the alarm")
 	}
 }

@@ -158,6 +158,14 @@ type Chat interface {
 	Permalink(ctx context.Context, ref MessageRef) (string, error)
 	// Settle replaces a prompt's buttons with outcome, leaving the rest of the message as it was.
 	Settle(ctx context.Context, ref MessageRef, outcome string) error
+	// Hold replaces a prompt's buttons with text until until, visibly to every replica (see Holds),
+	// and returns the message as it was, for Release. Holding a held prompt again changes its text.
+	Hold(ctx context.Context, ref MessageRef, text string, until time.Time) (MessageRef, error)
+	// Release puts back a prompt as Hold found it: its buttons work again.
+	Release(ctx context.Context, before MessageRef) error
+	// Holds returns, by message key, until when each of userID's recent prompts is held (run out
+	// or not). Only holds dispatch wrote count.
+	Holds(ctx context.Context, userID string) (map[string]time.Time, error)
 	// PublishHome shows a user their App Home tab.
 	PublishHome(ctx context.Context, v HomeView) error
 	// Tell shows text to one user only: through the interaction's response URL when there is one,

@@ -370,9 +370,22 @@ func (c *Client) turn(ctx context.Context, channel string) (done func(), err err
 
 // Sent looks through the recent messages of a DM (to is a user ID) or channel for one posted with key.
 func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef, bool, error) {
-	ch, err := c.target(ctx, to)
+	ch, msgs, bot, err := c.recent(ctx, to)
 	if err != nil {
 		return handlers.MessageRef{}, false, err
+	}
+	if ts, ok := ownKeyed(msgs, bot, key); ok {
+		return handlers.MessageRef{Channel: ch, TS: ts}, true, nil
+	}
+	return handlers.MessageRef{}, false, nil
+}
+
+// recent reads the sentLookback newest messages of a DM or channel, with their metadata, and the
+// bot's own ID, which tells dispatch's messages from anyone else's.
+func (c *Client) recent(ctx context.Context, to string) (channel string, msgs []slack.Message, bot string, err error) {
+	ch, err := c.target(ctx, to)
+	if err != nil {
+		return "", nil, "", err
 	}
 	var hist *slack.GetConversationHistoryResponse
 	err = c.call(ctx, "conversations.history", func(ctx context.Context) error {
@@ -380,16 +393,13 @@ func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef,
 		return err
 	})
 	if err != nil {
-		return handlers.MessageRef{}, false, wrap("conversations.history", err)
+		return "", nil, "", wrap("conversations.history", err)
 	}
-	bot, err := c.ownBotID(ctx)
+	bot, err = c.ownBotID(ctx)
 	if err != nil {
-		return handlers.MessageRef{}, false, err
+		return "", nil, "", err
 	}
-	if ts, ok := ownKeyed(hist.Messages, bot, key); ok {
-		return handlers.MessageRef{Channel: ch, TS: ts}, true, nil
-	}
-	return handlers.MessageRef{}, false, nil
+	return ch, hist.Messages, bot, nil
 }
 
 // Replied reports whether the bot already replied in parent's thread with a message posted with
@@ -427,28 +437,35 @@ func ownKeyed(msgs []slack.Message, bot, key string) (string, bool) {
 
 // Settle replaces the message's buttons with outcome. Without ref.Blocks it fetches the message.
 func (c *Client) Settle(ctx context.Context, ref handlers.MessageRef, outcome string) error {
-	var blocks slack.Blocks
-	if len(ref.Blocks) > 0 {
-		if err := json.Unmarshal(ref.Blocks, &blocks); err != nil {
-			return fmt.Errorf("slack settle: decode blocks: %w", err)
-		}
-	} else {
-		err := c.call(ctx, "conversations.history", func(ctx context.Context) error {
-			hist, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ref.Channel, Latest: ref.TS, Inclusive: true, Limit: 1})
-			if err == nil && len(hist.Messages) > 0 {
-				blocks = hist.Messages[0].Blocks
-			}
-			return err
-		})
-		if err != nil {
-			return wrap("conversations.history", err)
-		}
+	blocks, err := c.blocksOf(ctx, ref)
+	if err != nil {
+		return err
 	}
 	newBlocks := settled(blocks.BlockSet, outcome)
 	return wrap("chat.update", c.call(ctx, "chat.update", func(ctx context.Context) error {
 		_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS, slack.MsgOptionBlocks(newBlocks...), slack.MsgOptionText(cut(Escape(outcome), maxFallbackText), false))
 		return err
 	}))
+}
+
+// blocksOf returns the message's blocks: ref.Blocks when set (from an interaction), else as Slack
+// has them now.
+func (c *Client) blocksOf(ctx context.Context, ref handlers.MessageRef) (slack.Blocks, error) {
+	var blocks slack.Blocks
+	if len(ref.Blocks) > 0 {
+		if err := json.Unmarshal(ref.Blocks, &blocks); err != nil {
+			return blocks, fmt.Errorf("slack settle: decode blocks: %w", err)
+		}
+		return blocks, nil
+	}
+	err := c.call(ctx, "conversations.history", func(ctx context.Context) error {
+		hist, err := c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: ref.Channel, Latest: ref.TS, Inclusive: true, Limit: 1})
+		if err == nil && len(hist.Messages) > 0 {
+			blocks = hist.Messages[0].Blocks
+		}
+		return err
+	})
+	return blocks, wrap("conversations.history", err)
 }
 
 // Tell shows text (escaped) to one user: through the response URL of their interaction when there

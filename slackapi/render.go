@@ -72,14 +72,20 @@ func render(m handlers.Message) ([]slack.Block, string) {
 
 // settled returns blocks with the buttons taken away and the outcome added.
 func settled(blocks []slack.Block, outcome string) []slack.Block {
+	return settledAs(blocks, outcome, "dispatch_outcome")
+}
+
+// settledAs is settled with the outcome's block ID given: a hold (holdBlockID) is an outcome too,
+// which the next settling replaces.
+func settledAs(blocks []slack.Block, outcome, id string) []slack.Block {
 	out := make([]slack.Block, 0, len(blocks)+1)
 	for _, b := range blocks {
-		if b.BlockType() == slack.MBTAction || blockIDOf(b) == "dispatch_outcome" {
+		if b.BlockType() == slack.MBTAction || blockIDOf(b) == "dispatch_outcome" || strings.HasPrefix(blockIDOf(b), holdBlockPrefix) {
 			continue
 		}
 		out = append(out, b)
 	}
-	out = append(out, section(cut(Escape(outcome), maxSectionText), "dispatch_outcome"))
+	out = append(out, section(cut(Escape(outcome), maxSectionText), id))
 	if len(out) > maxBlocks {
 		out = append(out[:maxBlocks-1], out[len(out)-1])
 	}

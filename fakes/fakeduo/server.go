@@ -4,7 +4,7 @@
 // 401 on a bad one, and serves /auth/v2/preauth, /auth/v2/auth (factor=push, async) and
 // /auth/v2/auth_status. A test decides each user's state (enrolled, with or without a device that
 // can push) and what their next push does (approve, deny, time out, or wait for Resolve), and
-// inspects the pushes sent.
+// inspects the pushes sent. Over its request limit (see DefaultRateLimit) it answers 429.
 package fakeduo
 
 import (
@@ -21,6 +21,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+)
+
+// Duo publishes no per-method request limit for the Auth API: its "Duo Rate Limits" page
+// (duo.com/docs/rate-limits, last updated January 24th, 2025) lists object limits and SSO limits
+// only, and says Duo may rate limit any service, answering 429 ("Too Many Requests", code 42901),
+// which Duo's clients retry with backoff from 1 s to 32 s. So the fake enforces a conservative limit
+// of its own by default, per integration key: DefaultRateLimit requests in any DefaultRateWindow
+// (5 a second; dispatch's 1 s status polls of a few pushes at once stay well inside it).
+const (
+	DefaultRateLimit  = 50
+	DefaultRateWindow = 10 * time.Second
 )
 
 // Outcome is what a user does with a push.
@@ -78,11 +89,17 @@ type Server struct {
 	badSigs   int
 	down      bool
 	statusHit map[string]int
+
+	rateLimit   int
+	rateWindow  time.Duration
+	recent      []time.Time // requests counted against the limit, oldest first
+	rateLimited int
 }
 
 // New starts a fake Duo with the given integration and secret keys.
 func New(ikey, skey string) *Server {
-	s := &Server{IKey: ikey, SKey: skey, users: map[string]*User{}, byTxid: map[string]*Push{}, verified: map[string]bool{}, statusHit: map[string]int{}}
+	s := &Server{IKey: ikey, SKey: skey, users: map[string]*User{}, byTxid: map[string]*Push{}, verified: map[string]bool{}, statusHit: map[string]int{},
+		rateLimit: DefaultRateLimit, rateWindow: DefaultRateWindow}
 	s.ts = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -110,6 +127,36 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// SetRateLimit allows n requests in any window (the default is DefaultRateLimit in
+// DefaultRateWindow); more are answered 429 as Duo does.
+func (s *Server) SetRateLimit(n int, window time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimit, s.rateWindow, s.recent = n, window, nil
+}
+
+// RateLimited counts requests answered 429.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rateLimited
+}
+
+// overLimitLocked counts a request against the limit, reporting whether it is over.
+func (s *Server) overLimitLocked(now time.Time) bool {
+	i := 0
+	for i < len(s.recent) && now.Sub(s.recent[i]) >= s.rateWindow {
+		i++
+	}
+	s.recent = s.recent[i:]
+	if len(s.recent) >= s.rateLimit {
+		s.rateLimited++
+		return true
+	}
+	s.recent = append(s.recent, now)
+	return false
 }
 
 // Pushes returns the pushes sent so far, oldest first.
@@ -174,6 +221,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.overLimitLocked(time.Now()) {
+		writeFail(w, failure{http.StatusTooManyRequests, 42901, "Too Many Requests"})
+		return
+	}
 	switch {
 	case r.URL.Path == "/auth/v2/preauth" && r.Method == http.MethodPost:
 		s.preauth(w, params)

@@ -28,7 +28,14 @@ func (s *Server) ClickButtonWithValue(userID, channel, ts, actionID, value strin
 	return s.clickButton(userID, channel, ts, actionID, &value)
 }
 
-func (s *Server) clickButton(userID, channel, ts, actionID string, value *string) (string, error) {
+// ClickButtonAsShown makes userID click a button of shown, a message as a Slack client showed it
+// earlier: a second device, or a client that hasn't caught up with a chat.update that took the
+// buttons away. The message must still exist; its buttons now need not.
+func (s *Server) ClickButtonAsShown(userID string, shown Message, actionID string) (string, error) {
+	return s.clickButton(userID, shown.Channel, shown.TS, actionID, nil, &shown)
+}
+
+func (s *Server) clickButton(userID, channel, ts, actionID string, value *string, shown ...*Message) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.userLocked(userID)
@@ -56,6 +63,9 @@ func (s *Server) clickButton(userID, channel, ts, actionID string, value *string
 	}
 	if msg == nil {
 		return "", fmt.Errorf("fakeslack: no message %s in %s", ts, ch.id)
+	}
+	if len(shown) > 0 && !ephemeral {
+		msg = &storedMessage{Message: *shown[0]}
 	}
 	b, ok := findButton(msg.Blocks, actionID, "")
 	if !ok {
