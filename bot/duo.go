@@ -17,7 +17,7 @@ func (b *Bot) useDuo(cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("duo: %w", err)
 	}
-	for _, r := range []handlers.MFAResult{handlers.MFAApproved, handlers.MFAReused, handlers.MFADenied, handlers.MFATimedOut, handlers.MFAUnreachable, handlers.MFANotEnrolled, handlers.MFANoDevice} {
+	for _, r := range handlers.MFAResults {
 		b.metrics.MFA.WithLabelValues(string(r)) // every series from the start, at 0
 	}
 	b.router.UseSecondFactor(duo, b.slack, handlers.MFAConfig{

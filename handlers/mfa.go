@@ -78,6 +78,9 @@ const (
 	MFARefused     MFAResult = "refused"        // Duo's policy denies the user (preauth "deny")
 )
 
+// MFAResults lists every MFAResult, so a metric can show each from the start.
+var MFAResults = []MFAResult{MFAApproved, MFAReused, MFABypass, MFADenied, MFATimedOut, MFAUnreachable, MFANotEnrolled, MFANoDevice, MFARefused}
+
 // MFAOutcome rides with an answer checked with Duo, for the issue and the page.
 type MFAOutcome struct {
 	Result MFAResult `json:"result"`
