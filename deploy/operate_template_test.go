@@ -170,13 +170,20 @@ func TestECSOption(t *testing.T) {
 
 	secretNames := bot.SecretNames()
 	env, _ := unwrapIf(t, c["Environment"])
+	replicas := false // the tasks share the services' limits: each is told how many there are
 	for _, e := range env {
+		if e["Name"] == "DISPATCH_REPLICAS" {
+			replicas = reflect.DeepEqual(e["Value"], ref("DesiredCount"))
+		}
 		if slices.Contains(secretNames, fmt.Sprint(e["Name"])) {
 			t.Errorf("%v is a plain environment value; it must be a secret", e["Name"])
 		}
 		if e["Name"] == "DISPATCH_QUEUE_URL" && !reflect.DeepEqual(e["Value"], ref("Queue")) {
 			t.Errorf("DISPATCH_QUEUE_URL = %v, want the queue", e["Value"])
 		}
+	}
+	if !replicas {
+		t.Error("the task gets no DISPATCH_REPLICAS from DesiredCount: the tasks together would pass the services' limits")
 	}
 	secrets, conds := unwrapIf(t, c["Secrets"])
 	var names []string
