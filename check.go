@@ -39,7 +39,7 @@ so the routing keys can only be checked for their format.`,
 func check(opts bot.CheckOptions, stdout, stderr io.Writer) int {
 	cfg, err := bot.LoadConfig(os.Getenv)
 	if err != nil {
-		printConfigError(stderr, err)
+		printConfigError(stderr, "console", err) // check is read by a person: text, whatever LOG_FORMAT says
 		return exitUsage
 	}
 	log := bot.NewLogger(io.Discard, "error", "json")

@@ -225,3 +225,40 @@ func TestValidateUnwrapsAsTheBotDoes(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigErrorFollowsLogFormat: `dispatch run` with a broken configuration says so in one JSON
+// line when logs are JSON (the default) and stderr is not a terminal, as a log pipeline reads it,
+// and as text with LOG_FORMAT=console.
+func TestConfigErrorFollowsLogFormat(t *testing.T) {
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISPATCH_QUEUE_URL", "GITHUB_TOKEN", "GITHUB_REPO",
+		"PAGERDUTY_ROUTING_KEY", "DISPATCH_TASK_KEYS", "GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID", "GITHUB_APP_PRIVATE_KEY"} {
+		t.Setenv(name, "")
+	}
+	t.Setenv("DISPATCH_CONCURRENCY", "lots")
+	for _, format := range []string{"", "json", "console"} {
+		t.Setenv("LOG_FORMAT", format)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"run"}, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
+			t.Fatalf("LOG_FORMAT=%q: exit %d, want %d; stderr %s", format, code, exitUsage, stderr.String())
+		}
+		out := stderr.String()
+		if format == "console" {
+			if !strings.HasPrefix(out, "dispatch: the configuration has problems:\n") || !strings.Contains(out, "DISPATCH_CONCURRENCY") {
+				t.Errorf("LOG_FORMAT=console: want the problems as text, got %q", out)
+			}
+			continue
+		}
+		var line struct {
+			Level    string   `json:"level"`
+			Problems []string `json:"problems"`
+			Message  string   `json:"message"`
+		}
+		if strings.Count(out, "\n") != 1 || json.Unmarshal([]byte(out), &line) != nil {
+			t.Fatalf("LOG_FORMAT=%q: want one JSON line, got %q", format, out)
+		}
+		if line.Level != "error" || !strings.Contains(line.Message, "configuration") || len(line.Problems) < 2 ||
+			!strings.Contains(strings.Join(line.Problems, "\n"), "DISPATCH_CONCURRENCY") {
+			t.Errorf("LOG_FORMAT=%q: the line does not list every problem: %s", format, out)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/dispatch-oss/dispatch/alerts"
@@ -49,7 +50,7 @@ func runBot(inv *invocation) int {
 	}
 	cfg, err := bot.LoadConfig(os.Getenv)
 	if err != nil {
-		printConfigError(inv.stderr, err)
+		printConfigError(inv.stderr, os.Getenv("LOG_FORMAT"), err)
 		return exitUsage
 	}
 	// The filter also learns the credentials minted while running; the AWS ones from the
@@ -83,9 +84,23 @@ func problems(err error) []error {
 	return list
 }
 
-func printConfigError(w io.Writer, err error) {
+// printConfigError reports a configuration that stops start-up. A log pipeline reading stderr
+// expects JSON lines (LOG_FORMAT json, the default), so there it is one JSON line with every problem
+// in an array; a person at a terminal, or LOG_FORMAT=console, gets the list as text.
+func printConfigError(w io.Writer, format string, err error) {
 	var ce *bot.ConfigError
-	if errors.As(err, &ce) {
+	isConfig := errors.As(err, &ce)
+	if f := strings.TrimSpace(format); f != "console" && !bot.IsTerminal(w) {
+		list := []string{err.Error()}
+		if isConfig {
+			list = ce.Problems
+		}
+		log := bot.NewLogger(w, "info", "json")
+		log.Error().Strs("problems", list).
+			Msg("dispatch: the configuration has problems; see the Configuration section of README.md")
+		return
+	}
+	if isConfig {
 		fmt.Fprintln(w, "dispatch: the configuration has problems:")
 		for _, p := range ce.Problems {
 			fmt.Fprintln(w, "  -", p)

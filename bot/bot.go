@@ -119,13 +119,13 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: cfg.GitHubLimits, App: ghApp,
+	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: pace.Share(cfg.GitHubLimits, cfg.Replicas), App: ghApp,
 		IndexMaxAge: cfg.GitHubWatch, Retry: policy})
 	if err != nil {
 		return nil, err
 	}
 	b.pager = pagerdutyapi.New(pagerdutyapi.Options{EventsURL: cfg.PagerDutyURL, RoutingKey: cfg.PagerDutyKey, ServiceKeys: cfg.ServiceKeys, HTTPClient: client("pagerduty"), Retry: policy,
-		Pace: scaleWindows(pagerdutyapi.EventLimits, opts.TimeScale)})
+		Pace: pace.Share(scaleWindows(pagerdutyapi.EventLimits, opts.TimeScale), cfg.Replicas)})
 
 	awsCfg := opts.AWS
 	if awsCfg == nil {
@@ -184,13 +184,20 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	return b, nil
 }
 
-// slackOptions configures the Slack adapter, its pacing at cfg.SlackLimitScale.
+// slackOptions configures the Slack adapter, its pacing at cfg.SlackLimitScale and its share of
+// the workspace's and each channel's limits (cfg.Replicas).
 func slackOptions(cfg Config, c *http.Client) slackapi.Options {
-	o := slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: c}
+	o := slackapi.Options{BotToken: cfg.SlackBotToken, AppToken: cfg.SlackAppToken, APIURL: cfg.SlackAPIURL, HTTPClient: c,
+		Limits: slackapi.Limits, PostPace: slackapi.PostLimits}
 	if s := cfg.SlackLimitScale; s > 0 && s != 1 {
-		o.Limits = slackapi.ScaleLimits(slackapi.Limits, s)
-		o.PostPace = slackapi.ScaleLimits(map[string][]pace.Window{"": slackapi.PostLimits}, s)[""]
+		o.Limits = slackapi.ScaleLimits(o.Limits, s)
+		o.PostPace = slackapi.ScaleLimits(map[string][]pace.Window{"": o.PostPace}, s)[""]
 	}
+	limits := make(map[string][]pace.Window, len(o.Limits))
+	for m, ws := range o.Limits {
+		limits[m] = pace.Share(ws, cfg.Replicas)
+	}
+	o.Limits, o.PostPace = limits, pace.Share(o.PostPace, cfg.Replicas)
 	return o
 }
 

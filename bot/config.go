@@ -54,6 +54,10 @@ type Config struct {
 	// (SLACK_LIMIT_SCALE, default 1). Only for a benchmark against a fake Slack that runs its
 	// limits at the same scale; against slack.com anything but 1 earns 429s.
 	SlackLimitScale float64
+	// Replicas is how many replicas share the credentials (DISPATCH_REPLICAS, 1 to 10, default 1):
+	// every service budget dispatch paces itself within is divided between them (pace.Share), so
+	// that together they stay within each credential's limits.
+	Replicas int
 	// GitHubWatch is how often the index of dispatch's GitHub issues is refreshed when no lookup
 	// did it (GITHUB_WATCH_INTERVAL): how soon an issue closed on GitHub settles its Slack prompt.
 	// A lookup refreshes the index first only when it is older than this (or when it misses an
@@ -81,6 +85,10 @@ type Config struct {
 	Duo DuoConfig
 }
 
+// MaxReplicas is the most replicas DISPATCH_REPLICAS may name: Slack allows an app 10 Socket Mode
+// connections, and each replica holds one.
+const MaxReplicas = 10
+
 // Defaults returns a Config with every default set.
 func Defaults() Config {
 	return Config{
@@ -96,6 +104,7 @@ func Defaults() Config {
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,
 		SlackLimitScale: 1,
+		Replicas:        1,
 		GitHubWatch:     githubapi.DefaultWatchInterval,
 		PagerDutyPoll:   DefaultPagerDutyPoll,
 	}
@@ -170,6 +179,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			bad("DISPATCH_CONCURRENCY: %q is not a whole number from 1 to 100", v)
 		} else {
 			c.Concurrency = n
+		}
+	}
+	if v := strings.TrimSpace(getenv("DISPATCH_REPLICAS")); v != "" {
+		// Slack allows an app 10 Socket Mode connections, one a replica.
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > MaxReplicas {
+			bad("DISPATCH_REPLICAS: %q is not a whole number from 1 to %d", v, MaxReplicas)
+		} else {
+			c.Replicas = n
 		}
 	}
 	if v := strings.TrimSpace(getenv(PprofEnv)); v != "" {

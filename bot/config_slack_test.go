@@ -1,8 +1,13 @@
 package bot
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/slackapi"
 )
 
 func TestSlackLimitScale(t *testing.T) {
@@ -15,8 +20,8 @@ func TestSlackLimitScale(t *testing.T) {
 	if err != nil || c.SlackLimitScale != 1 {
 		t.Fatalf("default: scale %v, %v; want 1", c.SlackLimitScale, err)
 	}
-	if o := slackOptions(c, nil); o.Limits != nil || o.PostPace != nil {
-		t.Errorf("at scale 1 the adapter's own limits must apply: %+v", o)
+	if o := slackOptions(c, nil); !reflect.DeepEqual(o.Limits, slackapi.Limits) || !reflect.DeepEqual(o.PostPace, slackapi.PostLimits) {
+		t.Errorf("at scale 1 and one replica the adapter's own limits must apply: %+v", o)
 	}
 	base["SLACK_LIMIT_SCALE"] = "60"
 	if c, err = LoadConfig(env(base)); err != nil || c.SlackLimitScale != 60 {
@@ -29,6 +34,37 @@ func TestSlackLimitScale(t *testing.T) {
 		base["SLACK_LIMIT_SCALE"] = bad
 		if _, err := LoadConfig(env(base)); err == nil || !strings.Contains(err.Error(), "SLACK_LIMIT_SCALE") {
 			t.Errorf("SLACK_LIMIT_SCALE=%s: %v", bad, err)
+		}
+	}
+}
+
+// TestReplicasShareEveryBudget: DISPATCH_REPLICAS divides each limit dispatch paces itself within,
+// Slack's per method and per channel among them, and is checked like every other setting.
+func TestReplicasShareEveryBudget(t *testing.T) {
+	m := valid()
+	c, err := LoadConfig(env(m))
+	if err != nil || c.Replicas != 1 {
+		t.Fatalf("default: %d replicas, %v; want 1", c.Replicas, err)
+	}
+	m["DISPATCH_REPLICAS"] = "2"
+	m["SLACK_LIMIT_SCALE"] = "60"
+	if c, err = LoadConfig(env(m)); err != nil || c.Replicas != 2 {
+		t.Fatalf("DISPATCH_REPLICAS=2: %d, %v", c.Replicas, err)
+	}
+	o := slackOptions(c, nil)
+	if got := o.Limits["chat.update"]; len(got) != 1 || got[0] != (pace.Window{Limit: slackapi.Tier3 / 2, Span: time.Second}) {
+		t.Errorf("chat.update for 2 replicas at scale 60: %+v, want %d a second", got, slackapi.Tier3/2)
+	}
+	if got := o.Limits["chat.postMessage"][0].Limit; got != slackapi.WorkspacePosts/2 {
+		t.Errorf("the workspace's chat.postMessage for 2 replicas: %d, want %d", got, slackapi.WorkspacePosts/2)
+	}
+	if got := o.PostPace[len(o.PostPace)-1].Limit; got != slackapi.PostLimits[len(slackapi.PostLimits)-1].Limit/2 {
+		t.Errorf("a channel's chat.postMessage for 2 replicas: %+v", o.PostPace)
+	}
+	for _, bad := range []string{"0", "11", "two", "-1"} {
+		m["DISPATCH_REPLICAS"] = bad
+		if _, err := LoadConfig(env(m)); err == nil || !strings.Contains(err.Error(), "DISPATCH_REPLICAS") {
+			t.Errorf("DISPATCH_REPLICAS=%s: %v, want it refused", bad, err)
 		}
 	}
 }

@@ -294,10 +294,16 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 	}
 	log.WithLevel(lvl).Err(err).Str("kind", kind).Int("attempts", m.Attempts()).Dur("retry_in", delay).Msg("alarm not finished: it will be delivered again")
 	if c.freshCopyNext(m.ReceiveCount + 1) {
-		if kind == "waiting" {
+		switch {
+		case kind == "waiting":
 			// A fresh copy can't be released early (see parking): let it come round at once, to
 			// be held back, and parked, as this one was.
 			delay = 0
+		case c.health != nil && c.health.anyDown():
+			// Nor can one that failed calling a service now known down: the end of the outage is
+			// seen within a probe's interval, and this copy comes round at most half of one later,
+			// well within the 15 s in which what waited must move again.
+			delay = min(delay, c.scaled(probeEvery/2))
 		}
 		c.resend(ctx, m, u, delay, false)
 		return
@@ -307,6 +313,11 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 		return
 	}
 	c.parking.park(in.DeliveryID, m, delay)
+	if kind == "waiting" && c.health != nil && !c.health.anyDown() {
+		// The service came back while this one was being handed back, after the waiting ones were
+		// released: release it (and any other so caught) now rather than after its delay.
+		c.serviceBack(ctx)
+	}
 }
 
 // serviceBack releases the messages waiting for a service that answers again (see parking).

@@ -19,7 +19,7 @@ func NewLogger(w io.Writer, level, format string, secrets ...string) zerolog.Log
 	if w == nil {
 		w = os.Stderr
 	}
-	colour := isTerminal(w) && os.Getenv("NO_COLOR") == ""
+	colour := IsTerminal(w) && os.Getenv("NO_COLOR") == ""
 	w = newRedactor(w, secrets)
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, NoColor: !colour, TimeFormat: TimeFormat}
@@ -44,8 +44,8 @@ func (timestamp) Run(e *zerolog.Event, _ zerolog.Level, _ string) {
 	e.Str(zerolog.TimestampFieldName, time.Now().UTC().Format(TimeFormat))
 }
 
-// isTerminal reports whether w is a terminal, where colours can be seen.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a terminal, where colours can be seen and a person reads.
+func IsTerminal(w io.Writer) bool {
 	if r, ok := w.(*redactor); ok { // a Secrets.Filter: look at what it writes to
 		w = r.w
 	}

@@ -27,7 +27,7 @@ func TestConsoleColoursOnlyOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
-	if isTerminal(devNull) {
+	if IsTerminal(devNull) {
 		t.Error("/dev/null (a character device, not a terminal) taken for a terminal")
 	}
 

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dispatch-oss/dispatch/handlers"
 	"github.com/dispatch-oss/dispatch/sqsqueue"
 )
 
@@ -52,5 +54,55 @@ func TestParkedMessagesAreReleasedOldestFirst(t *testing.T) {
 	}
 	if n := p.release(context.Background(), q, zerolog.Nop()); n != 0 {
 		t.Errorf("a second release released %d again", n)
+	}
+}
+
+// handBackRecorder is the consumer's Queue as retryLater uses it: it records every hand-back's
+// delay and every fresh copy's.
+type handBackRecorder struct {
+	releaseRecorder
+	hidden, resent []time.Duration
+}
+
+func (r *handBackRecorder) SetVisibility(ctx context.Context, m sqsqueue.Message, d time.Duration) error {
+	r.mu.Lock()
+	r.hidden = append(r.hidden, d)
+	r.mu.Unlock()
+	return r.releaseRecorder.SetVisibility(ctx, m, d)
+}
+
+func (r *handBackRecorder) Resend(_ context.Context, _ sqsqueue.Message, _ sqsqueue.Unwrapped, d time.Duration, _ bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resent = append(r.resent, d)
+	return nil
+}
+
+func (r *handBackRecorder) MaxReceiveCount() int { return 5 }
+
+// TestNothingSleepsPastTheRecovery: what waits for a service must be moving within 15 s of its
+// return, whatever the parking can't reach. A fresh copy of an alarm that failed calling a service
+// known down (it can't be released early) waits half a probe's interval at most, not its 40 s
+// backoff; and an alarm held back just as the service came back, after the release, is released
+// at once rather than after its delay.
+func TestNothingSleepsPastTheRecovery(t *testing.T) {
+	h := newHealth(NewMetrics())
+	for range failuresForOutage {
+		h.observe("github", "POST /repos/*/*/issues", true, "HTTP 502")
+	}
+	q := &handBackRecorder{}
+	c := &consumer{q: q, metrics: NewMetrics(), log: zerolog.Nop(), scale: 1, health: h, waiting: &waitingAlarms{expire: time.Minute}}
+	ctx := zerolog.Nop().WithContext(context.Background())
+	m := sqsqueue.Message{ID: "m-1", Receipt: "r-1", ReceiveCount: 3, FirstReceivedAt: time.Now()}
+	c.retryLater(ctx, m, sqsqueue.Unwrapped{}, handlers.Inbound{DeliveryID: "d-1"}, errors.New("github: HTTP 502"), "self-service")
+	if len(q.resent) != 1 || q.resent[0] > probeEvery/2 {
+		t.Errorf("fresh copy of an alarm failing on a service known down delayed %v, want at most %s", q.resent, probeEvery/2)
+	}
+
+	h.observe("github", "POST /repos/*/*/issues", false, "") // the call that failed answers: the service is back
+	m = sqsqueue.Message{ID: "m-2", Receipt: "r-2", ReceiveCount: 1, FirstReceivedAt: time.Now()}
+	c.retryLater(ctx, m, sqsqueue.Unwrapped{}, handlers.Inbound{DeliveryID: "d-2"}, errors.New("GitHub is failing: waiting without calling it"), "waiting")
+	if !slices.Equal(q.released, []string{"m-2"}) {
+		t.Errorf("an alarm held back as its service came back: hidden %v, released %v; want it released at once", q.hidden, q.released)
 	}
 }

@@ -391,3 +391,35 @@ func TestHelmChartPrometheusRule(t *testing.T) {
 		t.Errorf("%s/files/dispatch-rules.yaml differs from prometheus/dispatch-rules.yaml: cp deploy/prometheus/dispatch-rules.yaml deploy/helm/dispatch/files/", chart)
 	}
 }
+
+// TestHelmChartSharesBudgetsBetweenReplicas: every pod is told how many replicas share the
+// credentials (DISPATCH_REPLICAS, the divisor of each service budget), from replicaCount unless
+// config names it (an autoscaler's maximum), and a number below replicaCount is refused.
+func TestHelmChartSharesBudgetsBetweenReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"default", []string{"-f", testValues}, "2"},
+		{"high availability", []string{"-f", testValues, "-f", haValues}, "3"},
+		{"replicaCount set", []string{"-f", testValues, "--set", "replicaCount=5"}, "5"},
+		{"an autoscaler's maximum", []string{"-f", testValues, "--set", "config.DISPATCH_REPLICAS=8"}, "8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range render(t, tc.args...).deployment.Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "DISPATCH_REPLICAS" {
+					got = append(got, e.Value)
+				}
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("DISPATCH_REPLICAS %q, want once %q", got, tc.want)
+			}
+		})
+	}
+	out, err := helm(t, "template", "dispatch", chart, "-f", testValues, "--set", "replicaCount=3,config.DISPATCH_REPLICAS=2")
+	if err == nil || !strings.Contains(out, "config.DISPATCH_REPLICAS (2) is less than replicaCount (3)") {
+		t.Errorf("DISPATCH_REPLICAS below replicaCount: err %v, output %q; want it refused", err, out)
+	}
+}

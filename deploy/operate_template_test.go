@@ -149,11 +149,16 @@ func TestECSOption(t *testing.T) {
 	params := ecsBase()
 	params["ExtraSecrets"] = "PAGERDUTY_SERVICE_KEYS=arn:aws:ssm:us-east-1:123456789012:parameter/dispatch/pd-keys"
 	params["ExtraEnvironment"] = "LOG_LEVEL=debug"
+	params["DesiredCount"] = "3"
 	got := ecsTask(t, params)
 	for name := range got.env {
 		if slices.Contains(secretNames, name) {
 			t.Errorf("%s is a plain environment value; it must be a secret", name)
 		}
+	}
+	// The tasks share the services' limits: each is told how many there are.
+	if got.env["DISPATCH_REPLICAS"] != "3" {
+		t.Errorf("DISPATCH_REPLICAS = %v, want DesiredCount: the tasks together would pass the services' limits", got.env["DISPATCH_REPLICAS"])
 	}
 	if got.env["DISPATCH_QUEUE_URL"] != "ref:Queue" {
 		t.Errorf("DISPATCH_QUEUE_URL = %v, want the queue", got.env["DISPATCH_QUEUE_URL"])

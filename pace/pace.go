@@ -284,6 +284,22 @@ func Bucket(burst int, interval time.Duration, horizon int) []Window {
 	return append(ws, Window{Limit: horizon, Span: time.Duration(horizon) * interval})
 }
 
+// Share returns the windows of one of n replicas that share a credential, and so its limits: each
+// limit divided by n, rounded down, so that the n together never pass it. A limit smaller than n
+// still admits one request a span (n ≤ 10, one per Socket Mode connection Slack allows an app,
+// while the smallest limit dispatch paces within is Slack's burst of 4 a channel); n ≤ 1 leaves
+// the windows as they are.
+func Share(ws []Window, n int) []Window {
+	if n <= 1 || ws == nil {
+		return ws
+	}
+	out := make([]Window, len(ws))
+	for i, w := range ws {
+		out[i] = Window{Limit: max(w.Limit/n, 1), Span: w.Span}
+	}
+	return out
+}
+
 // Delay is how long a request for key made now would wait (see Pacer.Delay).
 func (k *Keyed) Delay(key string) time.Duration {
 	if k == nil {

@@ -302,3 +302,26 @@ func TestWaitAsideTakesEveryPlaceOrNone(t *testing.T) {
 		t.Errorf("kept %d and %d requests, want one place taken in each", len(finished(channel)), len(finished(workspace)))
 	}
 }
+
+// TestShareKeepsReplicasWithinTheLimits: n replicas, each within Share(ws, n), make at most each
+// window's limit together.
+func TestShareKeepsReplicasWithinTheLimits(t *testing.T) {
+	ws := append([]Window{{Limit: 80, Span: time.Minute}, {Limit: 500, Span: time.Hour}}, Bucket(4, time.Second, 60)...)
+	for n := 1; n <= 10; n++ {
+		shared := Share(ws, n)
+		if len(shared) != len(ws) {
+			t.Fatalf("n=%d: %d windows, want %d", n, len(shared), len(ws))
+		}
+		for i, w := range shared {
+			if w.Span != ws[i].Span || w.Limit < 1 || (ws[i].Limit >= n && n*w.Limit > ws[i].Limit) {
+				t.Errorf("n=%d: %+v shared as %+v: %d replicas could make %d", n, ws[i], w, n, n*w.Limit)
+			}
+		}
+	}
+	if got := Share(ws, 2)[0]; got != (Window{Limit: 40, Span: time.Minute}) {
+		t.Errorf("GitHub's 80 a minute for 2 replicas: %+v, want 40 a minute each", got)
+	}
+	if got := Share(ws, 1); &got[0] != &ws[0] {
+		t.Error("one replica: the windows should be left as they are")
+	}
+}

@@ -38,7 +38,7 @@ func selfService(scenario string, i int) (id, body string) {
 }
 
 // sendAll puts bodies on the queue in batches of ten (fast enough to make a burst).
-func sendAll(t *testing.T, e *stack.Env, bodies []string) {
+func sendAll(t testing.TB, e *stack.Env, bodies []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -121,7 +121,7 @@ func settle(t *testing.T, e *stack.Env, ids []string, within time.Duration) tall
 
 // deadLettered counts the alarms of ids in the dead-letter queue, leaving the queue as it was: it
 // receives every message there (hidden meanwhile) and then releases them.
-func deadLettered(t *testing.T, e *stack.Env, ids []string) int {
+func deadLettered(t testing.TB, e *stack.Env, ids []string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -3,7 +3,10 @@ package fakegithub
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -71,6 +74,34 @@ func (s *Server) ContentCreatingCalls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.contentCalls
+}
+
+// Write is one authenticated content-creating request as the rate limits judged it (Writes).
+type Write struct {
+	At         time.Time     // when it was admitted or refused, by the fake's clock
+	Token      string        // the credential it came with: replicas given their own tokens tell apart
+	Refused    bool          // answered 403 by a primary or secondary limit
+	RetryAfter time.Duration // the wait a refusal asked for
+}
+
+// Writes lists the authenticated content-creating requests the rate limits judged, oldest first:
+// what a test measures windows and refusals on.
+func (s *Server) Writes() []Write {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.writes)
+}
+
+// recordWrite adds r to Writes.
+func (s *Server) recordWrite(r *http.Request, admitted bool, retryAfter string) {
+	tok := strings.TrimSpace(r.Header.Get("Authorization"))
+	if _, after, ok := strings.Cut(tok, " "); ok {
+		tok = after
+	}
+	secs, _ := strconv.Atoi(retryAfter)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes = append(s.writes, Write{At: s.now(), Token: tok, Refused: !admitted, RetryAfter: time.Duration(secs) * time.Second})
 }
 
 // SeedIssue stores is in repo directly, bypassing the API, rate limits and

@@ -325,7 +325,6 @@ func TestAuthAndNotFound(t *testing.T) {
 
 func TestConcurrentCreates(t *testing.T) {
 	s := newFake(t, Options{})
-	s.SetSecondaryLimit(0)
 	c := newClient(t, s, "ghp_testtoken")
 	const n = 40
 	var wg sync.WaitGroup

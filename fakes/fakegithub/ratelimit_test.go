@@ -2,6 +2,7 @@ package fakegithub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -173,5 +174,42 @@ func TestDefaultSecondaryLimitsIncludeTheHourlyOne(t *testing.T) {
 	}
 	if want := start.Add(time.Hour).Sub(clk.Now()); *are.RetryAfter != want {
 		t.Errorf("RetryAfter = %v, want %v (an hour after the first)", *are.RetryAfter, want)
+	}
+}
+
+// TestDefaultContentCreatingLimitRefuses: with nothing set, the fake refuses the 81st
+// content-creating request within a minute as github.com does, 403 with Retry-After and the
+// secondary-rate-limit message, and stores nothing; a read still passes.
+func TestDefaultContentCreatingLimitRefuses(t *testing.T) {
+	s := newFake(t, Options{})
+	clk := newFakeClock(s)
+	c := newClient(t, s, "ghp_testtoken")
+	for i := range 80 {
+		mustCreate(t, c, fmt.Sprintf("issue %d", i), "")
+		clk.Advance(100 * time.Millisecond)
+	}
+	req, err := http.NewRequest(http.MethodPost, s.URL()+"repos/acme/alarms/issues", strings.NewReader(`{"title":"one too many"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer ghp_testtoken")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Message string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	// The first create leaves the minute 60 s after it was made, 8 s ago.
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Retry-After") != "52" ||
+		!strings.HasPrefix(body.Message, "You have exceeded a secondary rate limit") {
+		t.Errorf("81st create in a minute: HTTP %d, Retry-After %q, message %q; want 403, 52 and the secondary-limit message",
+			resp.StatusCode, resp.Header.Get("Retry-After"), body.Message)
+	}
+	if s.IssueCount(testRepo) != 80 || s.LimitViolations() != 1 {
+		t.Errorf("issues %d, violations %d; want 80 and 1", s.IssueCount(testRepo), s.LimitViolations())
+	}
+	if _, _, err := c.Issues.Get(context.Background(), "acme", "alarms", 1); err != nil {
+		t.Errorf("a read beside the full window: %v", err)
 	}
 }

@@ -64,6 +64,7 @@ type Server struct {
 
 	calls        map[string]int
 	contentCalls int
+	writes       []Write           // content-creating requests the limits judged, oldest first
 	notModified  int               // conditional requests answered 304
 	serviceTime  servicetime.Clock // spent answering, SetLatency's delay excluded
 
@@ -245,6 +246,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release, ok := s.admit(w, r)
+	if isContentCreating(r.Method) {
+		s.recordWrite(r, ok, w.Header().Get("Retry-After"))
+	}
 	if !ok {
 		return
 	}

@@ -16,8 +16,13 @@ type failure struct {
 }
 
 func (f *failure) reply() reply {
-	if f.status == http.StatusTooManyRequests {
+	switch f.status {
+	case http.StatusTooManyRequests:
 		return reply{status: f.status, retryAfter: f.retryAfter, body: map[string]any{"ok": false, "error": "ratelimited"}}
+	case http.StatusServiceUnavailable:
+		// Slack's own answer when it is down ("service_unavailable" in every method's errors);
+		// other 5xx come from the load balancers in front of it, as an HTML page.
+		return reply{status: f.status, retryAfter: f.retryAfter, body: map[string]any{"ok": false, "error": "service_unavailable"}}
 	}
 	return reply{status: f.status, retryAfter: f.retryAfter, body: "<html><body>fakeslack: injected failure</body></html>"}
 }

@@ -1,8 +1,10 @@
 package fakeslack
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +151,31 @@ func TestFailFor(t *testing.T) {
 	}
 	if _, err := api.AuthTestContext(testCtx(t)); err != nil {
 		t.Errorf("auth.test after the outage: %v", err)
+	}
+}
+
+// TestOutageAnswersAsSlackDoes: a 503 outage is Slack's own answer, HTTP 503 with
+// {"ok":false,"error":"service_unavailable"}, not a load balancer's HTML page.
+func TestOutageAnswersAsSlackDoes(t *testing.T) {
+	srv := newServer(t, Options{})
+	srv.FailFor("", time.Minute, http.StatusServiceUnavailable)
+	req, err := http.NewRequestWithContext(testCtx(t), http.MethodPost, srv.APIURL()+"auth.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.Options().BotToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusServiceUnavailable ||
+		body.OK || body.Error != "service_unavailable" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("during an outage: HTTP %d %s, body %+v (%v); want 503 application/json {ok:false, error:service_unavailable}",
+			resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
 	}
 }

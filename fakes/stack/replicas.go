@@ -231,6 +231,9 @@ func (e *Env) Environ() []string {
 	if c.SlackLimitScale > 0 && c.SlackLimitScale != 1 {
 		env["SLACK_LIMIT_SCALE"] = strconv.FormatFloat(c.SlackLimitScale, 'g', -1, 64)
 	}
+	if c.Replicas > 1 {
+		env["DISPATCH_REPLICAS"] = strconv.Itoa(c.Replicas)
+	}
 	if c.RemindAfter > 0 {
 		env["DISPATCH_REMIND_AFTER"] = c.RemindAfter.String()
 	}
