@@ -44,44 +44,84 @@ func (c Click) audience() Audience {
 }
 
 // Answer records a user's answer to a self-service alarm: Yes closes its issue, No escalates it.
-// Only the addressed user may answer, and only once. If GitHub or PagerDuty fail, the answer is
-// deferred through the queue and the user is told it will be retried: it is never lost. Answer
-// returns an error only when even deferring failed.
+// Only the addressed user may answer, and only once. It is Take and its run at once. Answer returns
+// an error only when the answer could not be made durable.
 func (r *Router) Answer(ctx context.Context, c Click) error {
+	run, err := r.Take(ctx, c)
+	if err != nil {
+		return err
+	}
+	return run()
+}
+
+// Take checks a click and, when it is an answer to act on, makes it durable before the caller acks
+// the click: a signed copy of the answer goes on the queue (it comes round after
+// Config.AnswerCopyAfter). run then carries the answer out, as independent steps (page, record,
+// settle: see apply), after the ack. The copy finds each step done by its key (the answer comment
+// on the issue, the settled DM) and does only what a crash left undone: an acknowledged answer is
+// never lost, nor done twice. An error means the answer could not be made durable: don't ack.
+func (r *Router) Take(ctx context.Context, c Click) (run func() error, err error) {
 	log := zerolog.Ctx(ctx).With().Str("user", c.UserID).Str("action", c.ActionID).Logger()
 	ctx = log.WithContext(ctx)
 	t, err := DecodeTicket(c.Value, r.cfg.TaskKeys)
 	if errors.Is(err, ErrForgedTicket) {
 		log.Warn().Err(err).Msg("refused a button whose ticket dispatch didn't sign: nothing written")
-		return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
+		return func() error {
+			return r.reply(ctx, c.audience(), "This button wasn't made by dispatch (or was altered), so dispatch did nothing with it.")
+		}, nil
 	}
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
-		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
+		return func() error { return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.") }, nil
 	}
 	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Logger()
 	ctx = log.WithContext(ctx)
 	if c.UserID != t.User {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
-		return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
+		return func() error {
+			return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
+		}, nil
 	}
 	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL}
-	return r.record(ctx, task)
+	if r.tasks != nil {
+		durable := task
+		durable.Attempts, durable.ResponseURL, durable.Message.Blocks = 1, "", nil
+		if err := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: r.answerCopyAfter(), Answer: &durable}); err != nil {
+			return nil, fmt.Errorf("make the answer durable: %w", err)
+		}
+	}
+	return func() error { return r.record(ctx, task) }, nil
 }
 
-// record applies an answer, or defers it when a service fails.
+// answerCopyAfter is how long an answer's durable copy waits before it comes round: longer than
+// the inline run takes (its steps defer themselves when their service fails), so the copy finds
+// the work done, and short enough that an answer a crash cut off finishes soon after.
+func (r *Router) answerCopyAfter() time.Duration {
+	if r.cfg.AnswerCopyAfter > 0 {
+		return r.cfg.AnswerCopyAfter
+	}
+	return 90 * time.Second
+}
+
+// record applies an answer. An error means it can never be recorded (abandoned, said so) or a step
+// failed and could not be deferred either.
 func (r *Router) record(ctx context.Context, task AnswerTask) error {
-	log := zerolog.Ctx(ctx)
 	unlock := r.locks.Lock(answerLock(task.Ticket))
 	defer unlock()
 
-	if task.Message.TS == "" && task.Ticket.Key != "" {
-		// A click on the App Home tab: find the DM, so it shows the answer too.
+	retrying, settled := task.Attempts > 0, false
+	if task.Ticket.Key != "" && (task.Message.TS == "" || retrying) && !r.isDown(ServiceSlack) {
+		// A click on the App Home tab: find the DM, so it shows the answer too. A copy learns
+		// whether the DM shows an outcome already (see apply).
 		if ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key); err == nil && found {
-			task.Message = ref
+			if task.Message.TS == "" {
+				task.Message = ref
+			}
+			settled = ref.Settled
 		}
 	}
-	done, err := r.apply(ctx, task)
+	task.Message.Settled = false
+	done, err := r.apply(ctx, task, settled)
 	if err == nil {
 		r.home.forget(task.UserID)
 		defer r.refreshHome(ctx, task.UserID)
@@ -93,125 +133,126 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 			return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL},
 				"This alarm was already answered or its issue was closed; nothing changed.")
 		}
-		if task.Message.TS != "" {
-			if err := r.chat.Settle(ctx, task.Message, answeredText(task)); err != nil {
-				log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
-			}
-		}
 		return nil
 	}
 	if retry.IsPermanent(err) || r.now().Sub(task.At) > maxRetryAge {
 		return r.abandon(ctx, task, err)
 	}
-	log.Error().Err(err).Int("attempts", task.Attempts).Msg("answer not yet recorded: deferring it")
-	if r.tasks == nil {
-		return err
-	}
-	task.Attempts++
-	task.Message.Blocks = nil
-	if derr := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: retryDelay(task.Attempts), Answer: &task}); derr != nil {
-		return fmt.Errorf("answer failed (%w) and could not be deferred: %w", err, derr)
-	}
-	if task.Attempts == 1 && task.Message.TS != "" {
-		if err := r.chat.Settle(ctx, task.Message, pendingText(task)); err != nil {
-			log.Error().Err(err).Msg("could not update the DM")
-		}
-	}
-	return nil
+	zerolog.Ctx(ctx).Error().Err(err).Int("attempts", task.Attempts).Msg("answer not recorded: it comes round again")
+	return err
 }
 
-// apply makes the answer true on GitHub and PagerDuty. It is safe to repeat: the incident's dedup key
-// makes a second trigger the same incident, and the answer comment, written last, marks it done. It
-// reports done=false when the alarm had already been answered or closed.
-func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err error) {
+// apply carries an answer out as independent steps, each waiting only for its own service
+// (docs/RELIABILITY.md, section 0): a No pages PagerDuty (page), the issue gets the answer
+// (record: GitHub), the DM shows it (settle: Slack). A step whose service is down or failing is
+// deferred as its own task: a No pages at once while GitHub is down, and a Yes settles the DM at
+// once while its issue is closed later. The page and the record go before the DM, so a settled
+// DM means they were done or deferred. It is safe to repeat: the incident's dedup key makes a
+// second trigger the same incident, and the answer comment, written last, marks the record done.
+// It reports done=false when the alarm had already been answered or closed.
+func (r *Router) apply(ctx context.Context, task AnswerTask, settled bool) (done bool, err error) {
+	log := zerolog.Ctx(ctx)
 	t := task.Ticket
-	is, err := r.issueFor(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	n := is.Number
-	answer := answerMarker(t)
 	retrying := task.Attempts > 0
-	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
+	var is *Issue
+	if !r.isDown(ServiceGitHub) {
+		found, err := r.issueFor(ctx, t)
+		switch {
+		case err == nil:
+			is = &found
+		case retry.IsPermanent(err):
+			return false, err
+		default:
+			log.Warn().Err(err).Msg("the issue can't be read now: the answer goes on without it")
+		}
+	}
+	if is != nil && !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	comment := answerComment(task)
-	if retrying {
-		// An earlier try may have got part of the way: finish the rest even if the issue changed
-		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
-		// last step, so finding it means the answer was wholly done: this task is a redelivery or a
-		// replay (Task.ID), and acting again would re-close a reopened issue or page a resolved
-		// incident anew.
-		comments, err := r.ownComments(ctx, t.Repo, n)
+	if is != nil && retrying {
+		// A copy, a redelivery or a replay (Task.ID): the answer comment is always written last,
+		// so finding it means the answer was wholly done, and acting again would re-close a
+		// reopened issue or page a resolved incident anew.
+		comments, err := r.ownComments(ctx, t.Repo, is.Number)
 		if err != nil {
 			return false, err
 		}
 		for _, c := range comments {
-			if strings.Contains(c, answer) {
-				zerolog.Ctx(ctx).Info().Msg("answer already recorded: nothing to do")
+			if strings.Contains(c, answerMarker(t)) {
+				log.Info().Msg("answer already recorded: nothing to do")
 				return false, nil
 			}
 		}
 	}
-	if task.Yes {
-		if is.Open {
-			if err := r.issues.Close(ctx, t.Repo, n); err != nil {
-				return false, fmt.Errorf("close issue: %w", err)
-			}
-		}
-		if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-			return false, fmt.Errorf("comment: %w", err)
-		}
-		zerolog.Ctx(ctx).Info().Msg("answered yes: issue closed")
-		return true, nil
+	if retrying && settled {
+		log.Info().Msg("the DM shows the answer: its page and record were done or deferred")
+		return false, nil
 	}
-	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if t.Test {
-		zerolog.Ctx(ctx).Info().Msg("test alarm answered no: not paging")
-		if !is.HasLabel(LabelEscalated) {
-			if err := r.issues.AddLabels(ctx, t.Repo, n, LabelEscalated); err != nil {
-				return false, fmt.Errorf("label issue: %w", err)
-			}
+	pageDeferred := false
+	if !task.Yes && !t.Test { // a test alarm from /dispatch test never pages
+		if pageDeferred, err = r.pageStep(ctx, t, r.escalationPage(ctx, t, is, t.User+" answered No", task.Message), task.At); err != nil {
+			return false, err
 		}
-	} else if err := r.escalate(ctx, t, is, t.User+" answered No", task.Message); err != nil {
+	}
+	if _, err := r.recordStep(ctx, answerRecord(task)); err != nil {
 		return false, err
 	}
-	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-		return false, fmt.Errorf("comment: %w", err)
+	if task.Message.TS != "" || t.Key != "" { // without its ref, the DM is found by its key
+		text := answeredText(task)
+		if pageDeferred {
+			text = pendingText(task)
+		}
+		r.settleStep(ctx, SettleTask{Ticket: t, Message: task.Message, Text: text, At: task.At})
 	}
-	zerolog.Ctx(ctx).Info().Msg("answered no: escalated to PagerDuty")
+	log.Info().Bool("yes", task.Yes).Bool("page_deferred", pageDeferred).Msg("answer taken")
 	return true, nil
 }
 
-// escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
-// for a No and for a missed deadline, so the two never make two incidents. The incident links the
-// issue and, when there is one, the DM.
-func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef) error {
-	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
-	if dm.TS != "" {
+// answerRecord is what an answer writes on its issue: a Yes closes it, a No labels it escalated.
+func answerRecord(task AnswerTask) RecordTask {
+	return RecordTask{Ticket: task.Ticket, Marker: answerMarker(task.Ticket), Comment: answerComment(task),
+		Close: task.Yes, Label: !task.Yes, At: task.At}
+}
+
+// escalate pages PagerDuty for a self-service alarm. The dedup key is the same for a No and for a
+// missed deadline, so the two never make two incidents. It needs PagerDuty only: is is nil when
+// GitHub can't be read (the ticket still names the issue).
+func (r *Router) escalate(ctx context.Context, t Ticket, is *Issue, why string, dm MessageRef) error {
+	return r.trigger(ctx, r.escalationPage(ctx, t, is, why, dm))
+}
+
+// escalationPage is the page of a self-service alarm's escalation. The incident links the issue
+// and, when there is one and Slack answers, the DM.
+func (r *Router) escalationPage(ctx context.Context, t Ticket, is *Issue, why string, dm MessageRef) Page {
+	title, where := t.Title, fmt.Sprintf("%s#%d", t.Repo, t.Issue)
+	if t.Issue == 0 {
+		where = t.Repo + " (the issue is being filed)"
+	}
+	var links []Link
+	if is != nil {
+		title, where = is.Title, is.URL
+		links = append(links, Link{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)})
+	}
+	if dm.TS != "" && !r.isDown(ServiceSlack) {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
 			links = append(links, Link{URL: u, Text: "Slack DM"})
 		} else {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("no permalink for the DM")
 		}
 	}
-	if err := r.pager.Trigger(ctx, Page{
+	summary := why
+	if title != "" {
+		summary += ": " + title
+	}
+	return Page{
 		ServiceID: t.Service,
 		DedupKey:  escalationKey(t),
-		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
-		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
+		Summary:   shorten(summary, 1024),
+		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, where),
 		Source:    r.cfg.Source,
 		Severity:  "critical",
 		Links:     links,
-	}); err != nil {
-		return fmt.Errorf("trigger pagerduty: %w", err)
 	}
-	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
-			return fmt.Errorf("label issue: %w", err)
-		}
-	}
-	return nil
 }
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
@@ -242,7 +283,8 @@ func (r *Router) abandon(ctx context.Context, task AnswerTask, err error) error 
 	return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL}, text)
 }
 
-// runAnswer is the deferred form of record.
+// runAnswer is the deferred form of record: an answer's durable copy (see Take), or one deferred
+// whole by an earlier version of dispatch.
 func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
 	if task == nil {
 		return retry.Permanent(fmt.Errorf("answer task without an answer"))
@@ -287,8 +329,9 @@ func answeredText(task AnswerTask) string {
 	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
 }
 
+// pendingText is the DM of a No whose page waits for PagerDuty.
 func pendingText(task AnswerTask) string {
-	return fmt.Sprintf("You answered *%s* at %s. Your answer is recorded; GitHub or PagerDuty didn't respond, so dispatch will keep retrying until it's filed.",
+	return fmt.Sprintf("You answered *%s* at %s. Your No is recorded; PagerDuty isn't answering yet, so the page is on its way: dispatch keeps trying until it goes through.",
 		answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"))
 }
 
@@ -307,6 +350,34 @@ func (r *Router) RunTask(ctx context.Context, t Task) error {
 		return err
 	case TaskFile:
 		return r.file(ctx, t.File)
+	case TaskLink, TaskPrompt, TaskPage, TaskRecord, TaskSettle:
+		err := r.runStep(ctx, t)
+		// A step goes round while its service is down, but not past maxRetryAge after its work began
+		// (the click, the due time, the alarm): then it is given up, dead-lettered and announced.
+		if began := t.Expiry(r.now()).Add(-TaskValidity); err != nil && !retry.IsPermanent(err) && r.now().Sub(began) > maxRetryAge {
+			return retry.Permanent(fmt.Errorf("%s given up %s after its work began: %w", t.Kind, maxRetryAge, err))
+		}
+		return err
 	}
 	return retry.Permanent(fmt.Errorf("unknown task kind %q", t.Kind))
+}
+
+// runStep runs a deferred step (steps.go).
+func (r *Router) runStep(ctx context.Context, t Task) error {
+	switch t.Kind {
+	case TaskLink:
+		return r.runLink(ctx, t.File)
+	case TaskPrompt:
+		return r.runPrompt(ctx, t.Prompt)
+	case TaskPage:
+		return r.runPage(ctx, t.Page)
+	case TaskRecord:
+		return r.runRecord(ctx, t.Record)
+	case TaskSettle:
+		if t.Settle == nil {
+			return retry.Permanent(errors.New("settle task without a DM"))
+		}
+		return r.settle(ctx, t.Settle)
+	}
+	return retry.Permanent(fmt.Errorf("unknown step kind %q", t.Kind))
 }
