@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
 		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
-		AnswerCopyAfter: time.Duration(float64(90*time.Second) / max(opts.TimeScale, 1)),
+		AnswerCopyAfter: time.Duration(float64(30*time.Second) / max(opts.TimeScale, 1)),
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
 	b.router.WatchHealth(b.health.down)
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b, cfg.taskKeys()) // the router lists only dispatch's own issues

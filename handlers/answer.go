@@ -100,7 +100,7 @@ func (r *Router) answerCopyAfter() time.Duration {
 	if r.cfg.AnswerCopyAfter > 0 {
 		return r.cfg.AnswerCopyAfter
 	}
-	return 90 * time.Second
+	return 30 * time.Second
 }
 
 // record applies an answer. An error means it can never be recorded (abandoned, said so) or a step

@@ -130,7 +130,7 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	}
 	dm, delivered := r.promptState(ctx, t, d.Message)
 	if dm.Settled {
-		log.Info().Msg("answered in time (the DM is settled): nothing to do")
+		log.Info().Str("by", "the DM, settled").Msg("answered in time: nothing to do")
 		return nil
 	}
 	mark := "<!-- dispatch " + kind + " alarm=" + t.Alarm + " user=" + t.User + " -->"

@@ -38,7 +38,7 @@ type Config struct {
 	// case-insensitively (GITHUB_ALLOWED_REPOS). Empty: OWNER/* of DefaultRepo.
 	AllowedRepos []string
 	// AnswerCopyAfter is how long an answer's durable copy waits on the queue before it comes round
-	// (see Router.Take); 0: 90 s.
+	// (see Router.Take); 0: 30 s.
 	AnswerCopyAfter time.Duration
 }
 
