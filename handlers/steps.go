@@ -155,18 +155,9 @@ type RecordTask struct {
 // it means the rest was done. errNotFiled while the prompt's issue is still to be filed.
 func (r *Router) recordOn(ctx context.Context, rec *RecordTask) error {
 	t := rec.Ticket
-	is, err := r.issueFor(ctx, t)
-	if err != nil {
-		return err
-	}
-	comments, err := r.ownComments(ctx, t.Repo, is.Number)
-	if err != nil {
-		return err
-	}
-	for _, c := range comments {
-		if strings.Contains(c, rec.Marker) {
-			return nil // written by an earlier try
-		}
+	is, done, err := r.marked(ctx, t, rec.Marker)
+	if err != nil || done {
+		return err // done: written by an earlier try
 	}
 	if rec.Label && !is.HasLabel(LabelEscalated) {
 		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
@@ -183,6 +174,24 @@ func (r *Router) recordOn(ctx context.Context, rec *RecordTask) error {
 	}
 	zerolog.Ctx(ctx).Info().Int("issue", is.Number).Msg("recorded on the issue")
 	return nil
+}
+
+// marked finds the ticket's issue and whether dispatch wrote a comment with marker on it.
+func (r *Router) marked(ctx context.Context, t Ticket, marker string) (Issue, bool, error) {
+	is, err := r.issueFor(ctx, t)
+	if err != nil {
+		return Issue{}, false, err
+	}
+	comments, err := r.ownComments(ctx, t.Repo, is.Number)
+	if err != nil {
+		return Issue{}, false, err
+	}
+	for _, c := range comments {
+		if strings.Contains(c, marker) {
+			return is, true, nil
+		}
+	}
+	return is, false, nil
 }
 
 // recordStep writes rec now, or defers it while GitHub is down or failing, or while the prompt's
@@ -266,16 +275,36 @@ func (r *Router) trigger(ctx context.Context, p Page) error {
 	return nil
 }
 
-// runPage is the deferred form of pageStep.
+// runPage is the deferred form of pageStep. Once paged it notes so on the issue (a step of its own),
+// which makes a redelivered or replayed page task do nothing while GitHub can tell.
 func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 	if p == nil {
 		return retry.Permanent(errors.New("page task without a page"))
+	}
+	unlock := r.locks.Lock(answerLock(p.Ticket))
+	defer unlock()
+	mark := pageMarker(p.Ticket)
+	if !r.isDown(ServiceGitHub) {
+		if _, done, err := r.marked(ctx, p.Ticket, mark); err == nil && done {
+			zerolog.Ctx(ctx).Info().Msg("already paged: nothing to do")
+			return nil
+		}
 	}
 	if err := r.trigger(ctx, p.Page); err != nil {
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("alarm_id", p.Ticket.Alarm).Msg("paged after PagerDuty answered again")
+	_, err := r.recordStep(ctx, RecordTask{Ticket: p.Ticket, Marker: mark, At: p.At,
+		Comment: fmt.Sprintf("**Paged**: PagerDuty answered again and was paged (incident dedup key `%s`).\n\n%s", p.Page.DedupKey, mark)})
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("paged, but the issue could not note it")
+	}
 	return nil
+}
+
+// pageMarker marks the note of a page that waited for PagerDuty.
+func pageMarker(t Ticket) string {
+	return "<!-- dispatch page alarm=" + t.Alarm + " user=" + t.User + " -->"
 }
 
 // linkTask is the link of a filed issue still to post in its prompt's thread.
