@@ -93,9 +93,10 @@ func (r *Router) Take(ctx context.Context, c Click) (run func() error, err error
 	return func() error { return r.record(ctx, task) }, nil
 }
 
-// answerCopyAfter is how long an answer's durable copy waits before it comes round: longer than
-// the inline run takes (its steps defer themselves when their service fails), so the copy finds
-// the work done, and short enough that an answer a crash cut off finishes soon after.
+// answerCopyAfter is how long an answer's durable copy waits before it comes round: about as long
+// as the inline run takes at most (one step's retries, before it defers itself), so the copy
+// usually finds the work done (on the same replica it waits for the run, on the prompt's lock),
+// and short enough that an answer a crash cut off finishes soon after.
 func (r *Router) answerCopyAfter() time.Duration {
 	if r.cfg.AnswerCopyAfter > 0 {
 		return r.cfg.AnswerCopyAfter
