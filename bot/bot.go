@@ -397,6 +397,9 @@ func (b *Bot) HomeOpened(ctx context.Context, userID string) error {
 	return b.router.HomeOpened(ctx, userID)
 }
 
+// CommandStartsWork reports whether a /dispatch command puts work on the queue (Interactions).
+func (b *Bot) CommandStartsWork(text string) bool { return b.commands.StartsWork(text) }
+
 // Command answers /dispatch.
 func (b *Bot) Command(ctx context.Context, c handlers.Command) handlers.Reply {
 	return b.commands.Command(ctx, c)

@@ -23,6 +23,9 @@ type Interactions interface {
 	// carries it out (after the ack): see handlers.Router.Take.
 	Take(ctx context.Context, c handlers.Click) (run func() error, err error)
 	Command(ctx context.Context, c handlers.Command) handlers.Reply
+	// CommandStartsWork reports whether a /dispatch command puts work on the queue: it then runs
+	// before the ack (see handlers.Commands.StartsWork).
+	CommandStartsWork(text string) bool
 	HomeOpened(ctx context.Context, userID string) error
 }
 
@@ -125,10 +128,12 @@ func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
 		}
 		s.interactive(workCtx, evt, cb)
 	case socketmode.EventTypeSlashCommand:
-		s.ack(evt)
-		if cmd, ok := evt.Data.(slack.SlashCommand); ok {
-			s.slash(workCtx, cmd)
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok {
+			s.ack(evt)
+			return
 		}
+		s.slash(workCtx, evt, cmd)
 	case socketmode.EventTypeEventsAPI:
 		s.ack(evt)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
@@ -212,15 +217,25 @@ func (s *socket) interactive(ctx context.Context, evt socketmode.Event, cb slack
 	}
 }
 
-func (s *socket) slash(ctx context.Context, cmd slack.SlashCommand) {
+// slash runs a /dispatch command and posts its reply to the response URL. A command that puts work
+// on the queue runs before the ack, so an acked command's work is durable; the others after it.
+func (s *socket) slash(ctx context.Context, evt socketmode.Event, cmd slack.SlashCommand) {
 	c := handlers.Command{UserID: cmd.UserID, UserName: cmd.UserName, Channel: cmd.ChannelID, Text: cmd.Text}
 	log := s.log.With().Str("user", cmd.UserID).Str("command", cmd.Text).Logger()
-	s.async(log.WithContext(ctx), "command", func(ctx context.Context) error {
-		reply := s.use.Command(ctx, c)
+	ctx = log.WithContext(ctx)
+	post := func(ctx context.Context, reply handlers.Reply) error {
 		msg := &slack.WebhookMessage{Text: reply.Text, ResponseType: slack.ResponseTypeEphemeral}
 		if cmd.ResponseURL == "" {
 			return errors.New("slash command without a response_url")
 		}
 		return slack.PostWebhookCustomHTTPContext(ctx, cmd.ResponseURL, s.http, msg)
-	})
+	}
+	if s.use.CommandStartsWork(cmd.Text) {
+		reply := s.use.Command(ctx, c)
+		s.ack(evt)
+		s.async(ctx, "command", func(ctx context.Context) error { return post(ctx, reply) })
+		return
+	}
+	s.ack(evt)
+	s.async(ctx, "command", func(ctx context.Context) error { return post(ctx, s.use.Command(ctx, c)) })
 }

@@ -3,6 +3,8 @@ package e2e
 import (
 	"crypto/sha256"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/bot"
 	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -199,4 +202,38 @@ func alarmOf(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestAnAckedDispatchTestSurvivesASIGKILL: /dispatch test puts its alarm on the queue before the
+// command is acked, so a process killed the instant the ack arrives has lost nothing: the next one
+// delivers the test alarm.
+func TestAnAckedDispatchTestSurvivesASIGKILL(t *testing.T) {
+	// A message the killed process had received comes back 5 s after.
+	e := stack.New(t, stack.Options{QueueVisibility: 5 * time.Second, Configure: func(c *bot.Config) { c.Visibility = 5 * time.Second }})
+	// SQS takes half a second to take a message: time enough for an ack sent before the send
+	// completes to reach the test, which kills dispatch then.
+	target, _ := url.Parse(e.AWS.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".SendMessage") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	p := e.StartProcessWith("AWS_ENDPOINT_URL=" + slow.URL)
+	id, err := e.Slack.SlashCommand("U0ALICE", "/dispatch", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Slack.WaitAck(stack.WaitFor(t), id); err != nil {
+		t.Fatalf("not acked: %v", err)
+	}
+	p.Kill()
+	e.StartProcess()
+	e.DM("U0ALICE", 1)
+	e.QueueEmpty(wait)
+	if n := len(e.Prompts("U0ALICE")); n != 1 {
+		t.Errorf("%d test prompts, want 1", n)
+	}
 }
