@@ -131,6 +131,10 @@ func TestPagerDutyDownThePageArrivesOnceAfter(t *testing.T) {
 	}
 	e.PD.SetFailFor(0, 0)
 	e.Eventually("the page after PagerDuty is back", time.Minute, func() bool { return len(e.PD.Events()) == 1 })
+	e.Eventually("the DM to say the page went", wait, func() bool {
+		b := string(e.Current(dm).Blocks)
+		return strings.Contains(b, "You answered *No*") && !strings.Contains(b, "on its way")
+	})
 	e.QueueEmpty(time.Minute)
 	if n := len(e.PD.Events()); n != 1 {
 		t.Errorf("%d PagerDuty events, want 1", n)

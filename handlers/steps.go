@@ -299,6 +299,8 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("paged, but the issue could not note it")
 	}
+	// The DM said the page was on its way: now it has gone.
+	r.settleStep(ctx, SettleTask{Ticket: p.Ticket, Text: answeredText(AnswerTask{Ticket: p.Ticket, At: p.At}), At: p.At})
 	return nil
 }
 

@@ -250,6 +250,9 @@ func TestEachEffectWaitsOnlyForItsOwnService(t *testing.T) {
 				if n := len(w.pager.Pages()); n != 1 {
 					t.Errorf("pages %d, want 1", n)
 				}
+				if s := w.chat.Settled(); len(s) != 2 || strings.Contains(s[1], "on its way") || !strings.Contains(s[1], "You answered *No*") {
+					t.Errorf("DM settled %q, want it to drop \"on its way\" once paged", s)
+				}
 			}},
 		{name: "a Yes settles the DM at once while GitHub is down; the issue is closed after",
 			step: "record (Yes)", service: "GitHub", down: ServiceGitHub,
