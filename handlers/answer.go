@@ -110,19 +110,22 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 	unlock := r.locks.Lock(answerLock(task.Ticket))
 	defer unlock()
 
-	retrying, settled := task.Attempts > 0, false
-	if task.Ticket.Key != "" && (task.Message.TS == "" || retrying) && !r.isDown(ServiceSlack) {
-		// A click on the App Home tab: find the DM, so it shows the answer too. A copy learns
-		// whether the DM shows an outcome already (see apply).
-		if ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key); err == nil && found {
-			if task.Message.TS == "" {
-				task.Message = ref
-			}
-			settled = ref.Settled
+	// The DM, as Slack shows it now (found by its key), when Slack answers.
+	current := func() (MessageRef, bool) {
+		if task.Ticket.Key == "" || r.isDown(ServiceSlack) {
+			return MessageRef{}, false
+		}
+		ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key)
+		return ref, err == nil && found
+	}
+	if task.Message.TS == "" {
+		// A click on the App Home tab: find the DM, so it shows the answer too.
+		if ref, ok := current(); ok {
+			task.Message = ref
 		}
 	}
 	task.Message.Settled = false
-	done, err := r.apply(ctx, task, settled)
+	done, err := r.apply(ctx, task, func() bool { ref, ok := current(); return ok && ref.Settled })
 	if err == nil {
 		r.home.forget(task.UserID)
 		defer r.refreshHome(ctx, task.UserID)
@@ -150,8 +153,9 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 // once while its issue is closed later. The page and the record go before the DM, so a settled
 // DM means they were done or deferred. It is safe to repeat: the incident's dedup key makes a
 // second trigger the same incident, and the answer comment, written last, marks the record done.
-// It reports done=false when the alarm had already been answered or closed.
-func (r *Router) apply(ctx context.Context, task AnswerTask, settled bool) (done bool, err error) {
+// It reports done=false when the alarm had already been answered or closed; settled says whether
+// the DM shows an outcome already (asked of Slack only when needed).
+func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool) (done bool, err error) {
 	log := zerolog.Ctx(ctx)
 	t := task.Ticket
 	retrying := task.Attempts > 0
@@ -185,7 +189,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask, settled bool) (done
 			}
 		}
 	}
-	if retrying && settled {
+	if retrying && settled() { // asked only when GitHub could not tell
 		log.Info().Msg("the DM shows the answer: its page and record were done or deferred")
 		return false, nil
 	}

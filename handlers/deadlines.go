@@ -128,11 +128,6 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 		log.Warn().Msg("reminder skipped: Slack is unavailable")
 		return nil
 	}
-	dm, delivered := r.promptState(ctx, t, d.Message)
-	if dm.Settled {
-		log.Info().Str("by", "the DM, settled").Msg("answered in time: nothing to do")
-		return nil
-	}
 	mark := "<!-- dispatch " + kind + " alarm=" + t.Alarm + " user=" + t.User + " -->"
 	var is *Issue
 	if !r.isDown(ServiceGitHub) {
@@ -157,6 +152,14 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 			log.Info().Msg("answered in time: nothing to do")
 			return nil
 		}
+	}
+	// About to act: the DM tells an answer GitHub doesn't show yet (a Yes settles the DM at once and
+	// closes the issue when GitHub answers), and whether the prompt was delivered at all. Only a
+	// deadline about to act asks Slack, so most cost no Slack call.
+	dm, delivered := r.promptState(ctx, t, d.Message)
+	if dm.Settled {
+		log.Info().Str("by", "the DM, settled").Msg("answered in time: nothing to do")
+		return nil
 	}
 	waited := d.After.Round(time.Second).String()
 	if kind == TaskRemind {
