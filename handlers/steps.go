@@ -243,11 +243,10 @@ func (r *Router) settle(ctx context.Context, s *SettleTask) error {
 
 // settleStep updates the DM now, or defers it while Slack is down or failing.
 func (r *Router) settleStep(ctx context.Context, s SettleTask) {
+	now := s               // as the click showed it: its blocks save a fetch
 	s.Message.Blocks = nil // a deferred settle fetches the message as it is then
-	ref := s
-	if _, err := r.step(ctx, ServiceSlack, Task{Kind: TaskSettle, Delay: stepRetryDelay, Settle: &ref}, func(ctx context.Context) error {
-		task := s
-		return r.settle(ctx, &task)
+	if _, err := r.step(ctx, ServiceSlack, Task{Kind: TaskSettle, Delay: stepRetryDelay, Settle: &s}, func(ctx context.Context) error {
+		return r.settle(ctx, &now)
 	}); err != nil {
 		zerolog.Ctx(ctx).Error().Err(err).Msg("the DM could not be updated")
 	}
