@@ -153,11 +153,13 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 		DefaultRepo: cfg.GitHubRepo, DefaultGitHubUser: cfg.GitHubDefault, FallbackChannel: cfg.FallbackChannel,
 		Source: "dispatch@" + host, RemindAfter: cfg.RemindAfter, EscalateAfter: cfg.EscalateAfter,
 		TaskKeys: cfg.taskKeys(), AllowedRepos: cfg.AllowedRepos,
+		AnswerCopyAfter: time.Duration(float64(30*time.Second) / max(opts.TimeScale, 1)),
 	}, b.github, countingPager{b.pager, b.metrics}, b.slack, b.queue)
 	if err := b.useDuo(cfg); err != nil { // issue 19
 		return nil, err
 	}
 	b.follow = b.newFollower(*awsCfg, client("pagerduty"))
+	b.router.WatchHealth(b.health.down)
 	b.commands = handlers.NewCommands(cfg.GitHubRepo, b, b.router, b, cfg.taskKeys()) // the router lists only dispatch's own issues
 	b.socket = newSocket(b.slack.API(), b, b.metrics, log, client("slack"), opts.PingInterval)
 	b.metrics.watch(b.queue.Depth, func() bool { return b.socket.Connected() && b.queueErr() == nil })
@@ -401,8 +403,10 @@ func (b *Bot) Publish(ctx context.Context, body []byte) error {
 	return b.queue.Send(ctx, body)
 }
 
-// Answer, Command: the Interactions the socket feeds.
-func (b *Bot) Answer(ctx context.Context, c handlers.Click) error { return b.router.Answer(ctx, c) }
+// Take makes a click's answer durable and returns its work (Interactions, see handlers.Router.Take).
+func (b *Bot) Take(ctx context.Context, c handlers.Click) (func() error, error) {
+	return b.router.Take(ctx, c)
+}
 
 // Reason records the words of a submitted reason modal.
 func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error {
@@ -413,6 +417,9 @@ func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error {
 func (b *Bot) HomeOpened(ctx context.Context, userID string) error {
 	return b.router.HomeOpened(ctx, userID)
 }
+
+// CommandStartsWork reports whether a /dispatch command puts work on the queue (Interactions).
+func (b *Bot) CommandStartsWork(text string) bool { return b.commands.StartsWork(text) }
 
 // Command answers /dispatch.
 func (b *Bot) Command(ctx context.Context, c handlers.Command) handlers.Reply {

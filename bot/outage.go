@@ -248,12 +248,18 @@ func (w *waitingAlarms) count() int {
 	return n
 }
 
-// servicesFor names the services handling a message calls: a page calls PagerDuty, every other
-// alarm GitHub and Slack, a task (answers, reminders, deadlines) any of the three. A message that
-// doesn't decode calls none (it is rejected).
+// servicesFor names the services the outage gate admits a message by: each step waits only for its
+// own service (docs/RELIABILITY.md, section 0). A task is its step's one service (none for a
+// reminder, which is skipped rather than held, and an answer's durable copy, whose steps each look
+// at their own); a page PagerDuty; a self-service alarm none, as its steps (the issue, the DM, the
+// deadlines) each go ahead or wait on their own service; every other alarm GitHub and Slack. A
+// message that doesn't decode calls none (it is rejected).
 func servicesFor(u sqsqueue.Unwrapped) []string {
 	if u.Task != nil {
-		return []string{"github", "slack", "pagerduty"}
+		if s := u.Task.Service(); s != "" {
+			return []string{s}
+		}
+		return nil
 	}
 	a, _, err := alerts.Decode(u.Payload)
 	switch {
@@ -261,7 +267,17 @@ func servicesFor(u sqsqueue.Unwrapped) []string {
 		return nil
 	case a.Type == alerts.HighPriority:
 		return []string{"pagerduty"}
+	case a.Type == alerts.SelfService:
+		return nil
 	default:
 		return []string{"github", "slack"}
 	}
+}
+
+// down reports whether service is down now: the handlers defer a step of it without calling it.
+func (h *health) down(service string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.services[service]
+	return st != nil && st.down
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/awstest"
 	"github.com/dispatch-oss/dispatch/handlers"
+	"github.com/dispatch-oss/dispatch/sqsqueue"
 )
 
 // changes collects the notices a health tracker asks for.
@@ -164,5 +166,38 @@ func TestAPartialOutageEndsOnlyWhenItsCallAnswers(t *testing.T) {
 	defer c.mu.Unlock()
 	if h.anyDown() || len(c.got) != 2 || c.got[1].Down {
 		t.Errorf("after conversations.open answered: down %v, notices %+v; want up, one recovery", h.anyDown(), c.got)
+	}
+}
+
+// TestEachStepIsAdmittedByItsOwnService: while a service is down, the outage gate holds back only
+// the work that needs it (docs/RELIABILITY.md, section 0): a step task by its one service, a
+// self-service alarm by none (its steps each wait for their own), a reminder and an answer's
+// durable copy by none.
+func TestEachStepIsAdmittedByItsOwnService(t *testing.T) {
+	task := func(kind string) sqsqueue.Unwrapped { return sqsqueue.Unwrapped{Task: &handlers.Task{Kind: kind}} }
+	alarm := func(typ string) sqsqueue.Unwrapped {
+		return sqsqueue.Unwrapped{Payload: []byte(`{"type":"` + typ + `","requestId":"r1","users":[{"slackId":"U1"}],"body":{"github":{"title":"t","body":"b"},"slack":{"message":"m","prompt":"p"},"pagerduty":{"title":"t","body":"b"}}}`)}
+	}
+	for _, tc := range []struct {
+		name string
+		u    sqsqueue.Unwrapped
+		want string
+	}{
+		{"file the issue", task(handlers.TaskFile), "github"},
+		{"record an answer or an escalation", task(handlers.TaskRecord), "github"},
+		{"DM a prompt", task(handlers.TaskPrompt), "slack"},
+		{"link the issue", task(handlers.TaskLink), "slack"},
+		{"settle a DM", task(handlers.TaskSettle), "slack"},
+		{"page a No", task(handlers.TaskPage), "pagerduty"},
+		{"escalate at the deadline", task(handlers.TaskEscalate), "pagerduty"},
+		{"remind (skipped when Slack is down)", task(handlers.TaskRemind), ""},
+		{"an answer's durable copy", task(handlers.TaskAnswer), ""},
+		{"a self-service alarm", alarm("self-service"), ""},
+		{"a high-priority alarm", alarm("high-priority"), "pagerduty"},
+		{"a broadcast", alarm("broadcast"), "github,slack"},
+	} {
+		if got := strings.Join(servicesFor(tc.u), ","); got != tc.want {
+			t.Errorf("%s: admitted by %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

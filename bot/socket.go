@@ -19,8 +19,13 @@ import (
 
 // Interactions are the use cases reached from Slack.
 type Interactions interface {
-	Answer(ctx context.Context, c handlers.Click) error
+	// Take makes a click's answer durable (to be done before the ack) and returns the work that
+	// carries it out (after the ack): see handlers.Router.Take.
+	Take(ctx context.Context, c handlers.Click) (run func() error, err error)
 	Command(ctx context.Context, c handlers.Command) handlers.Reply
+	// CommandStartsWork reports whether a /dispatch command puts work on the queue: it then runs
+	// before the ack (see handlers.Commands.StartsWork).
+	CommandStartsWork(text string) bool
 	HomeOpened(ctx context.Context, userID string) error
 	// Reason takes a submitted reason modal (issue 19).
 	Reason(ctx context.Context, s handlers.Submission) error
@@ -30,8 +35,9 @@ type Interactions interface {
 var ErrInvalidAppToken = errors.New("slack refused SLACK_APP_TOKEN: it must be an app-level token (xapp-…) with the connections:write scope, for an app with Socket Mode turned on")
 
 // socket keeps one Socket Mode connection up and turns its envelopes into plain values for the
-// handlers. Every envelope is acked first; the work runs after, so a slow GitHub never makes Slack
-// show the user an error (Slack wants the ack within 3 s).
+// handlers. Every envelope is acked before its work runs, so a slow GitHub never makes Slack show
+// the user an error (Slack wants the ack within 3 s); an answer is made durable (a signed task on
+// the queue, milliseconds) before its ack, so a crash after the ack can't lose it.
 type socket struct {
 	client  *socketmode.Client
 	use     Interactions
@@ -117,15 +123,19 @@ func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
 	case socketmode.EventTypeInvalidAuth:
 		s.setConnected(false)
 	case socketmode.EventTypeInteractive:
-		s.ack(evt)
-		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
-			s.interactive(workCtx, cb)
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok {
+			s.ack(evt)
+			return
 		}
+		s.interactive(workCtx, evt, cb)
 	case socketmode.EventTypeSlashCommand:
-		s.ack(evt)
-		if cmd, ok := evt.Data.(slack.SlashCommand); ok {
-			s.slash(workCtx, cmd)
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok {
+			s.ack(evt)
+			return
 		}
+		s.slash(workCtx, evt, cmd)
 	case socketmode.EventTypeEventsAPI:
 		s.ack(evt)
 		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
@@ -157,40 +167,56 @@ func (s *socket) async(ctx context.Context, what string, fn func(context.Context
 	}()
 }
 
-func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) {
-	if cb.Type == slack.InteractionTypeViewSubmission { // issue 19: the reason modal, acked already
+// interactive takes the answers of a click: each is made durable before the envelope is acked,
+// then carried out after it. An answer that can't be made durable is not acked, so Slack shows the
+// user an error and they can click again: nothing was promised.
+func (s *socket) interactive(ctx context.Context, evt socketmode.Event, cb slack.InteractionCallback) {
+	if cb.Type == slack.InteractionTypeViewSubmission { // issue 19: the reason modal
+		s.ack(evt)
 		s.submission(ctx, cb)
 		return
 	}
-	if cb.Type != slack.InteractionTypeBlockActions {
-		return
-	}
-	blocks, _ := json.Marshal(cb.Message.Blocks)
-	channel := cb.Container.ChannelID
-	if channel == "" {
-		channel = cb.Channel.ID
-	}
-	for _, a := range cb.ActionCallback.BlockActions {
-		if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo && a.ActionID != handlers.ActionWrong { // issue 19: "not about me"
-			continue
+	var runs []func() error
+	var outcomes []string
+	if cb.Type == slack.InteractionTypeBlockActions {
+		blocks, _ := json.Marshal(cb.Message.Blocks)
+		channel := cb.Container.ChannelID
+		if channel == "" {
+			channel = cb.Channel.ID
 		}
-		click := handlers.Click{
-			UserID: cb.User.ID, ActionID: a.ActionID, Value: a.Value, Channel: channel,
-			Message:     handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
-			ResponseURL: cb.ResponseURL, TriggerID: cb.TriggerID,
-		}
-		if cb.Container.Type == "view" {
-			click.Message = handlers.MessageRef{}
-		}
-		// Answer adds the user and the action to the log context itself.
-		s.async(s.log.WithContext(ctx), "answer", func(ctx context.Context) error {
-			err := s.use.Answer(ctx, click)
+		for _, a := range cb.ActionCallback.BlockActions {
+			if a.ActionID != handlers.ActionYes && a.ActionID != handlers.ActionNo && a.ActionID != handlers.ActionWrong { // issue 19: "not about me"
+				continue
+			}
+			click := handlers.Click{
+				UserID: cb.User.ID, ActionID: a.ActionID, Value: a.Value, Channel: channel,
+				Message:     handlers.MessageRef{Channel: channel, TS: cb.Container.MessageTs, Blocks: blocks},
+				ResponseURL: cb.ResponseURL, TriggerID: cb.TriggerID,
+			}
+			if cb.Container.Type == "view" {
+				click.Message = handlers.MessageRef{}
+			}
+			// Take adds the user and the action to the log context itself.
+			run, err := s.use.Take(s.log.WithContext(ctx), click)
+			if err != nil {
+				s.metrics.Answers.WithLabelValues("failed").Inc()
+				s.log.Error().Err(err).Str("user", click.UserID).Msg("answer not made durable: not acked, Slack shows the user an error")
+				return
+			}
 			outcome := "yes"
 			if click.ActionID == handlers.ActionNo {
 				outcome = "no"
 			} else if click.ActionID == handlers.ActionWrong {
 				outcome = "wrong"
 			}
+			runs, outcomes = append(runs, run), append(outcomes, outcome)
+		}
+	}
+	s.ack(evt)
+	for i, run := range runs {
+		s.async(s.log.WithContext(ctx), "answer", func(context.Context) error {
+			outcome := outcomes[i]
+			err := run()
 			if err != nil {
 				outcome = "failed"
 			}
@@ -200,15 +226,25 @@ func (s *socket) interactive(ctx context.Context, cb slack.InteractionCallback) 
 	}
 }
 
-func (s *socket) slash(ctx context.Context, cmd slack.SlashCommand) {
+// slash runs a /dispatch command and posts its reply to the response URL. A command that puts work
+// on the queue runs before the ack, so an acked command's work is durable; the others after it.
+func (s *socket) slash(ctx context.Context, evt socketmode.Event, cmd slack.SlashCommand) {
 	c := handlers.Command{UserID: cmd.UserID, UserName: cmd.UserName, Channel: cmd.ChannelID, Text: cmd.Text}
 	log := s.log.With().Str("user", cmd.UserID).Str("command", cmd.Text).Logger()
-	s.async(log.WithContext(ctx), "command", func(ctx context.Context) error {
-		reply := s.use.Command(ctx, c)
+	ctx = log.WithContext(ctx)
+	post := func(ctx context.Context, reply handlers.Reply) error {
 		msg := &slack.WebhookMessage{Text: reply.Text, ResponseType: slack.ResponseTypeEphemeral}
 		if cmd.ResponseURL == "" {
 			return errors.New("slash command without a response_url")
 		}
 		return slack.PostWebhookCustomHTTPContext(ctx, cmd.ResponseURL, s.http, msg)
-	})
+	}
+	if s.use.CommandStartsWork(cmd.Text) {
+		reply := s.use.Command(ctx, c)
+		s.ack(evt)
+		s.async(ctx, "command", func(ctx context.Context) error { return post(ctx, reply) })
+		return
+	}
+	s.ack(evt)
+	s.async(ctx, "command", func(ctx context.Context) error { return post(ctx, s.use.Command(ctx, c)) })
 }

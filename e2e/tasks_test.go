@@ -3,6 +3,8 @@ package e2e
 import (
 	"crypto/sha256"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/bot"
 	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 	"github.com/dispatch-oss/dispatch/handlers"
@@ -25,14 +28,14 @@ const (
 	bobAlarm = `{"type":"self-service","users":[{"slack":"bob"}],"body":{"github":{"title":"bob's alarm"},"slack":{"message":"Was this you?"}}}`
 )
 
-// deferNo has bob answer No while PagerDuty is down, so the answer waits on the queue as a task.
+// deferNo has bob answer No while PagerDuty is down, so its page waits on the queue as a task.
 func deferNo(t *testing.T, e *stack.Env) {
 	t.Helper()
 	e.PublishRaw(bobAlarm)
 	dm := e.DM("U0BOB", 1)
 	e.PD.SetFailFor(time.Hour, http.StatusInternalServerError)
 	e.Click("U0BOB", dm, stack.Buttons(t, dm)[1].ActionID)
-	e.Eventually("bob's answer deferred", wait, func() bool { return len(e.LogLines("answer not yet recorded: deferring it")) > 0 })
+	e.Eventually("bob's page deferred", wait, func() bool { return len(e.LogLines("step deferred", `"task":"page"`)) > 0 })
 }
 
 // TestRestartsLoseNoPendingTask: a reminder, an escalation and an answer retry pending on the queue
@@ -99,13 +102,13 @@ func TestForgedReplayedAndExpiredTasksDoNothing(t *testing.T) {
 	e := stack.New(t, stack.Options{})
 	p := e.StartProcess()
 	deferNo(t, e)
-	// The genuine deferred answer, taken off the queue with dispatch stopped.
+	// The genuine deferred page, taken off the queue with dispatch stopped.
 	p.Terminate(30 * time.Second)
 	var genuine string
 	e.Eventually("the deferred answer on the queue", wait, func() bool {
 		bodies, _ := e.AWS.Drain(stack.WaitFor(t), e.Queue.URL)
 		for _, b := range bodies {
-			if strings.Contains(b, `"dispatchTask"`) {
+			if strings.Contains(b, `"dispatchTask"`) && strings.Contains(b, `"id":"page/`) {
 				genuine = b
 			}
 		}
@@ -129,7 +132,8 @@ func TestForgedReplayedAndExpiredTasksDoNothing(t *testing.T) {
 	e.StartProcess()
 	e.Eventually("the forged task refused", wait, func() bool { return len(e.LogLines("bad signature")) == 1 })
 	e.Eventually("the expired task dropped", wait, func() bool { return len(e.LogLines("task dropped: past its expiry")) == 1 })
-	e.QueueEmpty(wait)
+	// The answer's durable copy comes round 30 s after the click and finds it recorded.
+	e.QueueEmpty(time.Minute)
 	if n := len(e.PD.Events()); n != 0 {
 		t.Fatalf("%d PagerDuty events from a forged or an expired task", n)
 	}
@@ -156,7 +160,7 @@ func TestForgedReplayedAndExpiredTasksDoNothing(t *testing.T) {
 	e.Eventually("bob's answer paged", wait, func() bool { return len(e.PD.Events()) >= 1 })
 	e.QueueEmpty(wait)
 	e.Send(genuine)
-	e.Eventually("the replay found the answer done", wait, func() bool { return len(e.LogLines("answer already recorded: nothing to do")) == 3 })
+	e.Eventually("the replay found the page done", wait, func() bool { return len(e.LogLines("already paged: nothing to do")) == 3 })
 	e.QueueEmpty(wait)
 	if n := len(e.PD.Events()); n != 1 {
 		t.Errorf("%d PagerDuty events from one answer replayed, want 1", n)
@@ -198,4 +202,38 @@ func alarmOf(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestAnAckedDispatchTestSurvivesASIGKILL: /dispatch test puts its alarm on the queue before the
+// command is acked, so a process killed the instant the ack arrives has lost nothing: the next one
+// delivers the test alarm.
+func TestAnAckedDispatchTestSurvivesASIGKILL(t *testing.T) {
+	// A message the killed process had received comes back 5 s after.
+	e := stack.New(t, stack.Options{QueueVisibility: 5 * time.Second, Configure: func(c *bot.Config) { c.Visibility = 5 * time.Second }})
+	// SQS takes half a second to take a message: time enough for an ack sent before the send
+	// completes to reach the test, which kills dispatch then.
+	target, _ := url.Parse(e.AWS.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".SendMessage") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	p := e.StartProcessWith("AWS_ENDPOINT_URL=" + slow.URL)
+	id, err := e.Slack.SlashCommand("U0ALICE", "/dispatch", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Slack.WaitAck(stack.WaitFor(t), id); err != nil {
+		t.Fatalf("not acked: %v", err)
+	}
+	p.Kill()
+	e.StartProcess()
+	e.DM("U0ALICE", 1)
+	e.QueueEmpty(wait)
+	if n := len(e.Prompts("U0ALICE")); n != 1 {
+		t.Errorf("%d test prompts, want 1", n)
+	}
 }

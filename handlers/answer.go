@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,61 +52,112 @@ func (c Click) audience() Audience {
 }
 
 // Answer records a user's answer to a self-service alarm: Yes closes its issue, No escalates it.
-// Only the addressed user may answer, and only once. If GitHub or PagerDuty fail, the answer is
-// deferred through the queue and the user is told it will be retried: it is never lost. Answer
-// returns an error only when even deferring failed.
+// Only the addressed user may answer, and only once. It is Take and its run at once. Answer returns
+// an error only when the answer could not be made durable.
 func (r *Router) Answer(ctx context.Context, c Click) error {
+	run, err := r.Take(ctx, c)
+	if err != nil {
+		return err
+	}
+	return run()
+}
+
+// Take checks a click and, when it is an answer to act on, makes it durable before the caller acks
+// the click: a signed copy of the answer goes on the queue (it comes round after
+// Config.AnswerCopyAfter). run then carries the answer out, as independent steps (page, record,
+// settle: see apply), after the ack. The copy finds each step done by its key (the answer comment
+// on the issue, the settled DM) and does only what a crash left undone: an acknowledged answer is
+// never lost, nor done twice. An error means the answer could not be made durable: don't ack.
+func (r *Router) Take(ctx context.Context, c Click) (run func() error, err error) {
 	log := zerolog.Ctx(ctx).With().Str("user", c.UserID).Str("action", c.ActionID).Logger()
 	ctx = log.WithContext(ctx)
 	t, err := DecodeTicket(c.Value, r.cfg.TaskKeys)
 	if errors.Is(err, ErrForgedTicket) {
 		log.Warn().Err(err).Msg("refused a button whose ticket no configured key signed: nothing written")
-		if c.Channel == "" && c.ResponseURL == "" {
-			// A click on the App Home tab, which has nowhere else to answer: redrawn from the
-			// issues, the tab replaces the dead buttons with why they are gone (HomeOpened).
-			r.refreshHome(ctx, c.UserID)
-			return nil
-		}
-		return r.reply(ctx, c.audience(), unverifiedButtonText)
+		return func() error {
+			if c.Channel == "" && c.ResponseURL == "" {
+				// A click on the App Home tab, which has nowhere else to answer: redrawn from the
+				// issues, the tab replaces the dead buttons with why they are gone (HomeOpened).
+				r.refreshHome(ctx, c.UserID)
+				return nil
+			}
+			return r.reply(ctx, c.audience(), unverifiedButtonText)
+		}, nil
 	}
 	if err != nil || (c.ActionID != ActionYes && c.ActionID != ActionNo && c.ActionID != ActionWrong) {
 		log.Warn().Err(err).Msg("click on a button dispatch doesn't know")
-		return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.")
+		return func() error { return r.reply(ctx, c.audience(), "This button isn't one dispatch can act on any more.") }, nil
 	}
 	log = log.With().Str("alarm_id", t.Alarm).Str("repo", t.Repo).Logger()
 	ctx = log.WithContext(ctx)
 	if c.UserID != t.User {
 		log.Info().Msg("click by someone the alarm wasn't addressed to")
-		return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
+		return func() error {
+			return r.reply(ctx, c.audience(), "This alarm was sent to someone else; only they can answer it.")
+		}, nil
 	}
 	task := AnswerTask{Ticket: t, Yes: c.ActionID == ActionYes, UserID: c.UserID, At: r.now().UTC(), Message: c.Message, ResponseURL: c.ResponseURL,
 		Wrong: c.ActionID == ActionWrong}
-	// Issue 19 hook: the reason modal opens first (its trigger_id lasts 3 s), and a Yes that needs
-	// a second factor waits for the Duo push before it counts.
-	r.askReason(ctx, c, task)
+	mfa := task.Yes && r.needsMFA(t)
 	if task.Wrong {
 		task.Guarded = r.needsMFA(t)
-		r.announceWrong(ctx, task)
 	}
-	if task.Yes && r.needsMFA(t) {
-		return r.confirmWithDuo(ctx, task)
+	// A Yes that needs a second factor is no answer until Duo says so: it has no durable copy,
+	// which would count it without the push. Every other answer is on the queue before the ack.
+	if r.tasks != nil && !mfa {
+		durable := task
+		durable.Attempts, durable.ResponseURL, durable.Message.Blocks = 1, "", nil
+		if err := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: r.answerCopyAfter(), Answer: &durable}); err != nil {
+			return nil, fmt.Errorf("make the answer durable: %w", err)
+		}
 	}
-	return r.record(ctx, task)
+	return func() error {
+		// Issue 19: the reason modal opens first (its trigger_id lasts 3 s from the click), and a
+		// Yes that needs a second factor waits for the Duo push before it counts.
+		r.askReason(ctx, c, task)
+		if task.Wrong {
+			r.announceWrong(ctx, task)
+		}
+		if mfa {
+			return r.confirmWithDuo(ctx, task)
+		}
+		return r.record(ctx, task)
+	}, nil
 }
 
-// record applies an answer, or defers it when a service fails.
+// answerCopyAfter is how long an answer's durable copy waits before it comes round: about as long
+// as the inline run takes at most (one step's retries, before it defers itself), so the copy
+// usually finds the work done (on the same replica it waits for the run, on the prompt's lock),
+// and short enough that an answer a crash cut off finishes soon after.
+func (r *Router) answerCopyAfter() time.Duration {
+	if r.cfg.AnswerCopyAfter > 0 {
+		return r.cfg.AnswerCopyAfter
+	}
+	return 30 * time.Second
+}
+
+// record applies an answer. An error means it can never be recorded (abandoned, said so) or a step
+// failed and could not be deferred either.
 func (r *Router) record(ctx context.Context, task AnswerTask) error {
-	log := zerolog.Ctx(ctx)
 	unlock := r.locks.Lock(answerLock(task.Ticket))
 	defer unlock()
 
-	if task.Message.TS == "" && task.Ticket.Key != "" {
+	// The DM, as Slack shows it now (found by its key), when Slack answers.
+	current := func() (MessageRef, bool) {
+		if task.Ticket.Key == "" || r.isDown(ServiceSlack) {
+			return MessageRef{}, false
+		}
+		ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key)
+		return ref, err == nil && found
+	}
+	if task.Message.TS == "" {
 		// A click on the App Home tab: find the DM, so it shows the answer too.
-		if ref, found, err := r.chat.Sent(ctx, task.UserID, task.Ticket.Alarm+"/"+task.Ticket.Key); err == nil && found {
+		if ref, ok := current(); ok {
 			task.Message = ref
 		}
 	}
-	done, err := r.apply(ctx, task)
+	task.Message.Settled = false
+	done, err := r.apply(ctx, task, func() bool { ref, ok := current(); return ok && ref.Settled })
 	if err == nil {
 		r.home.forget(task.UserID)
 		defer r.refreshHome(ctx, task.UserID)
@@ -119,140 +169,141 @@ func (r *Router) record(ctx context.Context, task AnswerTask) error {
 			return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL},
 				"This alarm was already answered or its issue was closed; nothing changed.")
 		}
-		if task.Message.TS != "" {
-			if err := r.chat.Settle(ctx, task.Message, answeredText(task)); err != nil {
-				log.Error().Err(err).Msg("answer recorded but the DM could not be updated")
-			}
-		}
 		return nil
 	}
 	if retry.IsPermanent(err) || r.now().Sub(task.At) > maxRetryAge {
 		return r.abandon(ctx, task, err)
 	}
-	log.Error().Err(err).Int("attempts", task.Attempts).Msg("answer not yet recorded: deferring it")
-	if r.tasks == nil {
-		return err
-	}
-	task.Attempts++
-	task.Message.Blocks = nil
-	if derr := r.tasks.Defer(ctx, Task{Kind: TaskAnswer, Delay: retryDelay(task.Attempts), Answer: &task}); derr != nil {
-		return fmt.Errorf("answer failed (%w) and could not be deferred: %w", err, derr)
-	}
-	if task.Attempts == 1 && task.Message.TS != "" {
-		if err := r.chat.Settle(ctx, task.Message, pendingText(task)); err != nil {
-			log.Error().Err(err).Msg("could not update the DM")
-		}
-	}
-	return nil
+	zerolog.Ctx(ctx).Error().Err(err).Int("attempts", task.Attempts).Msg("answer not recorded: it comes round again")
+	return err
 }
 
-// apply makes the answer true on GitHub and PagerDuty. It is safe to repeat: the incident's dedup key
-// makes a second trigger the same incident, and the answer comment, written last, marks it done. It
-// reports done=false when the alarm had already been answered or closed.
-func (r *Router) apply(ctx context.Context, task AnswerTask) (done bool, err error) {
+// apply carries an answer out as independent steps, each waiting only for its own service
+// (docs/RELIABILITY.md, section 0): a No pages PagerDuty (page), the issue gets the answer
+// (record: GitHub), the DM shows it (settle: Slack). A step whose service is down or failing is
+// deferred as its own task: a No pages at once while GitHub is down, and a Yes settles the DM at
+// once while its issue is closed later. The page and the record go before the DM, so a settled
+// DM means they were done or deferred. It is safe to repeat: the incident's dedup key makes a
+// second trigger the same incident, and the answer comment, written last, marks the record done.
+// It reports done=false when the alarm had already been answered or closed; settled says whether
+// the DM shows an outcome already (asked of Slack only when needed).
+func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool) (done bool, err error) {
+	log := zerolog.Ctx(ctx)
 	t := task.Ticket
-	is, err := r.issueFor(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	n := is.Number
-	answer := answerMarker(t)
 	retrying := task.Attempts > 0
-	if !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
+	var is *Issue
+	if !r.isDown(ServiceGitHub) {
+		found, err := r.issueFor(ctx, t)
+		switch {
+		case err == nil:
+			is = &found
+		case retry.IsPermanent(err):
+			return false, err
+		default:
+			log.Warn().Err(err).Msg("the issue can't be read now: the answer goes on without it")
+		}
+	}
+	if is != nil && !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	who := r.person(ctx, task.UserID) // the ticket's user: Answer checked that they clicked
-	comment := answerComment(task, n, who)
-	if retrying {
-		// An earlier try may have got part of the way: finish the rest even if the issue changed
-		// meanwhile (an answer is never dropped once accepted). The answer comment is always the
-		// last step, so finding it means the answer was wholly done: this task is a redelivery or a
-		// replay (Task.ID), and acting again would re-close a reopened issue or page a resolved
-		// incident anew.
-		comments, err := r.ownComments(ctx, t.Repo, n)
+	who := r.person(ctx, task.UserID) // the ticket's user: Take checked that they clicked
+	if is != nil && retrying {
+		// A copy, a redelivery or a replay (Task.ID): the answer comment is always written last,
+		// so finding it means the answer was wholly done, and acting again would re-close a
+		// reopened issue or page a resolved incident anew.
+		comments, err := r.ownComments(ctx, t.Repo, is.Number)
 		if err != nil {
 			return false, err
 		}
 		for _, c := range comments {
-			if strings.Contains(c, answer) {
-				zerolog.Ctx(ctx).Info().Msg("answer already recorded: nothing to do")
+			if strings.Contains(c, answerMarker(t)) {
+				log.Info().Msg("answer already recorded: nothing to do")
 				return false, nil
 			}
 		}
 	}
-	if task.Yes {
-		if is.Open {
-			if err := r.issues.Close(ctx, t.Repo, n); err != nil {
-				return false, fmt.Errorf("close issue: %w", err)
-			}
-		}
-		if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-			return false, fmt.Errorf("comment: %w", err)
-		}
-		zerolog.Ctx(ctx).Info().Msg("answered yes: issue closed")
-		return true, nil
+	if retrying && settled() { // asked only when GitHub could not tell
+		log.Info().Msg("the DM shows the answer: its page and record were done or deferred")
+		return false, nil
 	}
-	// No: the page matters most, so it goes first (a test alarm from /dispatch test never pages).
-	if err := r.escalate(ctx, t, is, escalationWhy(task, who), task.Message, severityOf(task)); err != nil {
+	pageDeferred := false
+	if !task.Yes && !t.Test { // a test alarm from /dispatch test never pages
+		if pageDeferred, err = r.pageStep(ctx, t, r.escalationPage(ctx, t, is, escalationWhy(task, who), task.Message, severityOf(task)), task.At); err != nil {
+			return false, err
+		}
+	}
+	if _, err := r.recordStep(ctx, answerRecord(task, who)); err != nil {
 		return false, err
 	}
-	if err := r.issues.Comment(ctx, t.Repo, n, comment); err != nil {
-		return false, fmt.Errorf("comment: %w", err)
+	if task.Message.TS != "" || t.Key != "" { // without its ref, the DM is found by its key
+		text := answeredText(task)
+		if pageDeferred {
+			text = pendingText(task)
+		}
+		r.settleStep(ctx, SettleTask{Ticket: t, Message: task.Message, Text: text, At: task.At})
 	}
-	zerolog.Ctx(ctx).Info().Msg("answered no: escalated to PagerDuty")
+	log.Info().Bool("yes", task.Yes).Bool("page_deferred", pageDeferred).Msg("answer taken")
 	return true, nil
 }
 
-// escalate pages PagerDuty for a self-service alarm and labels its issue. The dedup key is the same
-// for a No and for a missed deadline, so the two never make two incidents. The incident links the
-// issue and, when there is one, the DM. A /dispatch test alarm (t.Test) is only labelled: whatever
-// escalates it, a No or a deadline, nobody is paged.
-func (r *Router) escalate(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef, severity string) error {
-	if t.Test {
-		zerolog.Ctx(ctx).Info().Str("why", why).Msg("test alarm escalated: not paging")
-	} else if err := r.pageEscalation(ctx, t, is, why, dm, severity); err != nil {
-		return err
-	}
-	if !is.HasLabel(LabelEscalated) {
-		if err := r.issues.AddLabels(ctx, t.Repo, is.Number, LabelEscalated); err != nil {
-			return fmt.Errorf("label issue: %w", err)
-		}
-	}
-	return nil
+// answerRecord is what an answer writes on its issue: a Yes closes it, a No labels it escalated.
+func answerRecord(task AnswerTask, who person) RecordTask {
+	return RecordTask{Ticket: task.Ticket, Marker: answerMarker(task.Ticket), Comment: answerComment(task, who),
+		Close: task.Yes, Label: !task.Yes, At: task.At}
 }
 
-// pageEscalation triggers the escalation's incident.
-func (r *Router) pageEscalation(ctx context.Context, t Ticket, is Issue, why string, dm MessageRef, severity string) error {
-	links := []Link{{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)}}
-	if dm.TS != "" {
+// escalate pages PagerDuty for a self-service alarm. The dedup key is the same for a No and for a
+// missed deadline, so the two never make two incidents. It needs PagerDuty only: is is nil when
+// GitHub can't be read (the ticket still names the issue).
+func (r *Router) escalate(ctx context.Context, t Ticket, is *Issue, why string, dm MessageRef, severity string) error {
+	return r.trigger(ctx, r.escalationPage(ctx, t, is, why, dm, severity))
+}
+
+// escalationPage is the page of a self-service alarm's escalation. The incident links the issue
+// and, when there is one and Slack answers, the DM.
+func (r *Router) escalationPage(ctx context.Context, t Ticket, is *Issue, why string, dm MessageRef, severity string) Page {
+	title, where := t.Title, fmt.Sprintf("%s#%d", t.Repo, t.Issue)
+	if t.Issue == 0 {
+		where = t.Repo + " (the issue is being filed)"
+	}
+	var links []Link
+	if is != nil {
+		title, where = is.Title, is.URL
+		links = append(links, Link{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)})
+	}
+	if dm.TS != "" && !r.isDown(ServiceSlack) {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
 			links = append(links, Link{URL: u, Text: "Slack DM"})
 		} else {
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("no permalink for the DM")
 		}
 	}
-	if err := r.pager.Trigger(ctx, Page{
+	summary := why
+	if title != "" {
+		summary += ": " + title
+	}
+	return Page{
 		ServiceID: t.Service,
-		DedupKey:  escalationKey(t, is.Number),
-		Summary:   shorten(fmt.Sprintf("%s: %s", why, is.Title), 1024),
-		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, is.URL),
+		DedupKey:  escalationKey(t),
+		Summary:   shorten(summary, 1024),
+		Details:   fmt.Sprintf("Self-service alarm %s escalated: %s. Issue: %s", t.Alarm, why, where),
 		Source:    r.cfg.Source,
 		Severity:  severity,
 		Links:     links,
-	}); err != nil {
-		return fmt.Errorf("trigger pagerduty: %w", err)
 	}
-	return nil
 }
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
 // so the incident can be found from the issue (the Events API returns no incident URL). It names
-// the issue dispatch filed for the alarm and user (repository and number) besides the requestId and
-// user, which anyone who reads the issue knows: an alarm reusing them (a decoy with a short
-// escalateAfter) files an issue of its own, so it can't open the incident a real No would join.
-// Every delivery of one alarm finds the same issue, so redeliveries still share one incident.
-func escalationKey(t Ticket, issue int) string {
-	return dedupKey(keyEscalation, strings.ToLower(t.Repo), strconv.Itoa(issue), t.Alarm, t.User)
+// the alarm's repository and title, which the signed ticket carries, besides the requestId and
+// user, which anyone who reads the issue knows: an alarm reusing them under another title (a decoy
+// with a short escalateAfter) is another alarm with an issue and an incident of its own, and one
+// under the same title is taken for a redelivery of the alarm the user was asked about, whose filed
+// ticket it then uses (filedTicket). It needs no issue number, so a No or a deadline pages while
+// GitHub is down or before the issue of a prompt that went first is filed, and every page of one
+// prompt (No, deadline, reason, redelivery) joins one incident.
+func escalationKey(t Ticket) string {
+	return dedupKey(keyEscalation, strings.ToLower(t.Repo), t.Title, t.Alarm, t.User)
 }
 
 // abandon ends an answer that can never be recorded (the issue is gone or isn't the alarm's, or
@@ -280,7 +331,8 @@ func (r *Router) abandon(ctx context.Context, task AnswerTask, err error) error 
 	return r.reply(ctx, Audience{UserID: task.UserID, Channel: task.Message.Channel, ResponseURL: task.ResponseURL}, text)
 }
 
-// runAnswer is the deferred form of record.
+// runAnswer is the deferred form of record: an answer's durable copy (see Take), or one deferred
+// whole by an earlier version of dispatch.
 func (r *Router) runAnswer(ctx context.Context, task *AnswerTask) error {
 	if task == nil {
 		return retry.Permanent(fmt.Errorf("answer task without an answer"))
@@ -305,15 +357,15 @@ func answerWord(yes bool) string {
 	return "No"
 }
 
-func answerComment(task AnswerTask, issue int, who person) string {
+func answerComment(task AnswerTask, who person) string {
 	what := "confirmed this was them; closing."
 	switch {
 	case !task.Yes && task.Ticket.Test:
 		what = "said this was **not** them. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case !task.Yes:
-		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket, issue))
+		what = fmt.Sprintf("said this was **not** them; escalated to PagerDuty (incident dedup key `%s`).", escalationKey(task.Ticket))
 	}
-	what = answerWhat(task, issue, what) // issue 19: Duo and "not about me"
+	what = answerWhat(task, what) // issue 19: Duo and "not about me"
 	return fmt.Sprintf("**%s** — Slack user %s %s\nAnswered on Slack at %s.\n\n%s",
 		answerLabel(task), who.Markdown(), what, task.At.Format(time.RFC3339), answerMarker(task.Ticket))
 }
@@ -329,8 +381,9 @@ func answeredText(task AnswerTask) string {
 	return fmt.Sprintf("You answered *%s* at %s. %s", answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"), resp)
 }
 
+// pendingText is the DM of a No whose page waits for PagerDuty.
 func pendingText(task AnswerTask) string {
-	return fmt.Sprintf("You answered *%s* at %s. Your answer is recorded; GitHub or PagerDuty didn't respond, so dispatch will keep retrying until it's filed.",
+	return fmt.Sprintf("You answered *%s* at %s. Your No is recorded; PagerDuty isn't answering yet, so the page is on its way: dispatch keeps trying until it goes through.",
 		answerWord(task.Yes), task.At.Format("15:04 MST, 2 Jan"))
 }
 
@@ -349,6 +402,34 @@ func (r *Router) RunTask(ctx context.Context, t Task) error {
 		return err
 	case TaskFile:
 		return r.file(ctx, t.File)
+	case TaskLink, TaskPrompt, TaskPage, TaskRecord, TaskSettle:
+		err := r.runStep(ctx, t)
+		// A step goes round while its service is down, but not past maxRetryAge after its work began
+		// (the click, the due time, the alarm): then it is given up, dead-lettered and announced.
+		if began := t.Expiry(r.now()).Add(-TaskValidity); err != nil && !retry.IsPermanent(err) && r.now().Sub(began) > maxRetryAge {
+			return retry.Permanent(fmt.Errorf("%s given up %s after its work began: %w", t.Kind, maxRetryAge, err))
+		}
+		return err
 	}
 	return retry.Permanent(fmt.Errorf("unknown task kind %q", t.Kind))
+}
+
+// runStep runs a deferred step (steps.go).
+func (r *Router) runStep(ctx context.Context, t Task) error {
+	switch t.Kind {
+	case TaskLink:
+		return r.runLink(ctx, t.File)
+	case TaskPrompt:
+		return r.runPrompt(ctx, t.Prompt)
+	case TaskPage:
+		return r.runPage(ctx, t.Page)
+	case TaskRecord:
+		return r.runRecord(ctx, t.Record)
+	case TaskSettle:
+		if t.Settle == nil {
+			return retry.Permanent(errors.New("settle task without a DM"))
+		}
+		return r.settle(ctx, t.Settle)
+	}
+	return retry.Permanent(fmt.Errorf("unknown step kind %q", t.Kind))
 }

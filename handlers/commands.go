@@ -68,6 +68,9 @@ type subcommand struct {
 	help    string
 	example string
 	run     func(ctx context.Context, c Command, args []string) Reply
+	// startsWork: the subcommand puts work on the queue, so it runs before the command is acked
+	// (see StartsWork).
+	startsWork bool
 }
 
 // Commands answers /dispatch. Each subcommand is registered in one table with its help text.
@@ -99,7 +102,7 @@ func NewCommands(defaultRepo string, status Status, open OpenAlarms, publish Pub
 		{name: "help", usage: "help", help: "this list", example: "/dispatch help", run: c.help},
 		{name: "status", usage: "status", help: "connection, queue and dead-letter depth, alarms handled, errors, version", example: "/dispatch status", run: c.statusCmd},
 		{name: "list", usage: "list", help: fmt.Sprintf("your own open alarms, newest first (up to %d)", listLimit), example: "/dispatch list", run: c.list},
-		{name: "test", usage: "test", help: "sends you a sample self-service alarm through the whole pipeline", example: "/dispatch test", run: c.test},
+		{name: "test", usage: "test", help: "sends you a sample self-service alarm through the whole pipeline", example: "/dispatch test", run: c.test, startsWork: true},
 	}
 	return c
 }
@@ -119,6 +122,23 @@ func (c *Commands) Command(ctx context.Context, cmd Command) Reply {
 	r := c.help(ctx, cmd, args)
 	r.Text = fmt.Sprintf("I don't know `%s`.\n", shorten(name, 40)) + r.Text
 	return r
+}
+
+// StartsWork reports whether the command text names a subcommand that puts work on the queue
+// (/dispatch test). Such a command is run before it is acked, so that once acked its work is
+// durable: a crash after the ack loses nothing. Putting a message on the queue takes milliseconds,
+// well within Slack's 3 s; the others, which only read, run after the ack.
+func (c *Commands) StartsWork(text string) bool {
+	args := strings.Fields(text)
+	if len(args) == 0 {
+		return false
+	}
+	for _, s := range c.table {
+		if s.name == strings.ToLower(args[0]) {
+			return s.startsWork
+		}
+	}
+	return false
 }
 
 func (c *Commands) help(_ context.Context, _ Command, _ []string) Reply {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,15 +47,16 @@ func (r *Router) deadlines(a *alerts.Alarm) (remind, escalate time.Duration) {
 	return remind, escalate
 }
 
-// schedule defers the reminder and the escalation of one prompt. Scheduling twice (a redelivered
-// alarm) is harmless: each task checks the issue, and its own marker, when it comes due.
+// schedule defers the reminder and the escalation of one prompt, due counting from the alarm's
+// publish time (the spec's escalateAfter), not from the DM: dm is zero when the prompt could not be
+// delivered yet (it waits for Slack), and the deadlines don't wait for it. Scheduling twice (a
+// redelivered alarm) is harmless: each task checks the issue, and its own marker, when it comes due.
 func (r *Router) schedule(ctx context.Context, a *alerts.Alarm, t Ticket, dm MessageRef) error {
 	if r.tasks == nil {
 		return nil
 	}
 	remind, escalate := r.deadlines(a)
-	now := r.now()
-	dm.Blocks = nil
+	dm.Blocks, dm.Settled = nil, false
 	for _, d := range []struct {
 		kind  string
 		after time.Duration
@@ -64,7 +64,8 @@ func (r *Router) schedule(ctx context.Context, a *alerts.Alarm, t Ticket, dm Mes
 		if d.after <= 0 {
 			continue
 		}
-		task := Task{Kind: d.kind, Delay: min(d.after, maxTaskDelay), Deadline: &DeadlineTask{Ticket: t, Message: dm, DueAt: now.Add(d.after), After: d.after}}
+		due := r.dueAt(ctx, d.after)
+		task := Task{Kind: d.kind, Delay: min(max(due.Sub(r.now()), 0), maxTaskDelay), Deadline: &DeadlineTask{Ticket: t, Message: dm, DueAt: due, After: d.after}}
 		if err := r.tasks.Defer(ctx, task); err != nil {
 			return fmt.Errorf("schedule %s: %w", d.kind, err)
 		}
@@ -72,8 +73,44 @@ func (r *Router) schedule(ctx context.Context, a *alerts.Alarm, t Ticket, dm Mes
 	return nil
 }
 
-// deadline carries out a reminder or an escalation that came due, unless the alarm was answered (its
-// issue closed or escalated) or the task was done before.
+// publishedAt is when the alarm in hand was published (see withPublished), zero when unknown.
+func publishedAt(ctx context.Context) time.Time {
+	at, _ := ctx.Value(publishedKey{}).(time.Time)
+	return at
+}
+
+// dueAt is when a deadline after the alarm in hand falls: after its publish time, or after now
+// when that is unknown (or in the future: a publisher's clock can't put a deadline off).
+func (r *Router) dueAt(ctx context.Context, after time.Duration) time.Time {
+	from := r.now()
+	if at := publishedAt(ctx); !at.IsZero() && at.Before(from) {
+		from = at
+	}
+	return from.Add(after).UTC()
+}
+
+// promptState finds a prompt's DM and whether it was settled (answered or escalated): dm as the
+// deadline knew it, else looked up by its key. delivered is false when no DM is known: never sent,
+// or Slack can't be asked now and it wasn't sent when the deadline was scheduled.
+func (r *Router) promptState(ctx context.Context, t Ticket, dm MessageRef) (ref MessageRef, delivered bool) {
+	if r.isDown(ServiceSlack) || t.Key == "" {
+		return dm, dm.TS != ""
+	}
+	found, ok, err := r.chat.Sent(ctx, t.User, t.Alarm+"/"+t.Key)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not look at the prompt's DM")
+		return dm, dm.TS != ""
+	}
+	if !ok {
+		return dm, dm.TS != ""
+	}
+	return found, true
+}
+
+// deadline carries out a reminder or an escalation that came due, unless the alarm was answered
+// (its DM settled, or its issue closed or escalated) or the task was done before. An escalation
+// needs PagerDuty only: it looks at Slack and GitHub when they answer, and what it writes there
+// follows as steps of their own. A reminder is skipped when it can't be delivered.
 func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) error {
 	if d == nil {
 		return retry.Permanent(fmt.Errorf("%s task without a deadline", kind))
@@ -87,53 +124,96 @@ func (r *Router) deadline(ctx context.Context, kind string, d *DeadlineTask) err
 	ctx = log.WithContext(ctx)
 	unlock := r.locks.Lock(answerLock(t))
 	defer unlock()
-	is, err := r.issueFor(ctx, t)
-	if errors.Is(err, errNotFiled) && r.now().Sub(d.DueAt) < maxRetryAge {
-		// The prompt went out before its issue (GitHub was busy): come back once it is filed.
-		return r.tasks.Defer(ctx, Task{Kind: kind, Delay: 30 * time.Second, Deadline: d})
-	}
-	if err != nil {
-		return err
-	}
-	if !is.Open || is.HasLabel(LabelEscalated) {
-		log.Info().Msg("answered in time: nothing to do")
+	if kind == TaskRemind && r.isDown(ServiceSlack) {
+		log.Warn().Msg("reminder skipped: Slack is unavailable")
 		return nil
 	}
 	mark := "<!-- dispatch " + kind + " alarm=" + t.Alarm + " user=" + t.User + " -->"
-	// Only dispatch's own comments count: anyone who can comment could copy the marker.
-	comments, err := r.ownComments(ctx, t.Repo, is.Number)
-	if err != nil {
-		return err
-	}
-	for _, c := range comments {
-		if strings.Contains(c, mark) {
-			return nil // done by an earlier delivery of this task
+	var is *Issue
+	if !r.isDown(ServiceGitHub) {
+		found, err := r.issueFor(ctx, t)
+		if err == nil {
+			var comments []string
+			if comments, err = r.ownComments(ctx, t.Repo, found.Number); err == nil {
+				is = &found
+			}
+			for _, c := range comments {
+				if strings.Contains(c, mark) {
+					return nil // done by an earlier delivery of this task
+				}
+			}
 		}
+		switch {
+		case err != nil && retry.IsPermanent(err):
+			return err
+		case err != nil:
+			log.Warn().Err(err).Msg("the issue can't be read now: going on without it")
+		case !found.Open || found.HasLabel(LabelEscalated):
+			log.Info().Msg("answered in time: nothing to do")
+			return nil
+		}
+	}
+	// About to act: the DM tells an answer GitHub doesn't show yet (a Yes settles the DM at once and
+	// closes the issue when GitHub answers), and whether the prompt was delivered at all. Only a
+	// deadline about to act asks Slack, so most cost no Slack call.
+	dm, delivered := r.promptState(ctx, t, d.Message)
+	if dm.Settled {
+		log.Info().Str("by", "the DM, settled").Msg("answered in time: nothing to do")
+		return nil
 	}
 	waited := d.After.Round(time.Second).String()
 	who := r.person(ctx, t.User)
 	if kind == TaskRemind {
-		if _, err := r.chat.Reply(ctx, d.Message, Message{Body: fmt.Sprintf("Reminder: this alarm has waited %s for your answer. Please use the buttons above.", waited)}); err != nil {
-			return fmt.Errorf("remind: %w", err)
-		}
-		log.Info().Msg("reminded")
-		return r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user %s: no answer after %s.\n\n%s", who.Markdown(), waited, mark))
+		return r.remind(ctx, d, dm, delivered, is, waited, mark, who)
 	}
-	if err := r.escalate(ctx, t, is, fmt.Sprintf("no answer from %s after %s", who, waited), d.Message, "critical"); err != nil {
-		return err // escalate never pages a test alarm
+	why := fmt.Sprintf("no answer from %s after %s", who, waited)
+	if !delivered {
+		why = fmt.Sprintf("Slack was unavailable: %s could not be asked within %s", who, waited)
 	}
-	comment := fmt.Sprintf("**Escalated**: no answer from Slack user %s after %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", who.Markdown(), waited, escalationKey(t, is.Number), mark)
+	whyMD := strings.Replace(why, who.String(), "Slack user "+who.Markdown(), 1)
+	comment := fmt.Sprintf("**Escalated**: %s; PagerDuty paged (incident dedup key `%s`).\n\n%s", whyMD, escalationKey(t), mark)
 	outcome := fmt.Sprintf("No answer after %s: this alarm was escalated to PagerDuty. The buttons no longer work.", waited)
-	if t.Test {
-		comment = fmt.Sprintf("**Escalated (test)**: no answer from Slack user %s after %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", who.Markdown(), waited, mark)
+	if t.Test { // a /dispatch test alarm never pages, at its deadline either
+		log.Info().Msg("test alarm escalated: not paging")
+		comment = fmt.Sprintf("**Escalated (test)**: %s. This is a `/dispatch test` alarm, so PagerDuty was not paged; a real alarm would have paged it now.\n\n%s", whyMD, mark)
 		outcome = fmt.Sprintf("No answer after %s: a real alarm would now have been escalated to PagerDuty. This is a `/dispatch test` alarm, so nobody was paged. The buttons no longer work.", waited)
+	} else if err := r.escalate(ctx, t, is, why, dm, "critical"); err != nil {
+		return err // PagerDuty: the task comes round again
 	}
-	if err := r.issues.Comment(ctx, t.Repo, is.Number, comment); err != nil {
-		return fmt.Errorf("comment: %w", err)
+	log.Info().Bool("prompt_delivered", delivered).Bool("test", t.Test).Msg("escalated for lack of an answer")
+	rec := RecordTask{Ticket: t, Marker: mark, Label: true, At: d.DueAt, Comment: comment}
+	if _, err := r.recordStep(ctx, rec); err != nil {
+		log.Error().Err(err).Msg("escalated but the issue could not be labelled")
 	}
-	if err := r.chat.Settle(ctx, d.Message, outcome); err != nil {
-		log.Error().Err(err).Msg("escalated but the DM could not be updated")
+	if delivered {
+		r.settleStep(ctx, SettleTask{Ticket: t, Message: dm, At: d.DueAt, Text: outcome})
 	}
-	log.Info().Bool("test", t.Test).Msg("escalated for lack of an answer")
+	return nil
+}
+
+// remind replies in the prompt's thread that it still waits, once (keyed in the thread); a reminder
+// that can't be delivered is skipped, never queued behind an outage. The issue notes it when it
+// can be read.
+func (r *Router) remind(ctx context.Context, d *DeadlineTask, dm MessageRef, delivered bool, is *Issue, waited, mark string, who person) error {
+	log := zerolog.Ctx(ctx)
+	t := d.Ticket
+	if !delivered {
+		log.Warn().Msg("reminder skipped: the prompt was not delivered")
+		return nil
+	}
+	key := "remind/" + t.Alarm + "/" + t.User
+	if done, err := r.chat.Replied(ctx, dm, key); err == nil && done {
+		return nil
+	}
+	if _, err := r.chat.Reply(ctx, dm, Message{Key: key, Body: fmt.Sprintf("Reminder: this alarm has waited %s for your answer. Please use the buttons above.", waited)}); err != nil {
+		log.Warn().Err(err).Msg("reminder skipped: it could not be delivered")
+		return nil
+	}
+	log.Info().Msg("reminded")
+	if is != nil {
+		if err := r.issues.Comment(ctx, t.Repo, is.Number, fmt.Sprintf("Reminded Slack user %s: no answer after %s.\n\n%s", who.Markdown(), waited, mark)); err != nil {
+			log.Warn().Err(err).Msg("reminded, but the issue could not note it")
+		}
+	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dispatch-oss/dispatch/alerts"
 	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/retry"
 )
 
 // recipient is an alarm's user with their Slack ID, or the reason they couldn't be found.
@@ -52,9 +53,15 @@ func (r *Router) resolveAll(ctx context.Context, a *alerts.Alarm) ([]recipient, 
 	return out, nil
 }
 
+// selfService puts a self-service alarm to each of its users. Each effect waits only for its own
+// service (docs/RELIABILITY.md, section 0): the issue is filed first when GitHub answers (so the DM
+// links it), else the prompt goes first and the issue follows as a task; the prompt goes now when
+// Slack answers, else as a task; the deadlines count from the alarm's publish time whatever is
+// down.
 func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue, redelivered bool) error {
 	for _, rc := range rcs {
-		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Service: a.PagerDutyServiceID,
+		// The title rides along so an escalation can name the alarm while GitHub is down.
+		t := Ticket{Alarm: id, User: rc.SlackID, Key: rc.Key, Repo: repo, Title: a.GitHubTitle, Service: a.PagerDutyServiceID,
 			YesResponse: a.Actions.YesResponse, NoResponse: a.Actions.NoResponse, Test: r.isTest(a)}
 		withAnswerOptions(&t, a) // issue 19
 		mk := marker{Alarm: id, User: rc.Key, Slack: rc.SlackID}
@@ -63,7 +70,8 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 		ni := r.selfServiceIssue(a, id, rc)
 		mayGoFirst := rc.SlackID != "" && !hasMarker(mine, rc.Key)
-		goFirst := mayGoFirst && r.issues.CreateDelay() > inlineIssueWait
+		githubOut := r.isDown(ServiceGitHub) || ctx.Value(githubFailingKey{}) != nil
+		goFirst := mayGoFirst && (githubOut || r.issues.CreateDelay() > inlineIssueWait)
 		var is Issue
 		var resumed bool
 		var err error
@@ -74,13 +82,19 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			}
 			is, resumed, err = r.ensureIssue(ictx, repo, mk, mine, ni, false)
 			// Alarms racing for the last places of GitHub's window all saw no delay above: the
-			// ones that lost go first after all, rather than wait the window out.
-			goFirst = errors.Is(err, pace.ErrWouldWait)
+			// ones that lost go first after all, rather than wait the window out. So does an alarm
+			// GitHub fails for: its user is asked while GitHub is down.
+			goFirst = mayGoFirst && (errors.Is(err, pace.ErrWouldWait) || (err != nil && !retry.IsPermanent(err) && !errors.As(err, new(*supersededError))))
 		}
+		var dm MessageRef
 		if goFirst {
-			err = r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk)
+			dm, err = r.promptFirst(ctx, a, id, repo, rc, t, redelivered, ni, mk)
 			if !errors.Is(err, ErrCannotDM) {
 				if err != nil {
+					return err
+				}
+				t.Title = a.GitHubTitle
+				if err := r.schedule(ctx, a, t, dm); err != nil {
 					return err
 				}
 				continue
@@ -102,7 +116,8 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 			t = r.filedTicket(t, is)
 		}
 		t.Issue = is.Number
-		dm, err := r.dmOnce(ctx, rc.SlackID, r.promptMessage(a, id, rc, t, issueLink(is)), resumed || redelivered)
+		p := r.promptTask(ctx, a, t, r.promptMessage(a, id, rc, t, issueLink(is)))
+		dm, err = r.promptStep(ctx, p, resumed || redelivered)
 		if errors.Is(err, ErrCannotDM) {
 			if err := r.unreachable(ctx, a, id, is, []recipient{cannotDM(ctx, rc, err)}, resumed); err != nil {
 				return err
@@ -133,6 +148,15 @@ func (r *Router) filedTicket(t Ticket, is Issue) Ticket {
 		return t
 	}
 	return filed
+}
+
+// promptTask is the prompt step of a self-service alarm: m to the ticket's user.
+func (r *Router) promptTask(ctx context.Context, a *alerts.Alarm, t Ticket, m Message) PromptTask {
+	p := PromptTask{Ticket: t, Message: m, Published: publishedAt(ctx), Since: r.now().UTC()}
+	if _, escalate := r.deadlines(a); escalate > 0 {
+		p.EscalateAt = r.dueAt(ctx, escalate)
+	}
+	return p
 }
 
 // promptMessage is a self-service DM: the message, the issue's link when there is one, the prompt

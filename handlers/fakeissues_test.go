@@ -32,6 +32,8 @@ type fakeIssues struct {
 	failNext error // returned (once) by the next write
 	// failGets fails every Get (GitHub down for reads too).
 	failGets error
+	// down fails every call (GitHub down).
+	down error
 	// delay is CreateDelay: past inlineIssueWait, prompts go before their issues.
 	delay time.Duration
 	// pacer, when set, holds every Create as githubapi's content-creating pacing does (and is told,
@@ -90,6 +92,9 @@ func (f *fakeIssues) get(repo string, n int) (*Issue, error) {
 }
 
 func (f *fakeIssues) write(what string) error {
+	if f.down != nil {
+		return f.down
+	}
 	if err := f.failNext; err != nil {
 		f.failNext = nil
 		return err
@@ -114,6 +119,9 @@ func filed(is *Issue) bool {
 func (f *fakeIssues) FindByTitle(_ context.Context, repo, title string, includeClosed bool) ([]Issue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
 	var out []Issue
 	for _, is := range f.issues[strings.ToLower(repo)] {
 		if is != nil && is.Title == title && filed(is) && (is.Open || includeClosed) {
@@ -145,6 +153,9 @@ func (f *fakeIssues) Get(_ context.Context, repo string, number int) (Issue, err
 	if f.failGets != nil {
 		return Issue{}, f.failGets
 	}
+	if f.down != nil {
+		return Issue{}, f.down
+	}
 	is, err := f.get(repo, number)
 	if err != nil {
 		return Issue{}, err
@@ -169,6 +180,9 @@ func (f *fakeIssues) Comment(_ context.Context, repo string, number int, body st
 func (f *fakeIssues) Comments(_ context.Context, repo string, number int) ([]Comment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down != nil {
+		return nil, f.down
+	}
 	return slices.Clone(f.comments[f.key(repo, number)]), nil
 }
 

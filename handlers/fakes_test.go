@@ -23,11 +23,15 @@ import (
 type fakePager struct {
 	mu    sync.Mutex
 	pages []Page
+	down  error // every trigger fails with it (PagerDuty down)
 }
 
 func (p *fakePager) Trigger(_ context.Context, pg Page) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.down != nil {
+		return p.down
+	}
 	p.pages = append(p.pages, pg)
 	return nil
 }
@@ -50,6 +54,9 @@ type fakeChat struct {
 	told     []string
 	homes    []HomeView
 	settled  []string
+	dmRefs   map[string][]MessageRef // each DM's ref, as dms
+	outcomes map[string]bool         // channel/ts of the messages settled
+	down     error                   // every call but Resolve fails with it (Slack's Web API down)
 	ts       int
 	threads  []threadReply         // every Reply, in order (also in posts)
 	replyErr error                 // the next Reply fails with it
@@ -112,6 +119,9 @@ func (c *fakeChat) ref(channel string) MessageRef {
 func (c *fakeChat) DM(_ context.Context, userID string, m Message) (MessageRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.down != nil {
+		return MessageRef{}, c.down
+	}
 	if err := c.cannotDM[userID]; err != nil {
 		return MessageRef{}, err
 	}
@@ -119,12 +129,19 @@ func (c *fakeChat) DM(_ context.Context, userID string, m Message) (MessageRef, 
 	ref := c.ref("D" + userID)
 	c.keys[ref.Channel+"/"+ref.TS] = m.Key
 	c.refs[userID+"/"+m.Key] = ref
+	if c.dmRefs == nil {
+		c.dmRefs = map[string][]MessageRef{}
+	}
+	c.dmRefs[userID] = append(c.dmRefs[userID], ref)
 	return ref, nil
 }
 
 func (c *fakeChat) Post(_ context.Context, channel string, m Message) (MessageRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.down != nil {
+		return MessageRef{}, c.down
+	}
 	c.posts = append(c.posts, m)
 	return c.ref(channel), nil
 }
@@ -135,12 +152,18 @@ func (c *fakeChat) Sent(_ context.Context, userID, key string) (MessageRef, bool
 	if c.sentErr != nil {
 		return MessageRef{}, false, c.sentErr
 	}
+	if c.down != nil {
+		return MessageRef{}, false, c.down
+	}
 	if ref, ok := c.refs[userID+"/"+key]; ok {
+		ref.Settled = c.outcomes[ref.Channel+"/"+ref.TS]
 		return ref, true, nil
 	}
-	for _, m := range c.dms[userID] {
+	for i, m := range c.dms[userID] {
 		if m.Key == key {
-			return MessageRef{Channel: "D" + userID, TS: "1700000000.000001"}, true, nil
+			ref := c.dmRefs[userID][i]
+			ref.Settled = c.outcomes[ref.Channel+"/"+ref.TS]
+			return ref, true, nil
 		}
 	}
 	for _, m := range c.posts {
@@ -157,6 +180,9 @@ func (c *fakeChat) Reply(ctx context.Context, parent MessageRef, m Message) (Mes
 	if err := c.replyErr; err != nil {
 		c.replyErr = nil
 		return MessageRef{}, err
+	}
+	if c.down != nil {
+		return MessageRef{}, c.down
 	}
 	c.threads = append(c.threads, threadReply{Parent: parent, Msg: m, Low: pace.IsLowPriority(ctx)})
 	c.posts = append(c.posts, m)
@@ -188,8 +214,15 @@ func (c *fakeChat) Permalink(_ context.Context, ref MessageRef) (string, error) 
 func (c *fakeChat) Settle(_ context.Context, ref MessageRef, outcome string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.down != nil {
+		return c.down
+	}
 	c.settled = append(c.settled, outcome)
 	delete(c.holds, c.keys[ref.Channel+"/"+ref.TS]) // the outcome replaces a hold
+	if c.outcomes == nil {
+		c.outcomes = map[string]bool{}
+	}
+	c.outcomes[ref.Channel+"/"+ref.TS] = true
 	return nil
 }
 
@@ -236,6 +269,13 @@ func (c *fakeChat) Held(key string) string {
 		return ""
 	}
 	return c.held[key]
+}
+
+// Settled returns the outcomes DMs were settled with, in order.
+func (c *fakeChat) Settled() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.settled)
 }
 
 func (c *fakeChat) PublishHome(_ context.Context, v HomeView) error {
@@ -290,6 +330,22 @@ func (q *fakeTasks) Defer(_ context.Context, t Task) error {
 	defer q.mu.Unlock()
 	q.tasks = append(q.tasks, t)
 	return nil
+}
+
+// Take removes and returns the deferred tasks of one kind.
+func (q *fakeTasks) Take(kind string) []Task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out, kept []Task
+	for _, t := range q.tasks {
+		if t.Kind == kind {
+			out = append(out, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	q.tasks = kept
+	return out
 }
 
 // Of returns the deferred tasks of one kind.

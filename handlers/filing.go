@@ -30,9 +30,13 @@ type FileTask struct {
 	Repo   string     `json:"repo"`
 	Issue  NewIssue   `json:"issue"` // its body ends with the marker
 	Alarm  string     `json:"alarm"`
-	Key    string     `json:"key"` // the user's key within the alarm
-	Prompt MessageRef `json:"prompt"`
+	Key    string     `json:"key"`             // the user's key within the alarm
+	Prompt MessageRef `json:"prompt"`          // zero when the issue's task went before its prompt: found by key
+	User   string     `json:"user,omitempty"`  // the Slack user prompted, to find the prompt
 	Since  time.Time  `json:"since,omitempty"` // when the prompt went out: bounds the task's life (Task.Expiry)
+	// Number and URL are set once the issue is filed (a TaskLink).
+	Number int    `json:"number,omitempty"`
+	URL    string `json:"url,omitempty"`
 }
 
 // answerLock serialises the work on one prompt (answers, deadlines) within a replica.
@@ -63,26 +67,33 @@ func (r *Router) issueFor(ctx context.Context, t Ticket) (Issue, error) {
 	return Issue{}, errNotFiled
 }
 
-// promptFirst sends a self-service prompt before its issue, which a deferred task files as GitHub's
-// pacing allows, then links in the DM's thread. A redelivered alarm looks for its DM first.
-func (r *Router) promptFirst(ctx context.Context, a *alerts.Alarm, id, repo string, rc recipient, t Ticket, redelivered bool, ni NewIssue, mk marker) error {
+// promptFirst sends a self-service prompt before its issue, which a deferred task files as GitHub
+// allows (its pacing, or the end of its outage), then links in the DM's thread. The prompt itself
+// waits only for Slack (promptStep); the deadlines are the caller's.
+func (r *Router) promptFirst(ctx context.Context, a *alerts.Alarm, id, repo string, rc recipient, t Ticket, redelivered bool, ni NewIssue, mk marker) (MessageRef, error) {
 	if r.tasks == nil {
-		return errors.New("no task queue to file the issue later")
+		return MessageRef{}, errors.New("no task queue to file the issue later")
 	}
 	t.Title = a.GitHubTitle
 	m := r.promptMessage(a, id, rc, t, nil)
-	m.Note += " · GitHub is busy: the audit issue follows in this thread"
-	dm, err := r.dmOnce(ctx, rc.SlackID, m, redelivered)
-	if err != nil {
-		return err
+	if r.isDown(ServiceGitHub) {
+		m.Note += " · GitHub is unavailable: the audit issue follows in this thread"
+	} else {
+		m.Note += " · GitHub is busy: the audit issue follows in this thread"
 	}
 	ni.Body += "\n\n" + mk.String()
 	delay := min(r.issues.CreateDelay(), maxTaskDelay)
-	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: delay, File: &FileTask{Repo: repo, Issue: ni, Alarm: id, Key: rc.Key, Prompt: dm, Since: r.now().UTC()}}); err != nil {
-		return fmt.Errorf("defer the issue: %w", err)
+	dm, err := r.promptStep(ctx, r.promptTask(ctx, a, t, m), redelivered)
+	if err != nil {
+		return MessageRef{}, err
 	}
-	zerolog.Ctx(ctx).Info().Str("user", rc.SlackID).Dur("issue_in", delay).Msg("prompt sent before its issue")
-	return r.schedule(ctx, a, t, dm)
+	// A crash before the issue's task is deferred redelivers the alarm, which finds its DM.
+	f := &FileTask{Repo: repo, Issue: ni, Alarm: id, Key: rc.Key, User: rc.SlackID, Prompt: dm, Since: r.now().UTC()}
+	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: delay, File: f}); err != nil {
+		return MessageRef{}, fmt.Errorf("defer the issue: %w", err)
+	}
+	zerolog.Ctx(ctx).Info().Str("user", rc.SlackID).Dur("issue_in", delay).Bool("dm_sent", dm.TS != "").Msg("prompt before its issue")
+	return dm, nil
 }
 
 // file files the issue of a prompt that went first, once GitHub's pacing allows, and links it in the
@@ -109,19 +120,13 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if err != nil {
 		return err
 	}
-	if resumed {
-		// An earlier delivery of this task filed it, and may have stopped before the link (a crash,
-		// a stop while the link waited for a burst's prompts): link it unless that one did.
-		linked, err := r.chat.Replied(ctx, f.Prompt, linkKey(f))
-		if err != nil && retry.IsPermanent(err) { // the prompt is gone, say: the issue is what counts
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("issue filed; its prompt's thread can't be read to link it")
-			return nil
-		}
-		if err != nil || linked {
-			return err
-		}
+	if !resumed && f.Prompt.TS != "" {
+		return r.link(ctx, f, is)
 	}
-	return r.link(ctx, f, is)
+	// An earlier delivery of this task filed it, and may have stopped before the link (a crash, a
+	// stop while the link waited for a burst's prompts), or the prompt went out after this task was
+	// deferred: link it unless that was done, as a step of its own (Slack).
+	return r.linkStep(ctx, f, is)
 }
 
 // linkKey keys the link of f's issue in its prompt's thread.

@@ -91,7 +91,7 @@ func IncidentKey(is Issue) (string, bool) {
 	if !ok || mk.Slack == "" {
 		return "", false
 	}
-	return escalationKey(Ticket{Alarm: mk.Alarm, User: mk.Slack, Key: mk.User, Repo: is.Repo, Issue: is.Number}, is.Number), true
+	return escalationKey(Ticket{Alarm: mk.Alarm, User: mk.Slack, Key: mk.User, Repo: is.Repo, Title: is.Title}), true
 }
 
 // incidentIssue finds the dispatch issue whose escalation paged with key, among dispatch's own

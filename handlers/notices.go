@@ -147,6 +147,16 @@ func (r *Router) ServiceChanged(ctx context.Context, c ServiceChange) {
 }
 
 func serviceNotice(c ServiceChange) Message {
+	if c.Down && c.Service == "PagerDuty" {
+		// The one thing a PagerDuty outage costs: say so where the on-call looks.
+		return Message{
+			Key:   "outage/" + c.Service + "/" + c.Since.UTC().Format(time.RFC3339),
+			Title: "PagerDuty is failing: paging is delayed",
+			Body: fmt.Sprintf("Calls to PagerDuty have failed since %s UTC (%s). Pages and escalations wait on the queue and are retried until PagerDuty answers, for up to a day; none is dropped. DMs and issues go on meanwhile. %d waiting now. A notice follows when it answers again.",
+				c.Since.UTC().Format("15:04:05"), c.Cause, c.Waiting),
+			Note: "dispatch · /dispatch status shows the waiting alarms",
+		}
+	}
 	if c.Down {
 		return Message{
 			Key:   "outage/" + c.Service + "/" + c.Since.UTC().Format(time.RFC3339),

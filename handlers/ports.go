@@ -131,6 +131,9 @@ type MessageRef struct {
 	Channel string
 	TS      string
 	Blocks  []byte
+	// Settled is set by Chat.Sent: the message's buttons were replaced by an outcome (Settle), so
+	// its prompt was answered or escalated.
+	Settled bool `json:",omitempty"`
 }
 
 // Chat is Slack's Web API as the handlers need it.
@@ -146,7 +149,8 @@ type Chat interface {
 	DM(ctx context.Context, userID string, m Message) (MessageRef, error)
 	// Post posts to a channel.
 	Post(ctx context.Context, channel string, m Message) (MessageRef, error)
-	// Sent finds a direct message to userID posted with m.Key among the recent ones.
+	// Sent finds a direct message to userID posted with m.Key among the recent ones, and says
+	// whether it was settled (MessageRef.Settled).
 	Sent(ctx context.Context, userID, key string) (MessageRef, bool, error)
 	// Reply posts m in the thread of a message. Under pace.WithLowPriority it waits until no other
 	// post waits for Slack's limits, however long that is, without holding a worker slot.

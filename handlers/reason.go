@@ -164,7 +164,7 @@ func (r *Router) Reason(ctx context.Context, s Submission) error {
 	}
 	if rt.Answer != "yes" && !t.Test {
 		task := AnswerTask{Ticket: t, UserID: t.User, Wrong: rt.Answer == "wrong", Guarded: r.needsMFA(t)}
-		if err := r.pager.Trigger(ctx, Page{ServiceID: t.Service, DedupKey: escalationKey(t, is.Number),
+		if err := r.pager.Trigger(ctx, Page{ServiceID: t.Service, DedupKey: escalationKey(t),
 			Summary: shorten(fmt.Sprintf("%s: %s", escalationWhy(task, who), is.Title), 1024),
 			Details: fmt.Sprintf("%s wrote: %s\nIssue: %s", who, text, is.URL),
 			Source:  r.cfg.Source, Severity: severityOf(task),

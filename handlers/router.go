@@ -12,6 +12,7 @@ import (
 
 	"github.com/dispatch-oss/dispatch/alerts"
 	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/retry"
 )
 
 // Labels dispatch puts on its issues.
@@ -37,6 +38,9 @@ type Config struct {
 	// AllowedRepos are the repositories alarms may name, "owner/name" or "owner/*", matched
 	// case-insensitively (GITHUB_ALLOWED_REPOS). Empty: OWNER/* of DefaultRepo.
 	AllowedRepos []string
+	// AnswerCopyAfter is how long an answer's durable copy waits on the queue before it comes round
+	// (see Router.Take); 0: 30 s.
+	AnswerCopyAfter time.Duration
 }
 
 // Router routes alarms and answers. It is safe for concurrent use.
@@ -49,6 +53,7 @@ type Router struct {
 	now    func() time.Time
 	states IncidentStates // confirms PagerDuty changes (SetIncidentStates); nil: none
 	istate incidentCache  // IncidentStatus's cache
+	down   func(service string) bool // see WatchHealth; nil: every service is tried
 
 	locks   keyedMutex
 	notices *notices
@@ -166,12 +171,23 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	if err != nil {
 		return false, err
 	}
-	existing, err := r.issues.FindByTitle(ctx, repo, a.GitHubTitle, !a.Retrigger && a.Type != alerts.Nag)
-	if err != nil {
-		return false, fmt.Errorf("look for existing issues: %w", err)
-	}
-	if existing, err = r.ownIssues(ctx, existing); err != nil {
-		return false, err
+	var existing []Issue
+	if a.Type == alerts.SelfService && r.isDown(ServiceGitHub) {
+		// Its user is asked while GitHub is down (the issue follows): the title can't be
+		// de-duplicated against the open issues until then.
+		zerolog.Ctx(ctx).Info().Msg("GitHub is down: the prompt goes first, without looking for an issue with this title")
+	} else {
+		existing, err = r.issues.FindByTitle(ctx, repo, a.GitHubTitle, !a.Retrigger && a.Type != alerts.Nag)
+		if err == nil {
+			existing, err = r.ownIssues(ctx, existing)
+		}
+		if err != nil && (a.Type != alerts.SelfService || retry.IsPermanent(err)) {
+			return false, fmt.Errorf("look for existing issues: %w", err)
+		}
+		if err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("GitHub is failing: the prompt goes first, without looking for an issue with this title")
+			existing, ctx = nil, context.WithValue(ctx, githubFailingKey{}, true)
+		}
 	}
 	if a.Type == alerts.Nag {
 		return false, r.nag(ctx, a, id, in.DeliveryID, repo, recipients, existing)
@@ -224,6 +240,10 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 	}
 	return is, false, nil
 }
+
+// githubFailingKey marks a ctx whose alarm found GitHub failing: its prompt goes first without
+// trying to create the issue (which would fail after the same retries).
+type githubFailingKey struct{}
 
 // inlineCreateKey marks a ctx whose issue may be created only within the duration it holds (see
 // selfService): past it, pace.ErrWouldWait, and the prompt goes first.

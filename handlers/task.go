@@ -15,8 +15,13 @@ type Task struct {
 	Answer *AnswerTask   `json:"answer,omitempty"`
 	// Deadline is set for TaskRemind and TaskEscalate.
 	Deadline *DeadlineTask `json:"deadline,omitempty"`
-	// File is set for TaskFile.
+	// File is set for TaskFile and TaskLink.
 	File *FileTask `json:"file,omitempty"`
+	// The steps of section 0 of docs/RELIABILITY.md, each set for its kind.
+	Prompt *PromptTask `json:"prompt,omitempty"`
+	Record *RecordTask `json:"record,omitempty"`
+	Settle *SettleTask `json:"settle,omitempty"`
+	Page   *PageTask   `json:"page,omitempty"`
 }
 
 // AnswerTask is an answer that still has to reach GitHub or PagerDuty.
@@ -57,6 +62,14 @@ func (t Task) Expiry(issued time.Time) time.Time {
 		return t.Deadline.DueAt.Add(TaskValidity)
 	case t.File != nil && !t.File.Since.IsZero():
 		return t.File.Since.Add(TaskValidity)
+	case t.Prompt != nil && !t.Prompt.Since.IsZero():
+		return t.Prompt.Since.Add(TaskValidity)
+	case t.Record != nil && !t.Record.At.IsZero():
+		return t.Record.At.Add(TaskValidity)
+	case t.Settle != nil && !t.Settle.At.IsZero():
+		return t.Settle.At.Add(TaskValidity)
+	case t.Page != nil && !t.Page.At.IsZero():
+		return t.Page.At.Add(TaskValidity)
 	}
 	return issued.Add(TaskValidity)
 }
@@ -73,6 +86,14 @@ func (t Task) ID() string {
 		return t.Kind + "/" + t.Deadline.Ticket.Alarm + "/" + t.Deadline.Ticket.User
 	case t.File != nil:
 		return t.Kind + "/" + t.File.Alarm + "/" + t.File.Key
+	case t.Prompt != nil:
+		return t.Kind + "/" + t.Prompt.Ticket.Alarm + "/" + t.Prompt.Ticket.User
+	case t.Record != nil:
+		return t.Kind + "/" + t.Record.Ticket.Alarm + "/" + t.Record.Ticket.User
+	case t.Settle != nil:
+		return t.Kind + "/" + t.Settle.Ticket.Alarm + "/" + t.Settle.Ticket.User
+	case t.Page != nil:
+		return t.Kind + "/" + t.Page.Ticket.Alarm + "/" + t.Page.Ticket.User
 	}
 	return t.Kind
 }

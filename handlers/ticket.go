@@ -29,7 +29,7 @@ type Ticket struct {
 	Key         string `json:"k,omitempty"` // the user's key within the alarm: finds the DM (Message.Key is Alarm/Key)
 	Repo        string `json:"r"`
 	Issue       int    `json:"n"`            // 0 while the issue is not yet filed (the prompt went first)
-	Title       string `json:"ti,omitempty"` // set when Issue is 0: the issue is found by title and marker
+	Title       string `json:"ti,omitempty"` // finds the issue by title and marker while Issue is 0; names the alarm in a page
 	Service     string `json:"s,omitempty"`
 	Test        bool   `json:"t,omitempty"` // a /dispatch test alarm: a No never pages
 	YesResponse string `json:"y,omitempty"`

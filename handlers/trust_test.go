@@ -168,7 +168,7 @@ func TestDedupKeysDontCollide(t *testing.T) {
 	if pages[0].DedupKey == pages[1].DedupKey {
 		t.Errorf("the decoy and the escalation share dedup key %q", pages[0].DedupKey)
 	}
-	esc := dedupKey(keyEscalation, testRepo, "1", "req-1", "U1")
+	esc := dedupKey(keyEscalation, testRepo, "login", "req-1", "U1")
 	if pages[1].DedupKey != esc || !strings.HasPrefix(esc, "dispatch:esc:") {
 		t.Errorf("escalation key %q, want %q", pages[1].DedupKey, esc)
 	}

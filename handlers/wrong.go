@@ -53,15 +53,15 @@ func answerLabel(task AnswerTask) string {
 }
 
 // answerWhat is the comment's account of the answer, given the plain one.
-func answerWhat(task AnswerTask, issue int, plain string) string {
+func answerWhat(task AnswerTask, plain string) string {
 	note := mfaNote(task)
 	switch {
 	case task.Wrong && task.Ticket.Test:
 		return "said this alarm is **not about them**. This is a `/dispatch test` alarm, so PagerDuty was not paged."
 	case task.Wrong:
-		return fmt.Sprintf("said this alarm is **not about them**; paged as %s (incident dedup key `%s`).", pagedAs(task), escalationKey(task.Ticket, issue))
+		return fmt.Sprintf("said this alarm is **not about them**; paged as %s (incident dedup key `%s`).", pagedAs(task), escalationKey(task.Ticket))
 	case task.MFA != nil && !task.MFA.Counts():
-		return fmt.Sprintf("answered Yes, but it did not count: %s Escalated to PagerDuty (incident dedup key `%s`).", note, escalationKey(task.Ticket, issue))
+		return fmt.Sprintf("answered Yes, but it did not count: %s Escalated to PagerDuty (incident dedup key `%s`).", note, escalationKey(task.Ticket))
 	case note != "":
 		return plain + " " + note
 	}

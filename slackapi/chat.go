@@ -374,8 +374,10 @@ func (c *Client) Sent(ctx context.Context, to, key string) (handlers.MessageRef,
 	if err != nil {
 		return handlers.MessageRef{}, false, err
 	}
-	if ts, ok := ownKeyed(msgs, bot, key); ok {
-		return handlers.MessageRef{Channel: ch, TS: ts}, true, nil
+	for _, msg := range msgs {
+		if ts, ok := ownKeyed([]slack.Message{msg}, bot, key); ok {
+			return handlers.MessageRef{Channel: ch, TS: ts, Settled: isSettled(msg.Blocks.BlockSet)}, true, nil
+		}
 	}
 	return handlers.MessageRef{}, false, nil
 }

@@ -92,6 +92,17 @@ func settledAs(blocks []slack.Block, outcome, id string) []slack.Block {
 	return out
 }
 
+// isSettled reports whether blocks carry an outcome (settled put it there): the prompt was answered
+// or escalated.
+func isSettled(blocks []slack.Block) bool {
+	for _, b := range blocks {
+		if blockIDOf(b) == "dispatch_outcome" {
+			return true
+		}
+	}
+	return false
+}
+
 func blockIDOf(b slack.Block) string {
 	if s, ok := b.(*slack.SectionBlock); ok {
 		return s.BlockID
