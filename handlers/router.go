@@ -51,8 +51,8 @@ type Router struct {
 	chat   Chat
 	tasks  Tasks
 	now    func() time.Time
-	states IncidentStates // confirms PagerDuty changes (SetIncidentStates); nil: none
-	istate incidentCache  // IncidentStatus's cache
+	states IncidentStates            // confirms PagerDuty changes (SetIncidentStates); nil: none
+	istate incidentCache             // IncidentStatus's cache
 	down   func(service string) bool // see WatchHealth; nil: every service is tried
 
 	locks   keyedMutex
