@@ -76,7 +76,7 @@ func TestNoMintedOrDerivedSecretInTheLog(t *testing.T) {
 	// Two API calls (not mints) refused 401: the token is dropped and minted again.
 	var refused atomic.Int32
 	e.GitHub.SetHandlerHook(func(r *http.Request) (int, bool) {
-		return http.StatusUnauthorized, !strings.HasPrefix(r.URL.Path, "/app/") && refused.Add(1) <= 2
+		return http.StatusUnauthorized, !strings.HasPrefix(r.URL.Path, "/app") && refused.Add(1) <= 2 // not the App JWT's own calls (mints, GET /app)
 	})
 	e.PD.FailNext(2, http.StatusBadRequest)
 	e.Send(`{"type":"low","body":{"github":{"title":"filed with a minted token"}}}`)
