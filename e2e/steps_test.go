@@ -77,7 +77,7 @@ func TestSlackDownTheDeadlineEscalatesOnTime(t *testing.T) {
 	if len(e.Prompts("U0ALICE")) != 0 {
 		t.Fatal("a DM went out while chat.postMessage answers 503")
 	}
-	if s := e.PD.Incidents()[0].Summary; !strings.Contains(s, "Slack was unavailable: U0ALICE could not be asked") {
+	if s := e.PD.Incidents()[0].Summary; !strings.Contains(s, "Slack was unavailable: alice (U0ALICE) could not be asked") {
 		t.Errorf("the incident doesn't say why: %q", s)
 	}
 	dm := e.DM("U0ALICE", 1)
