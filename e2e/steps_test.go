@@ -18,18 +18,6 @@ const stepScale = 10
 // stepAlarm is a self-service alarm to alice that escalates after 4 s.
 const stepAlarm = `{"type":"self-service","requestId":"step-1","escalateAfter":"4s","users":[{"slack":"alice"}],"body":{"github":{"title":"a step at a time"},"slack":{"message":"Was this you?"}}}`
 
-// answerCommentsOn counts the comments on issue 1 that contain s.
-func commentsWith(e *stack.Env, s string) int {
-	is, _ := e.GitHub.Issue(repo, 1)
-	n := 0
-	for _, c := range is.Comments {
-		if strings.Contains(c.Body, s) {
-			n++
-		}
-	}
-	return n
-}
-
 // GitHub down: the user is asked during the outage, their No pages during it, and the audit trail
 // (the issue, its link, the label and the answer) catches up once after.
 func TestGitHubDownTheUserIsAskedAndANoPagesAtOnce(t *testing.T) {
