@@ -42,6 +42,10 @@ func (t Task) Service() string {
 		return ServiceSlack
 	case TaskPage, TaskEscalate:
 		return ServicePagerDuty
+	case TaskReason:
+		// A reason's copy can tell it was recorded only from the issue: it waits for GitHub (its
+		// page, when it has to send one, is a step of its own).
+		return ServiceGitHub
 	}
 	return ""
 }
@@ -252,17 +256,21 @@ func (r *Router) settleStep(ctx context.Context, s SettleTask) {
 	}
 }
 
-// PageTask is a page still to trigger: an answer's No while PagerDuty was down or failing.
+// PageTask is a page still to trigger: an answer's No, or its reason, while PagerDuty was down or
+// failing.
 type PageTask struct {
 	Ticket Ticket    `json:"ticket"`
 	Page   Page      `json:"page"`
 	At     time.Time `json:"at"`
+	// Reason marks the event that brings the user's words to the incident (issue 19): noted on the
+	// issue with a marker of its own once sent, the DM left as it is.
+	Reason bool `json:"reason,omitempty"`
 }
 
-// pageStep triggers p now, or defers it while PagerDuty is down or failing.
-func (r *Router) pageStep(ctx context.Context, t Ticket, p Page, at time.Time) (deferred bool, err error) {
-	return r.step(ctx, ServicePagerDuty, Task{Kind: TaskPage, Delay: stepRetryDelay, Page: &PageTask{Ticket: t, Page: p, At: at}}, func(ctx context.Context) error {
-		return r.trigger(ctx, p)
+// pageStep triggers p.Page now, or defers p while PagerDuty is down or failing.
+func (r *Router) pageStep(ctx context.Context, p PageTask) (deferred bool, err error) {
+	return r.step(ctx, ServicePagerDuty, Task{Kind: TaskPage, Delay: stepRetryDelay, Page: &p}, func(ctx context.Context) error {
+		return r.trigger(ctx, p.Page)
 	})
 }
 
@@ -282,7 +290,10 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 	}
 	unlock := r.locks.Lock(answerLock(p.Ticket))
 	defer unlock()
-	mark := pageMarker(p.Ticket)
+	mark, note := pageMarker(p.Ticket), "**Paged**: PagerDuty answered again and was paged (incident dedup key `%s`).\n\n%s"
+	if p.Reason {
+		mark, note = reasonPageMarker(p.Ticket), "**Reason sent**: PagerDuty answered again and the user's words went to the incident (dedup key `%s`).\n\n%s"
+	}
 	if !r.isDown(ServiceGitHub) {
 		if _, done, err := r.marked(ctx, p.Ticket, mark); err == nil && done {
 			zerolog.Ctx(ctx).Info().Msg("already paged: nothing to do")
@@ -293,10 +304,12 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("alarm_id", p.Ticket.Alarm).Msg("paged after PagerDuty answered again")
-	_, err := r.recordStep(ctx, RecordTask{Ticket: p.Ticket, Marker: mark, At: p.At,
-		Comment: fmt.Sprintf("**Paged**: PagerDuty answered again and was paged (incident dedup key `%s`).\n\n%s", p.Page.DedupKey, mark)})
+	_, err := r.recordStep(ctx, RecordTask{Ticket: p.Ticket, Marker: mark, At: p.At, Comment: fmt.Sprintf(note, p.Page.DedupKey, mark)})
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("paged, but the issue could not note it")
+	}
+	if p.Reason {
+		return nil // the DM never said the reason was on its way
 	}
 	// The DM said the page was on its way: now it has gone.
 	r.settleStep(ctx, SettleTask{Ticket: p.Ticket, Text: answeredText(AnswerTask{Ticket: p.Ticket, At: p.At}), At: p.At})
