@@ -435,6 +435,9 @@ func (r *Router) runStep(ctx context.Context, t Task) error {
 		if t.Settle == nil {
 			return retry.Permanent(errors.New("settle task without a DM"))
 		}
+		if t.Settle.Change != "" {
+			return r.runIncidentSettle(ctx, t.Settle)
+		}
 		return r.settle(ctx, t.Settle)
 	case TaskReason:
 		if t.Reason == nil {

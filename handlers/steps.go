@@ -153,6 +153,9 @@ type RecordTask struct {
 	Close   bool      `json:"close,omitempty"` // close the issue (a Yes)
 	Label   bool      `json:"label,omitempty"` // label it escalated (a No, an escalation)
 	At      time.Time `json:"at"`              // the answer or the deadline: bounds the task's life
+	// Change, when set, is a PagerDuty incident's change to record instead (issue 20): its comment
+	// and marker, the close or the reopen, then its DM step (IncidentChanged).
+	Change *IncidentChange `json:"change,omitempty"`
 }
 
 // recordOn writes a record on its issue, once: the comment, with its marker, goes last, so finding
@@ -213,6 +216,9 @@ func (r *Router) runRecord(ctx context.Context, rec *RecordTask) error {
 	}
 	unlock := r.locks.Lock(answerLock(rec.Ticket))
 	defer unlock()
+	if rec.Change != nil {
+		return r.runChange(ctx, rec)
+	}
 	err := r.recordOn(ctx, rec)
 	if errors.Is(err, errNotFiled) && r.tasks != nil {
 		return r.tasks.Defer(ctx, Task{Kind: TaskRecord, Delay: 30 * time.Second, Record: rec})
@@ -224,12 +230,18 @@ func (r *Router) runRecord(ctx context.Context, rec *RecordTask) error {
 type SettleTask struct {
 	Ticket  Ticket     `json:"ticket"`
 	Message MessageRef `json:"message"` // the DM; zero: found by its key
-	Text    string     `json:"text"`
+	Text    string     `json:"text"`    // "": the DM is left as it is (only the reply is posted)
 	At      time.Time  `json:"at"`
+	// Reply, when set, is a line posted once in the DM's thread, by ReplyKey, before the update (a
+	// PagerDuty acknowledgement).
+	Reply    string `json:"reply,omitempty"`
+	ReplyKey string `json:"replyKey,omitempty"`
+	// Change is the id of the PagerDuty change the DM shows (issue 20), "" for an answer's outcome.
+	Change string `json:"change,omitempty"`
 }
 
-// settle replaces a prompt's buttons with the outcome. A DM that isn't there (never delivered) has
-// nothing to settle.
+// settle replaces a prompt's buttons with the outcome, after posting its thread reply if it has
+// one. A DM that isn't there (never delivered) has nothing to settle.
 func (r *Router) settle(ctx context.Context, s *SettleTask) error {
 	ref := s.Message
 	if ref.TS == "" {
@@ -241,6 +253,20 @@ func (r *Router) settle(ctx context.Context, s *SettleTask) error {
 			return nil
 		}
 		ref = found
+	}
+	if s.Reply != "" {
+		done, err := r.chat.Replied(ctx, ref, s.ReplyKey)
+		if err != nil {
+			return fmt.Errorf("check the DM's thread: %w", err)
+		}
+		if !done {
+			if _, err := r.chat.Reply(ctx, ref, Message{Key: s.ReplyKey, Body: s.Reply}); err != nil {
+				return fmt.Errorf("reply in the DM's thread: %w", err)
+			}
+		}
+	}
+	if s.Text == "" {
+		return nil
 	}
 	return r.chat.Settle(ctx, ref, s.Text)
 }
