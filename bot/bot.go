@@ -408,9 +408,10 @@ func (b *Bot) Take(ctx context.Context, c handlers.Click) (func() error, error) 
 	return b.router.Take(ctx, c)
 }
 
-// Reason records the words of a submitted reason modal.
-func (b *Bot) Reason(ctx context.Context, s handlers.Submission) error {
-	return b.router.Reason(ctx, s)
+// TakeReason makes a submitted reason modal's words durable and returns the work that records them
+// (Interactions, see handlers.Router.TakeReason).
+func (b *Bot) TakeReason(ctx context.Context, s handlers.Submission) (func() error, error) {
+	return b.router.TakeReason(ctx, s)
 }
 
 // HomeOpened publishes a user's App Home tab.

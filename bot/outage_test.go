@@ -192,6 +192,7 @@ func TestEachStepIsAdmittedByItsOwnService(t *testing.T) {
 		{"escalate at the deadline", task(handlers.TaskEscalate), "pagerduty"},
 		{"remind (skipped when Slack is down)", task(handlers.TaskRemind), ""},
 		{"an answer's durable copy", task(handlers.TaskAnswer), ""},
+		{"a reason's durable copy (it finds its marker on the issue)", task(handlers.TaskReason), "github"},
 		{"a self-service alarm", alarm("self-service"), ""},
 		{"a high-priority alarm", alarm("high-priority"), "pagerduty"},
 		{"a broadcast", alarm("broadcast"), "github,slack"},

@@ -27,8 +27,9 @@ type Interactions interface {
 	// before the ack (see handlers.Commands.StartsWork).
 	CommandStartsWork(text string) bool
 	HomeOpened(ctx context.Context, userID string) error
-	// Reason takes a submitted reason modal (issue 19).
-	Reason(ctx context.Context, s handlers.Submission) error
+	// TakeReason makes a submitted reason modal's words durable (to be done before the ack) and
+	// returns the work that records them (after the ack): see handlers.Router.TakeReason.
+	TakeReason(ctx context.Context, s handlers.Submission) (run func() error, err error)
 }
 
 // ErrInvalidAppToken is returned when Slack refuses SLACK_APP_TOKEN.
@@ -147,11 +148,12 @@ func (s *socket) event(ctx, workCtx context.Context, evt socketmode.Event) {
 	}
 }
 
-func (s *socket) ack(evt socketmode.Event) {
+// ack acks an envelope, with payload when given (a view submission's response_action).
+func (s *socket) ack(evt socketmode.Event, payload ...any) {
 	if evt.Request == nil {
 		return
 	}
-	if err := s.client.Ack(*evt.Request); err != nil {
+	if err := s.client.Ack(*evt.Request, payload...); err != nil {
 		s.log.Error().Err(err).Str("envelope_id", evt.Request.EnvelopeID).Msg("could not ack an envelope")
 	}
 }
@@ -172,8 +174,7 @@ func (s *socket) async(ctx context.Context, what string, fn func(context.Context
 // user an error and they can click again: nothing was promised.
 func (s *socket) interactive(ctx context.Context, evt socketmode.Event, cb slack.InteractionCallback) {
 	if cb.Type == slack.InteractionTypeViewSubmission { // issue 19: the reason modal
-		s.ack(evt)
-		s.submission(ctx, cb)
+		s.submission(ctx, evt, cb)
 		return
 	}
 	var runs []func() error

@@ -228,7 +228,7 @@ func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool
 	}
 	pageDeferred := false
 	if !task.Yes && !t.Test { // a test alarm from /dispatch test never pages
-		if pageDeferred, err = r.pageStep(ctx, t, r.escalationPage(ctx, t, is, escalationWhy(task, who), task.Message, severityOf(task)), task.At); err != nil {
+		if pageDeferred, err = r.pageStep(ctx, PageTask{Ticket: t, Page: r.escalationPage(ctx, t, is, escalationWhy(task, who), task.Message, severityOf(task)), At: task.At}); err != nil {
 			return false, err
 		}
 	}
@@ -262,15 +262,7 @@ func (r *Router) escalate(ctx context.Context, t Ticket, is *Issue, why string, 
 // escalationPage is the page of a self-service alarm's escalation. The incident links the issue
 // and, when there is one and Slack answers, the DM.
 func (r *Router) escalationPage(ctx context.Context, t Ticket, is *Issue, why string, dm MessageRef, severity string) Page {
-	title, where := t.Title, fmt.Sprintf("%s#%d", t.Repo, t.Issue)
-	if t.Issue == 0 {
-		where = t.Repo + " (the issue is being filed)"
-	}
-	var links []Link
-	if is != nil {
-		title, where = is.Title, is.URL
-		links = append(links, Link{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)})
-	}
+	title, where, links := issueNamed(t, is)
 	if dm.TS != "" && !r.isDown(ServiceSlack) {
 		if u, err := r.chat.Permalink(ctx, dm); err == nil {
 			links = append(links, Link{URL: u, Text: "Slack DM"})
@@ -291,6 +283,20 @@ func (r *Router) escalationPage(ctx context.Context, t Ticket, is *Issue, why st
 		Severity:  severity,
 		Links:     links,
 	}
+}
+
+// issueNamed is how a page names the alarm's issue: its title, where it is, and a link to it. From
+// the ticket alone when GitHub can't be read (is nil).
+func issueNamed(t Ticket, is *Issue) (title, where string, links []Link) {
+	title, where = t.Title, fmt.Sprintf("%s#%d", t.Repo, t.Issue)
+	if t.Issue == 0 {
+		where = t.Repo + " (the issue is being filed)"
+	}
+	if is != nil {
+		title, where = is.Title, is.URL
+		links = append(links, Link{URL: is.URL, Text: fmt.Sprintf("GitHub issue %s#%d", t.Repo, is.Number)})
+	}
+	return title, where, links
 }
 
 // escalationKey is the PagerDuty dedup key of a self-service alarm's escalation; the issue names it,
@@ -402,7 +408,7 @@ func (r *Router) RunTask(ctx context.Context, t Task) error {
 		return err
 	case TaskFile:
 		return r.file(ctx, t.File)
-	case TaskLink, TaskPrompt, TaskPage, TaskRecord, TaskSettle:
+	case TaskLink, TaskPrompt, TaskPage, TaskRecord, TaskSettle, TaskReason:
 		err := r.runStep(ctx, t)
 		// A step goes round while its service is down, but not past maxRetryAge after its work began
 		// (the click, the due time, the alarm): then it is given up, dead-lettered and announced.
@@ -429,7 +435,16 @@ func (r *Router) runStep(ctx context.Context, t Task) error {
 		if t.Settle == nil {
 			return retry.Permanent(errors.New("settle task without a DM"))
 		}
+		if t.Settle.Change != "" {
+			return r.runIncidentSettle(ctx, t.Settle)
+		}
 		return r.settle(ctx, t.Settle)
+	case TaskReason:
+		if t.Reason == nil {
+			return retry.Permanent(errors.New("reason task without a reason"))
+		}
+		log := zerolog.Ctx(ctx).With().Str("user", t.Reason.Ticket.User).Str("alarm_id", t.Reason.Ticket.Alarm).Logger()
+		return r.reason(log.WithContext(ctx), t.Reason, true)
 	}
 	return retry.Permanent(fmt.Errorf("unknown step kind %q", t.Kind))
 }

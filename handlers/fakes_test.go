@@ -323,11 +323,15 @@ func (c *fakeChat) LastHome() HomeView {
 type fakeTasks struct {
 	mu    sync.Mutex
 	tasks []Task
+	down  error // set: every Defer fails with it
 }
 
 func (q *fakeTasks) Defer(_ context.Context, t Task) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.down != nil {
+		return q.down
+	}
 	q.tasks = append(q.tasks, t)
 	return nil
 }

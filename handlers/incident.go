@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,7 @@ const (
 	IncidentNoIssue     IncidentOutcome = "no_issue"    // dispatch's, but a high-priority alarm's: no issue to follow
 	IncidentUnconfirmed IncidentOutcome = "unconfirmed" // the REST API does not show the incident in that state
 	IncidentIgnored     IncidentOutcome = "ignored"     // nothing to do (the opening trigger dispatch made itself)
+	IncidentDeferred    IncidentOutcome = "deferred"    // GitHub is down or failing: the issue follows as a record task
 )
 
 // IncidentStatus is an incident's state as PagerDuty's REST API reports it.
@@ -189,13 +191,17 @@ func statusOf(kind string) string {
 	return ""
 }
 
-// IncidentChanged carries a change of a PagerDuty incident to the audit trail and the DM, once: a
-// comment on the alarm's issue (closing it on resolve, reopening it on a trigger after a resolve),
-// then the DM's live state. Only incidents dispatch raised are followed, found by the dedup key
-// dispatch wrote on its own issue; a change seen before, or older than one already recorded, is
-// dropped. With IncidentStates set, a change that would close or reopen the issue is first
-// confirmed with the REST API. A nil error means the change is done with; an error is transient
-// (the message comes round again) unless retry.IsPermanent.
+// IncidentChanged carries a change of a PagerDuty incident to the audit trail and the DM, once, as
+// two steps that each wait only for their own service (docs/RELIABILITY.md, section 0): a comment
+// on the alarm's issue (closing it on resolve, reopening it on a trigger after a resolve: record,
+// GitHub), then the DM's live state (settle, Slack). Only incidents dispatch raised are followed,
+// found by the dedup key dispatch wrote on its own issue; a change seen before, or older than one
+// already recorded, is dropped. With IncidentStates set, a change that would close or reopen the
+// issue is first confirmed with the REST API. A step whose service is down or failing goes on the
+// alarm queue as its own task; while GitHub can't be written, an acknowledgement or a resolve
+// (confirmed first, when IncidentStates is set) is shown in the DM at once. A nil error means the
+// change is done with or deferred; an error is transient (the message comes round again) unless
+// retry.IsPermanent.
 func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (IncidentOutcome, error) {
 	log := zerolog.Ctx(ctx).With().Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Logger()
 	ctx = log.WithContext(ctx)
@@ -216,28 +222,74 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 		return IncidentForeign, nil
 	}
 	mk, _ := findMarker(is.Body)
-	log = log.With().Str("alarm_id", mk.Alarm).Str("user", mk.Slack).Int("issue", is.Number).Logger()
+	t := Ticket{Alarm: mk.Alarm, User: mk.Slack, Key: mk.User, Repo: is.Repo, Issue: is.Number}
+	log = log.With().Str("alarm_id", t.Alarm).Str("user", t.User).Int("issue", is.Number).Logger()
 	ctx = log.WithContext(ctx)
-	unlock := r.locks.Lock(answerLock(Ticket{Alarm: mk.Alarm, User: mk.Slack}))
+	unlock := r.locks.Lock(answerLock(t))
 	defer unlock()
 
-	comments, err := r.ownComments(ctx, is.Repo, is.Number)
-	if err != nil {
+	var out IncidentOutcome
+	var show, settle bool
+	deferred, err := r.step(ctx, ServiceGitHub, Task{Kind: TaskRecord, Delay: stepRetryDelay, Record: &RecordTask{Ticket: t, At: ch.At, Change: &ch}},
+		func(ctx context.Context) (err error) {
+			out, show, settle, err = r.recordChange(ctx, is, t, ch)
+			return err
+		})
+	switch {
+	case err != nil:
 		return "", err
+	case deferred:
+		// GitHub can't tell now whether the change is new, nor what went before it: an
+		// acknowledgement or a resolve (the events queue hands them in order) is shown at once.
+		// Its record task then shows the DM again (the same text) or leaves it.
+		if ch.Kind != IncidentAcknowledged && ch.Kind != IncidentResolved {
+			return IncidentDeferred, nil
+		}
+		if ok, err := r.confirmed(ctx, ch); err != nil || !ok {
+			log.Info().Err(err).Msg("incident change not confirmed yet: the DM waits for its record")
+			return IncidentDeferred, nil
+		}
+		show, settle, out = true, true, IncidentDeferred
 	}
-	recorded := recordedChanges(comments)
-	var last incidentMarker // the newest recorded status change
-	seen := false
-	for _, m := range recorded {
-		seen = seen || m.Change == ch.ID
-		if m.Status != "" && !m.At.Before(last.At) {
-			last = m
+	if show {
+		if err := r.incidentDM(ctx, t, ch, settle); err != nil {
+			return "", err
 		}
 	}
-	if seen {
-		// Written before: the DM may still lack it (Slack failed after the comment), so it is
-		// shown again, unless a newer state has replaced it.
-		return IncidentDuplicate, r.incidentDM(ctx, mk, ch, last.Change == ch.ID)
+	return out, nil
+}
+
+// confirmed reports whether the REST API bears the change out (true without IncidentStates).
+func (r *Router) confirmed(ctx context.Context, ch IncidentChange) (bool, error) {
+	status := statusOf(ch.Kind)
+	if r.states == nil || status == "" {
+		return true, nil
+	}
+	st, err := r.states.Status(ctx, ch.Key)
+	if err != nil {
+		return false, fmt.Errorf("confirm incident with the REST API: %w", err)
+	}
+	if !st.Found || !confirms(status, st.Status) {
+		zerolog.Ctx(ctx).Warn().Str("rest_status", st.Status).Bool("found", st.Found).Msg("incident change not confirmed by the REST API: nothing written")
+		return false, nil
+	}
+	return true, nil
+}
+
+// recordChange is a change's GitHub step: the comment whose marker names the change (after the
+// close or the reopen it records), once. It says what it did, and whether the DM is to show the
+// change (show) and replace its state with it (settle): a change seen before is shown again (Slack
+// may have failed after the comment), unless a newer state has replaced it.
+func (r *Router) recordChange(ctx context.Context, is Issue, t Ticket, ch IncidentChange) (out IncidentOutcome, show, settle bool, err error) {
+	log := zerolog.Ctx(ctx)
+	comments, err := r.ownComments(ctx, is.Repo, is.Number)
+	if err != nil {
+		return "", false, false, err
+	}
+	recorded := recordedChanges(comments)
+	last := newestStatus(recorded) // the newest recorded status change
+	if slices.ContainsFunc(recorded, func(m incidentMarker) bool { return m.Change == ch.ID }) {
+		return IncidentDuplicate, true, last.Change == ch.ID, nil
 	}
 	status := statusOf(ch.Kind)
 	// PagerDuty's times are whole seconds, so changes within one second are told apart by what can
@@ -247,20 +299,15 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 		(ch.Kind == IncidentAcknowledged || (ch.Kind == IncidentTriggered && ch.Incident == last.Incident))
 	if status != "" && !last.At.IsZero() && (ch.At.Before(last.At) || sameSecond) {
 		log.Info().Str("recorded", last.Status).Msg("incident change older than the state already recorded: dropped")
-		return IncidentStale, nil
+		return IncidentStale, false, false, nil
 	}
 	if ch.Kind == IncidentTriggered && last.Status != IncidentResolved {
-		return IncidentIgnored, nil // the incident dispatch opened itself, or a trigger joining it
+		return IncidentIgnored, false, false, nil // the incident dispatch opened itself, or a trigger joining it
 	}
-	if r.states != nil && status != "" {
-		st, err := r.states.Status(ctx, ch.Key)
-		if err != nil {
-			return "", fmt.Errorf("confirm incident with the REST API: %w", err)
-		}
-		if !st.Found || !confirms(status, st.Status) {
-			log.Warn().Str("rest_status", st.Status).Bool("found", st.Found).Msg("incident change not confirmed by the REST API: nothing written")
-			return IncidentUnconfirmed, nil
-		}
+	if ok, err := r.confirmed(ctx, ch); err != nil {
+		return "", false, false, err
+	} else if !ok {
+		return IncidentUnconfirmed, false, false, nil
 	}
 
 	ii := r.issues.(IncidentIssues) // incidentIssue found it through this
@@ -268,35 +315,63 @@ func (r *Router) IncidentChanged(ctx context.Context, ch IncidentChange) (Incide
 	case IncidentResolved:
 		if is.Open {
 			if err := r.issues.Close(ctx, is.Repo, is.Number); err != nil {
-				return "", fmt.Errorf("close issue: %w", err)
+				return "", false, false, fmt.Errorf("close issue: %w", err)
 			}
 		}
 	case IncidentTriggered:
 		if !is.Open {
 			if err := ii.Reopen(ctx, is.Repo, is.Number); err != nil {
-				return "", fmt.Errorf("reopen issue: %w", err)
+				return "", false, false, fmt.Errorf("reopen issue: %w", err)
 			}
 		}
 	}
 	mark := incidentMarker{Change: ch.ID, Incident: ch.Incident, Status: status, At: ch.At, Writer: writerID()}
 	if err := r.issues.Comment(ctx, is.Repo, is.Number, incidentComment(ch)+"\n\n"+mark.String()); err != nil {
-		return "", fmt.Errorf("comment: %w", err)
+		return "", false, false, fmt.Errorf("comment: %w", err)
 	}
 	if kept, err := r.keepOne(ctx, ii, is, ch.ID); err != nil {
-		return "", err
+		return "", false, false, err
 	} else if kept != mark.Writer {
 		// Another replica wrote the same change at the same moment (polling): its copy stays,
 		// and so does its DM update.
 		log.Info().Msg("incident change recorded by another replica at the same time: its comment kept")
-		return IncidentDuplicate, nil
+		return IncidentDuplicate, false, false, nil
 	}
 	log.Info().Msg("incident change recorded on the issue")
 	r.noteIncidentStatus(is, status)
-	if err := r.incidentDM(ctx, mk, ch, status != "" || last.Status != IncidentResolved); err != nil {
-		return "", err
+	r.home.forget(t.User)
+	return IncidentApplied, true, status != "" || last.Status != IncidentResolved, nil
+}
+
+// runChange is the deferred form of a change's GitHub step (a record task), then its DM step.
+func (r *Router) runChange(ctx context.Context, rec *RecordTask) error {
+	ch, t := *rec.Change, rec.Ticket
+	log := zerolog.Ctx(ctx).With().Str("incident", ch.Incident).Str("change", ch.ID).Str("kind", ch.Kind).Int("issue", t.Issue).Logger()
+	ctx = log.WithContext(ctx)
+	is, err := r.issues.Get(ctx, t.Repo, t.Issue)
+	if err != nil {
+		return fmt.Errorf("get issue: %w", err)
 	}
-	r.home.forget(mk.Slack)
-	return IncidentApplied, nil
+	out, show, settle, err := r.recordChange(ctx, is, t, ch)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("outcome", string(out)).Msg("incident change recorded after GitHub answered again")
+	if !show {
+		return nil
+	}
+	return r.incidentDM(ctx, t, ch, settle)
+}
+
+// newestStatus is the newest of recorded that changed the incident's status (zero: none).
+func newestStatus(recorded []incidentMarker) incidentMarker {
+	var last incidentMarker
+	for _, m := range recorded {
+		if m.Status != "" && !m.At.Before(last.At) {
+			last = m
+		}
+	}
+	return last
 }
 
 // keepOne makes a change recorded once on the issue when two replicas wrote it at the same moment
@@ -363,40 +438,41 @@ func confirms(status, rest string) bool {
 	return true
 }
 
-// incidentDM shows a change in the alarm's DM: an acknowledgement as a line in its thread, and,
-// when settle, the incident's live state in place (chat.update). Both are idempotent (the same
-// text; the reply's key), so a change seen again repairs a DM an earlier try could not update.
-func (r *Router) incidentDM(ctx context.Context, mk marker, ch IncidentChange, settle bool) error {
-	ref, found, err := r.chat.Sent(ctx, mk.Slack, mk.Alarm+"/"+mk.User)
-	if err != nil {
-		return fmt.Errorf("find the DM of an escalated alarm: %w", err)
-	}
-	if !found {
-		return nil
-	}
+// incidentDM is a change's DM step: an acknowledgement as a line in the DM's thread, and, when
+// settle, the incident's live state in place (chat.update). Both are idempotent (the same text; the
+// reply's key), so a change seen again repairs a DM an earlier try could not update. While Slack
+// is down or failing it waits on the queue as a settle task.
+func (r *Router) incidentDM(ctx context.Context, t Ticket, ch IncidentChange, settle bool) error {
 	state := incidentState(ch)
 	if state == "" {
 		return nil
 	}
+	s := SettleTask{Ticket: t, At: ch.At, Change: ch.ID}
 	if ch.Kind == IncidentAcknowledged {
-		key := "pagerduty/" + ch.ID
-		done, err := r.chat.Replied(ctx, ref, key)
-		if err != nil {
-			return fmt.Errorf("check the DM's thread: %w", err)
-		}
-		if !done {
-			if _, err := r.chat.Reply(ctx, ref, Message{Key: key, Body: state}); err != nil {
-				return fmt.Errorf("reply in the DM's thread: %w", err)
-			}
-		}
+		s.ReplyKey, s.Reply = "pagerduty/"+ch.ID, state
 	}
-	if !settle {
+	if settle {
+		s.Text = state
+	} else if s.Reply == "" {
 		return nil // a newer state is shown: this one must not replace it
 	}
-	if err := r.chat.Settle(ctx, ref, state); err != nil {
-		return fmt.Errorf("update the DM: %w", err)
+	_, err := r.step(ctx, ServiceSlack, Task{Kind: TaskSettle, Delay: stepRetryDelay, Settle: &s}, func(ctx context.Context) error {
+		return r.settle(ctx, &s)
+	})
+	return err
+}
+
+// runIncidentSettle is the deferred form of a change's DM step. The queue does not keep the order
+// of changes, so when the issue records a newer state by then, the DM is left showing that one.
+func (r *Router) runIncidentSettle(ctx context.Context, s *SettleTask) error {
+	if s.Text != "" && !r.isDown(ServiceGitHub) {
+		comments, err := r.ownComments(ctx, s.Ticket.Repo, s.Ticket.Issue)
+		if last := newestStatus(recordedChanges(comments)); err == nil && last.Change != s.Change && last.At.After(s.At) {
+			zerolog.Ctx(ctx).Info().Str("recorded", last.Status).Msg("a newer incident state is recorded: the DM keeps it")
+			s.Text = ""
+		}
 	}
-	return nil
+	return r.settle(ctx, s)
 }
 
 // incidentState is the DM's line for the incident's state after ch.
@@ -474,12 +550,7 @@ func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
 		zerolog.Ctx(ctx).Warn().Err(err).Int("issue", is.Number).Msg("could not read the incident's state")
 		return ""
 	}
-	var last incidentMarker
-	for _, m := range recordedChanges(comments) {
-		if m.Status != "" && !m.At.Before(last.At) {
-			last = m
-		}
-	}
+	last := newestStatus(recordedChanges(comments))
 	status := ""
 	if last.Status != "" {
 		status = last.Status + " in PagerDuty"

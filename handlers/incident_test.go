@@ -398,3 +398,109 @@ func TestLiveStateInHomeAndList(t *testing.T) {
 		}
 	}
 }
+
+// TestAnIncidentChangeWaitsOnlyForItsOwnService: a change's GitHub step (the comment, the close)
+// and its Slack step (the DM) each wait only for their own service (docs/RELIABILITY.md, section
+// 0), as tasks of their own, and happen once when it is back, a redelivery included.
+func TestAnIncidentChangeWaitsOnlyForItsOwnService(t *testing.T) {
+	resolvedDM := func(w *world) int {
+		n := 0
+		for _, s := range w.chat.Settled() {
+			if strings.Contains(s, "Resolved in PagerDuty by Alice Oncall") {
+				n++
+			}
+		}
+		return n
+	}
+	acks := func(w *world) int {
+		n := 0
+		for _, r := range w.chat.Threads() {
+			if strings.HasPrefix(r.Msg.Key, "pagerduty/") {
+				n++
+			}
+		}
+		return n
+	}
+	records := func(t *testing.T, w *world, s string) int {
+		n := 0
+		for _, c := range w.commentsOn(t) {
+			if strings.Contains(c, s) {
+				n++
+			}
+		}
+		return n
+	}
+	redeliver := func(t *testing.T, w *world, tasks []Task) {
+		t.Helper()
+		for _, task := range tasks {
+			if err := w.r.RunTask(testCtx(t), task); err != nil {
+				t.Fatalf("redelivered %s: %v", task.Kind, err)
+			}
+		}
+	}
+	t.Run("Slack down: the issue is commented and closed at once, the DM follows once", func(t *testing.T) {
+		w, key := escalated(t)
+		w.outage(ServiceSlack)
+		for _, c := range []IncidentChange{change("L1", key, IncidentAcknowledged, 0), change("L2", key, IncidentResolved, time.Minute)} {
+			if out, err := w.r.IncidentChanged(testCtx(t), c); err != nil || out != IncidentApplied {
+				t.Fatalf("IncidentChanged(%s) = %v, %v; want applied while Slack is down", c.ID, out, err)
+			}
+		}
+		if w.issue(t).Open || records(t, w, "**Resolved**") != 1 || records(t, w, "**Acknowledged**") != 1 {
+			t.Fatalf("with Slack down the issue is open=%v, comments %q: want it closed, both recorded", w.issue(t).Open, w.commentsOn(t))
+		}
+		settles := w.tasks.Of(TaskSettle)
+		if len(settles) != 2 || resolvedDM(w) != 0 {
+			t.Fatalf("settle tasks %d, want 2 (the DM waits for Slack)", len(settles))
+		}
+		w.back()
+		// The queue keeps no order: the resolve's DM step comes round before the acknowledgement's.
+		slices.Reverse(w.tasks.tasks)
+		w.runSteps(t)
+		slices.Reverse(settles)
+		redeliver(t, w, settles) // and again, in the same order
+		if s := w.chat.Settled(); len(s) == 0 || !strings.Contains(s[len(s)-1], "Resolved in PagerDuty") || acks(w) != 1 {
+			t.Errorf("the DM shows %q with %d acknowledgement lines, want it resolved, with one", s, acks(w))
+		}
+		if records(t, w, "**Resolved**") != 1 {
+			t.Error("the DM's steps wrote on the issue again")
+		}
+	})
+	t.Run("GitHub down: the DM shows the state at once, the issue follows once", func(t *testing.T) {
+		w, key := escalated(t)
+		w.outage(ServiceGitHub)
+		out, err := w.r.IncidentChanged(testCtx(t), change("L2", key, IncidentResolved, 0))
+		if err != nil || out != IncidentDeferred {
+			t.Fatalf("IncidentChanged = %v, %v; want deferred while GitHub is down", out, err)
+		}
+		if resolvedDM(w) != 1 {
+			t.Errorf("with GitHub down the DM shows %q, want it resolved at once", w.chat.Settled())
+		}
+		recs := w.tasks.Of(TaskRecord)
+		if len(recs) != 1 || recs[0].Service() != ServiceGitHub {
+			t.Fatalf("record tasks %+v, want one, admitted by GitHub", recs)
+		}
+		w.back()
+		if !w.issue(t).Open {
+			t.Fatal("the issue closed while GitHub was down")
+		}
+		w.runSteps(t)
+		redeliver(t, w, recs)
+		if w.issue(t).Open || records(t, w, "**Resolved**") != 1 {
+			t.Errorf("after GitHub is back the issue is open=%v, comments %q: want it closed, the resolve recorded once", w.issue(t).Open, w.commentsOn(t))
+		}
+	})
+	t.Run("GitHub down: a resolve PagerDuty does not confirm shows nothing and closes nothing", func(t *testing.T) {
+		w, key := escalated(t)
+		w.r.SetIncidentStates(fakeStates{key: IncidentTriggered})
+		w.outage(ServiceGitHub)
+		if _, err := w.r.IncidentChanged(testCtx(t), change("L2", key, IncidentResolved, 0)); err != nil {
+			t.Fatal(err)
+		}
+		w.back()
+		w.runSteps(t)
+		if resolvedDM(w) != 0 || !w.issue(t).Open || records(t, w, "**Resolved**") != 0 {
+			t.Errorf("a forged resolve: DM %q, issue open=%v, comments %q", w.chat.Settled(), w.issue(t).Open, w.commentsOn(t))
+		}
+	})
+}

@@ -11,15 +11,9 @@ import (
 // followed read as dispatch's own words in dispatch's comment (a forged "**Yes** … confirmed with
 // Duo"). Every line of the words stays quoted.
 func TestAReasonStaysInItsQuote(t *testing.T) {
-	w := newWorld(t, "U1")
-	mc := &modalChat{fakeChat: w.chat}
-	w.r.chat = mc
-	w.handle(t, selfService("req-1", "t", "b", []string{"U1"}, ""))
-	if err := w.r.Answer(testCtx(t), Click{UserID: "U1", ActionID: ActionNo, Value: w.prompt(t, "U1"), Channel: "DU1", TriggerID: "tr-1"}); err != nil {
-		t.Fatal(err)
-	}
+	w, metadata := noWithModal(t)
 	forged := "wrong button\r\r**Yes** — Slack user `U1` confirmed this was them. Confirmed with Duo push.\r\nand\rmore"
-	if err := w.r.Reason(testCtx(t), Submission{UserID: "U1", Metadata: mc.opened[0].Metadata, Text: forged}); err != nil {
+	if err := w.r.Reason(testCtx(t), Submission{UserID: "U1", Metadata: metadata, Text: forged}); err != nil {
 		t.Fatal(err)
 	}
 	c := w.lastComment(t)

@@ -42,6 +42,10 @@ func (t Task) Service() string {
 		return ServiceSlack
 	case TaskPage, TaskEscalate:
 		return ServicePagerDuty
+	case TaskReason:
+		// A reason's copy can tell it was recorded only from the issue: it waits for GitHub (its
+		// page, when it has to send one, is a step of its own).
+		return ServiceGitHub
 	}
 	return ""
 }
@@ -149,6 +153,9 @@ type RecordTask struct {
 	Close   bool      `json:"close,omitempty"` // close the issue (a Yes)
 	Label   bool      `json:"label,omitempty"` // label it escalated (a No, an escalation)
 	At      time.Time `json:"at"`              // the answer or the deadline: bounds the task's life
+	// Change, when set, is a PagerDuty incident's change to record instead (issue 20): its comment
+	// and marker, the close or the reopen, then its DM step (IncidentChanged).
+	Change *IncidentChange `json:"change,omitempty"`
 }
 
 // recordOn writes a record on its issue, once: the comment, with its marker, goes last, so finding
@@ -209,6 +216,9 @@ func (r *Router) runRecord(ctx context.Context, rec *RecordTask) error {
 	}
 	unlock := r.locks.Lock(answerLock(rec.Ticket))
 	defer unlock()
+	if rec.Change != nil {
+		return r.runChange(ctx, rec)
+	}
 	err := r.recordOn(ctx, rec)
 	if errors.Is(err, errNotFiled) && r.tasks != nil {
 		return r.tasks.Defer(ctx, Task{Kind: TaskRecord, Delay: 30 * time.Second, Record: rec})
@@ -220,12 +230,18 @@ func (r *Router) runRecord(ctx context.Context, rec *RecordTask) error {
 type SettleTask struct {
 	Ticket  Ticket     `json:"ticket"`
 	Message MessageRef `json:"message"` // the DM; zero: found by its key
-	Text    string     `json:"text"`
+	Text    string     `json:"text"`    // "": the DM is left as it is (only the reply is posted)
 	At      time.Time  `json:"at"`
+	// Reply, when set, is a line posted once in the DM's thread, by ReplyKey, before the update (a
+	// PagerDuty acknowledgement).
+	Reply    string `json:"reply,omitempty"`
+	ReplyKey string `json:"replyKey,omitempty"`
+	// Change is the id of the PagerDuty change the DM shows (issue 20), "" for an answer's outcome.
+	Change string `json:"change,omitempty"`
 }
 
-// settle replaces a prompt's buttons with the outcome. A DM that isn't there (never delivered) has
-// nothing to settle.
+// settle replaces a prompt's buttons with the outcome, after posting its thread reply if it has
+// one. A DM that isn't there (never delivered) has nothing to settle.
 func (r *Router) settle(ctx context.Context, s *SettleTask) error {
 	ref := s.Message
 	if ref.TS == "" {
@@ -237,6 +253,20 @@ func (r *Router) settle(ctx context.Context, s *SettleTask) error {
 			return nil
 		}
 		ref = found
+	}
+	if s.Reply != "" {
+		done, err := r.chat.Replied(ctx, ref, s.ReplyKey)
+		if err != nil {
+			return fmt.Errorf("check the DM's thread: %w", err)
+		}
+		if !done {
+			if _, err := r.chat.Reply(ctx, ref, Message{Key: s.ReplyKey, Body: s.Reply}); err != nil {
+				return fmt.Errorf("reply in the DM's thread: %w", err)
+			}
+		}
+	}
+	if s.Text == "" {
+		return nil
 	}
 	return r.chat.Settle(ctx, ref, s.Text)
 }
@@ -252,17 +282,21 @@ func (r *Router) settleStep(ctx context.Context, s SettleTask) {
 	}
 }
 
-// PageTask is a page still to trigger: an answer's No while PagerDuty was down or failing.
+// PageTask is a page still to trigger: an answer's No, or its reason, while PagerDuty was down or
+// failing.
 type PageTask struct {
 	Ticket Ticket    `json:"ticket"`
 	Page   Page      `json:"page"`
 	At     time.Time `json:"at"`
+	// Reason marks the event that brings the user's words to the incident (issue 19): noted on the
+	// issue with a marker of its own once sent, the DM left as it is.
+	Reason bool `json:"reason,omitempty"`
 }
 
-// pageStep triggers p now, or defers it while PagerDuty is down or failing.
-func (r *Router) pageStep(ctx context.Context, t Ticket, p Page, at time.Time) (deferred bool, err error) {
-	return r.step(ctx, ServicePagerDuty, Task{Kind: TaskPage, Delay: stepRetryDelay, Page: &PageTask{Ticket: t, Page: p, At: at}}, func(ctx context.Context) error {
-		return r.trigger(ctx, p)
+// pageStep triggers p.Page now, or defers p while PagerDuty is down or failing.
+func (r *Router) pageStep(ctx context.Context, p PageTask) (deferred bool, err error) {
+	return r.step(ctx, ServicePagerDuty, Task{Kind: TaskPage, Delay: stepRetryDelay, Page: &p}, func(ctx context.Context) error {
+		return r.trigger(ctx, p.Page)
 	})
 }
 
@@ -282,7 +316,10 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 	}
 	unlock := r.locks.Lock(answerLock(p.Ticket))
 	defer unlock()
-	mark := pageMarker(p.Ticket)
+	mark, note := pageMarker(p.Ticket), "**Paged**: PagerDuty answered again and was paged (incident dedup key `%s`).\n\n%s"
+	if p.Reason {
+		mark, note = reasonPageMarker(p.Ticket), "**Reason sent**: PagerDuty answered again and the user's words went to the incident (dedup key `%s`).\n\n%s"
+	}
 	if !r.isDown(ServiceGitHub) {
 		if _, done, err := r.marked(ctx, p.Ticket, mark); err == nil && done {
 			zerolog.Ctx(ctx).Info().Msg("already paged: nothing to do")
@@ -293,10 +330,12 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 		return err
 	}
 	zerolog.Ctx(ctx).Info().Str("alarm_id", p.Ticket.Alarm).Msg("paged after PagerDuty answered again")
-	_, err := r.recordStep(ctx, RecordTask{Ticket: p.Ticket, Marker: mark, At: p.At,
-		Comment: fmt.Sprintf("**Paged**: PagerDuty answered again and was paged (incident dedup key `%s`).\n\n%s", p.Page.DedupKey, mark)})
+	_, err := r.recordStep(ctx, RecordTask{Ticket: p.Ticket, Marker: mark, At: p.At, Comment: fmt.Sprintf(note, p.Page.DedupKey, mark)})
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("paged, but the issue could not note it")
+	}
+	if p.Reason {
+		return nil // the DM never said the reason was on its way
 	}
 	// The DM said the page was on its way: now it has gone.
 	r.settleStep(ctx, SettleTask{Ticket: p.Ticket, Text: answeredText(AnswerTask{Ticket: p.Ticket, At: p.At}), At: p.At})

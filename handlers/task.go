@@ -5,6 +5,7 @@ import "time"
 // Task kinds.
 const (
 	TaskAnswer = "answer" // finish recording an answer that failed on its first try
+	TaskReason = "reason" // a submitted reason modal's words, made durable before its ack (TakeReason)
 )
 
 // Task is work deferred through the queue. It is plain data: the queue adapter serialises and signs
@@ -22,6 +23,8 @@ type Task struct {
 	Record *RecordTask `json:"record,omitempty"`
 	Settle *SettleTask `json:"settle,omitempty"`
 	Page   *PageTask   `json:"page,omitempty"`
+	// Reason is set for TaskReason.
+	Reason *ReasonTask `json:"reason,omitempty"`
 }
 
 // AnswerTask is an answer that still has to reach GitHub or PagerDuty.
@@ -70,6 +73,8 @@ func (t Task) Expiry(issued time.Time) time.Time {
 		return t.Settle.At.Add(TaskValidity)
 	case t.Page != nil && !t.Page.At.IsZero():
 		return t.Page.At.Add(TaskValidity)
+	case t.Reason != nil && !t.Reason.At.IsZero():
+		return t.Reason.At.Add(TaskValidity)
 	}
 	return issued.Add(TaskValidity)
 }
@@ -94,6 +99,8 @@ func (t Task) ID() string {
 		return t.Kind + "/" + t.Settle.Ticket.Alarm + "/" + t.Settle.Ticket.User
 	case t.Page != nil:
 		return t.Kind + "/" + t.Page.Ticket.Alarm + "/" + t.Page.Ticket.User
+	case t.Reason != nil:
+		return t.Kind + "/" + t.Reason.Ticket.Alarm + "/" + t.Reason.Ticket.User
 	}
 	return t.Kind
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dispatch-oss/dispatch/fakes/fakegithub"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
+	"github.com/dispatch-oss/dispatch/slackapi"
 )
 
 // An acknowledged answer is never lost (docs/RELIABILITY.md, section 0): the binary, SIGKILLed at
@@ -75,4 +76,57 @@ func answers(cs []fakegithub.Comment) int {
 		}
 	}
 	return n
+}
+
+// A submitted reason is never lost either (docs/RELIABILITY.md, section 0): the binary SIGKILLed
+// the instant the submission's ack arrives, PagerDuty failing, so the run after the ack can't have
+// finished; the next process records the words from their durable copy, once on the issue and once
+// on the incident.
+func TestAReasonSurvivesASIGKILLAfterItsAck(t *testing.T) {
+	t.Parallel()
+	const alarm = `{"type":"self-service","requestId":"crash-reason","users":[{"slack":"alice"}],"body":{"github":{"title":"reason killed after the ack"},"slack":{"message":"Was this you?"}}}`
+	e := stack.New(t, stack.Options{})
+	p := e.StartProcess()
+	e.PublishRaw(alarm)
+	dm := e.DM("U0ALICE", 1)
+	e.Click("U0ALICE", dm, stack.Buttons(t, dm)[1].ActionID) // No: pages, opens the modal
+	e.Eventually("the No's page and the modal", time.Minute, func() bool {
+		return len(e.PD.Events()) == 1 && len(e.Slack.Modals("U0ALICE")) == 1
+	})
+	e.PD.SetFailFor(20*time.Second, http.StatusInternalServerError)
+	const words = "I was asleep, this was not me"
+	id, err := e.Slack.SubmitView("U0ALICE", e.Slack.Modals("U0ALICE")[0].ID,
+		map[string]map[string]string{slackapi.ReasonBlockID: {slackapi.ReasonActionID: words}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Slack.WaitAck(stack.WaitFor(t), id); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	e.StartProcess()
+	reasonEvents := func() int {
+		n := 0
+		for _, ev := range e.PD.Events() {
+			if strings.Contains(string(ev.CustomDetails), words) {
+				n++
+			}
+		}
+		return n
+	}
+	reasons := func() int {
+		is, _ := e.GitHub.Issue(stack.Repo, 1)
+		n := 0
+		for _, c := range is.Comments {
+			if strings.Contains(c.Body, words) {
+				n++
+			}
+		}
+		return n
+	}
+	e.Eventually("the words on the issue and the incident", 2*time.Minute, func() bool { return reasons() == 1 && reasonEvents() == 1 })
+	e.QueueEmpty(time.Minute)
+	if n, m := reasons(), reasonEvents(); n != 1 || m != 1 {
+		t.Errorf("the words are on the issue %d times and reached PagerDuty %d times, want once each", n, m)
+	}
 }
