@@ -83,7 +83,7 @@ func runSoak(b *testing.B, length time.Duration) {
 		case <-kills.C:
 			p := procs[killed%2]
 			p.Kill()
-			procs[killed%2] = e.StartProcess()
+			procs[killed%2] = e.StartProcessUnwaited() // Slack may be down: it connects when it can
 			killed++
 		case <-refresh.C:
 			e.Slack.Disconnect("")

@@ -85,6 +85,20 @@ func (e *Env) StartProcess() *Process {
 // Config does not carry; a later one wins over the stack's.
 func (e *Env) StartProcessWith(extraEnv ...string) *Process {
 	e.T.Helper()
+	p := e.startProcess(extraEnv)
+	e.waitConnections()
+	return p
+}
+
+// StartProcessUnwaited is StartProcess without waiting for its Socket Mode connection: a restart
+// in the middle of a Slack outage connects only once Slack lets it.
+func (e *Env) StartProcessUnwaited() *Process {
+	e.T.Helper()
+	return e.startProcess(nil)
+}
+
+func (e *Env) startProcess(extraEnv []string) *Process {
+	e.T.Helper()
 	cmd := exec.Command(Binary(e.T), "run")
 	cmd.Env = append(append(e.Environ(), "PATH="+os.Getenv("PATH"), "HOME="+os.TempDir()), extraEnv...)
 	cmd.Stdout, cmd.Stderr = e.Logs, e.Logs
@@ -106,7 +120,6 @@ func (e *Env) StartProcessWith(extraEnv ...string) *Process {
 	e.mu.Lock()
 	e.procs = append(e.procs, p)
 	e.mu.Unlock()
-	e.waitConnections()
 	return p
 }
 
