@@ -92,9 +92,10 @@ func TestDuoPushOutcomesThroughTheBinary(t *testing.T) {
 	}
 	alice, bob, carol := issueNumber(t, e, "login by U0ALICE"), issueNumber(t, e, "login by U0BOB"), issueNumber(t, e, "login by U0CAROL")
 	e.Eventually("alice's alarm closed", wait, func() bool { is, _ := e.GitHub.Issue(repo, alice); return is.State == "closed" })
-	if c := comments(e, alice); !strings.Contains(c, "Confirmed with Duo push") {
-		t.Errorf("alice's issue doesn't say the push confirmed it: %s", c)
-	}
+	// The issue is closed before the answer's comment, which is written last (it marks the record done).
+	e.Eventually("alice's issue to say the push confirmed it", wait, func() bool {
+		return strings.Contains(comments(e, alice), "Confirmed with Duo push")
+	})
 	if !toldEphemeral(e, "U0ALICE", "Approve the Duo push on your phone") {
 		t.Error("alice was never asked to approve the push")
 	}
@@ -195,9 +196,9 @@ func TestDuoReuseWindowHoldsOnAnotherReplica(t *testing.T) {
 	if p := duo.Pushes(); len(p) != 1 {
 		t.Fatalf("%d pushes, want 1: the second Yes was inside the reuse window", len(p))
 	}
-	if c := comments(e, n2); !strings.Contains(c, "Duo push reused from") {
-		t.Errorf("the second issue doesn't say the push was reused: %s", c)
-	}
+	e.Eventually("the second issue to say the push was reused", wait, func() bool {
+		return strings.Contains(comments(e, n2), "Duo push reused from")
+	})
 }
 
 // TestDuoPendingPushHoldsTheDMOnEveryReplica: two replicas. While alice's push waits, the DM
