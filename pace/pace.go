@@ -39,7 +39,8 @@ func IsLowPriority(ctx context.Context) bool {
 	return low
 }
 
-// Window is one limit: at most Limit requests in any Span.
+// Window is one limit: at most Limit requests in any Span, or, for requests of different weights
+// (WaitN), at most Limit of their weight: GitHub's points, where a write costs five reads.
 type Window struct {
 	Limit int
 	Span  time.Duration
@@ -54,14 +55,15 @@ type Window struct {
 type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
-	reqs    []*request // oldest first, at most max(limit) entries
+	reqs    []*request // oldest first, the fewest newest whose weight reaches max(limit)
 	waiting int        // requests waiting their turn in Wait
 	now     func() time.Time
 }
 
 type request struct {
-	at   time.Time // when it finished, once done
-	done bool
+	at     time.Time // when it finished, once done
+	done   bool
+	weight int // its places in each window: 1, or WaitN's n
 }
 
 // inFlightPoll is how often a waiter looks again while the request it waits on is still in flight.
@@ -78,7 +80,15 @@ func New(windows ...Window) *Pacer {
 
 // Wait blocks until a request may be made, and counts it as made. Call done when the request has
 // finished (its response arrived, or it failed). It returns ctx's error if ctx ends first.
-func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
+func (p *Pacer) Wait(ctx context.Context) (done func(), err error) { return p.WaitN(ctx, 1) }
+
+// WaitN is Wait for a request that takes n places in each window (n < 1 counts as 1): a GitHub
+// write, which costs 5 of the 900 points a minute a read costs 1 of. It is admitted only when all n
+// fit, so a heavy request waits until that many places are free; with one window and requests
+// this light beside a limit this large, that is at most one heavy request's worth of places later
+// than a light one would go.
+func (p *Pacer) WaitN(ctx context.Context, n int) (done func(), err error) {
+	n = max(n, 1)
 	if p == nil || len(p.windows) == 0 {
 		return func() {}, nil
 	}
@@ -95,14 +105,14 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	for {
 		p.mu.Lock()
 		now := p.now()
-		wait := p.delayLocked(now, false)
+		wait := p.delayLocked(now, false, n)
 		// The estimate counts a request still in flight as ending now: its slot frees a span later.
-		if est := p.delayLocked(now, true); bounded && wait > 0 && now.Sub(start)+est > limit {
+		if est := p.delayLocked(now, true, n); bounded && wait > 0 && now.Sub(start)+est > limit {
 			p.mu.Unlock()
 			return func() {}, fmt.Errorf("%w (%s)", ErrWouldWait, est.Round(time.Millisecond))
 		}
 		if wait <= 0 {
-			r := p.admitLocked()
+			r := p.admitLocked(n)
 			p.mu.Unlock()
 			return p.doneFunc(r), nil
 		}
@@ -121,12 +131,19 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	}
 }
 
-// admitLocked counts a request as made now. p.mu must be held.
-func (p *Pacer) admitLocked() *request {
-	r := &request{}
+// admitLocked counts a request of weight n as made now. p.mu must be held.
+func (p *Pacer) admitLocked(n int) *request {
+	r := &request{weight: n}
 	p.reqs = append(p.reqs, r)
-	if keep := p.maxLimit(); len(p.reqs) > keep {
-		p.reqs = append(p.reqs[:0], p.reqs[len(p.reqs)-keep:]...)
+	// Keep the newest requests whose weight reaches the largest limit: an older one can never be
+	// the one a request must wait for.
+	keep, w, most := len(p.reqs), 0, p.maxLimit()
+	for keep > 0 && w < most {
+		keep--
+		w += p.reqs[keep].weight
+	}
+	if keep > 0 {
+		p.reqs = append(p.reqs[:0], p.reqs[keep:]...)
 	}
 	return r
 }
@@ -180,13 +197,13 @@ func takeAll(ps []*Pacer) (done func(), ok bool) {
 		}
 	}()
 	for _, p := range live {
-		if p.waiting > 0 || p.delayLocked(p.now(), false) > 0 {
+		if p.waiting > 0 || p.delayLocked(p.now(), false, 1) > 0 {
 			return nil, false
 		}
 	}
 	var dones []func()
 	for _, p := range live {
-		dones = append(dones, p.doneFunc(p.admitLocked()))
+		dones = append(dones, p.doneFunc(p.admitLocked(1)))
 	}
 	return func() {
 		for _, d := range dones {
@@ -197,25 +214,35 @@ func takeAll(ps []*Pacer) (done func(), ok bool) {
 
 // Delay is how long a request made now would wait, without making one. Callers use it to choose
 // between waiting and doing something else first.
-func (p *Pacer) Delay() time.Duration {
+func (p *Pacer) Delay() time.Duration { return p.DelayN(1) }
+
+// DelayN is Delay for a request that takes n places (see WaitN).
+func (p *Pacer) DelayN(n int) time.Duration {
 	if p == nil {
 		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.delayLocked(p.now(), true)
+	return p.delayLocked(p.now(), true, max(n, 1))
 }
 
-// delayLocked is the wait before a request may start. A request still in flight will free its slot
-// a span after it finishes: an estimate counts it as finishing now; a waiter polls.
-func (p *Pacer) delayLocked(now time.Time, estimate bool) time.Duration {
+// delayLocked is the wait before a request of weight n may start. A request still in flight will
+// free its slot a span after it finishes: an estimate counts it as finishing now; a waiter polls.
+func (p *Pacer) delayLocked(now time.Time, estimate bool, n int) time.Duration {
 	wait := time.Duration(0)
 	for _, w := range p.windows {
-		if len(p.reqs) < w.Limit {
+		// The newest request that, with the ones after it and this one, passes the limit must
+		// have left the window (with weights 1: the one Limit places back).
+		var r *request
+		for i, sum := len(p.reqs)-1, n; i >= 0; i-- {
+			if sum += p.reqs[i].weight; sum > w.Limit {
+				r = p.reqs[i]
+				break
+			}
+		}
+		if r == nil {
 			continue
 		}
-		// The request Limit places back must have left the window.
-		r := p.reqs[len(p.reqs)-w.Limit]
 		d := inFlightPoll
 		switch {
 		case r.done:
