@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -46,8 +47,8 @@ type Window struct {
 	Span  time.Duration
 }
 
-// Pacer admits requests so that no window's limit is ever exceeded, keeping the most recent
-// requests (as many as the largest limit). It is exact, not a token bucket approximation, and it
+// Pacer admits requests so that no window's limit is ever exceeded, keeping the requests of the
+// longest span (no more than its limit allows). It is exact, not a token bucket approximation, and it
 // counts each request from when it *finished*: the service counts arrivals, which fall somewhere
 // between a request's start and its end, so two requests a span apart by their start could land
 // closer than that when the first one travelled slowly. Until a request finishes, it keeps its
@@ -55,7 +56,7 @@ type Window struct {
 type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
-	reqs    []*request // oldest first, the fewest newest whose weight reaches max(limit)
+	reqs    []*request // in the order admitted: those in flight or finished within the longest span
 	waiting int        // requests waiting their turn in Wait
 	now     func() time.Time
 }
@@ -133,18 +134,18 @@ func (p *Pacer) WaitN(ctx context.Context, n int) (done func(), err error) {
 
 // admitLocked counts a request of weight n as made now. p.mu must be held.
 func (p *Pacer) admitLocked(n int) *request {
+	// Forget the requests that have left every window. Requests finish in no particular order, so
+	// one made before another may still count after it has left: each is judged by its own time.
+	now, span := p.now(), p.maxSpan()
+	keep := p.reqs[:0]
+	for _, r := range p.reqs {
+		if !r.done || now.Sub(r.at) < span {
+			keep = append(keep, r)
+		}
+	}
+	clear(p.reqs[len(keep):])
 	r := &request{weight: n}
-	p.reqs = append(p.reqs, r)
-	// Keep the newest requests whose weight reaches the largest limit: an older one can never be
-	// the one a request must wait for.
-	keep, w, most := len(p.reqs), 0, p.maxLimit()
-	for keep > 0 && w < most {
-		keep--
-		w += p.reqs[keep].weight
-	}
-	if keep > 0 {
-		p.reqs = append(p.reqs[:0], p.reqs[keep:]...)
-	}
+	p.reqs = append(keep, r)
 	return r
 }
 
@@ -226,39 +227,48 @@ func (p *Pacer) DelayN(n int) time.Duration {
 	return p.delayLocked(p.now(), true, max(n, 1))
 }
 
-// delayLocked is the wait before a request of weight n may start. A request still in flight will
-// free its slot a span after it finishes: an estimate counts it as finishing now; a waiter polls.
+// delayLocked is the wait before a request of weight n may start: until, in every window, enough
+// of the requests in it have left for n more places (never more than the window has). A request
+// finished leaves a span after it finished; one still in flight leaves last, a span after it
+// finishes: an estimate counts it as finishing now, a waiter polls.
 func (p *Pacer) delayLocked(now time.Time, estimate bool, n int) time.Duration {
 	wait := time.Duration(0)
+	var leaving []*request
 	for _, w := range p.windows {
-		// The newest request that, with the ones after it and this one, passes the limit must
-		// have left the window (with weights 1: the one Limit places back).
-		var r *request
-		for i, sum := len(p.reqs)-1, n; i >= 0; i-- {
-			if sum += p.reqs[i].weight; sum > w.Limit {
-				r = p.reqs[i]
-				break
+		excess := min(n, w.Limit) - w.Limit
+		leaving = leaving[:0]
+		for _, r := range p.reqs {
+			switch {
+			case !r.done:
+				excess += r.weight
+			case r.at.Add(w.Span).After(now):
+				excess += r.weight
+				leaving = append(leaving, r)
 			}
 		}
-		if r == nil {
+		if excess <= 0 {
 			continue
 		}
+		slices.SortFunc(leaving, func(a, b *request) int { return a.at.Compare(b.at) })
 		d := inFlightPoll
-		switch {
-		case r.done:
-			d = r.at.Add(w.Span).Sub(now)
-		case estimate:
+		if estimate {
 			d = w.Span
+		}
+		for _, r := range leaving {
+			if excess -= r.weight; excess <= 0 {
+				d = r.at.Add(w.Span).Sub(now)
+				break
+			}
 		}
 		wait = max(wait, d)
 	}
 	return wait
 }
 
-func (p *Pacer) maxLimit() int {
-	m := 0
+func (p *Pacer) maxSpan() time.Duration {
+	m := time.Duration(0)
 	for _, w := range p.windows {
-		m = max(m, w.Limit)
+		m = max(m, w.Span)
 	}
 	return m
 }

@@ -41,16 +41,12 @@ func TestPacerNeverExceedsAnyWindow(t *testing.T) {
 	if len(times) != 20 {
 		t.Fatalf("admitted %d of 20", len(times))
 	}
-	// The pacer keeps the last 8 requests: check every window over their finishing times.
-	got := finished(p)
-	if len(got) != 8 {
-		t.Fatalf("kept %d times, want 8", len(got))
-	}
+	// Each time was taken before its request was done, so at or before the pacer counted it.
 	for _, w := range windows {
-		for i := range got {
+		for i := range times {
 			n := 0
-			for _, u := range got[i:] {
-				if u.Sub(got[i]) < w.Span {
+			for _, u := range times {
+				if !u.Before(times[i]) && u.Sub(times[i]) < w.Span {
 					n++
 				}
 			}
@@ -408,5 +404,37 @@ func TestWaitNNeverExceedsTheWeightOfAWindow(t *testing.T) {
 	}
 	if total != 5*5+9 {
 		t.Fatalf("admitted %d points, want 34", total)
+	}
+}
+
+// TestAnEarlierRequestStillInFlightCounts: requests finish in no particular order. A read still
+// in flight, made before a read that has left the window, still counts: a write then waits for
+// what is really in the window, not for the places counted back from the newest request.
+func TestAnEarlierRequestStillInFlightCounts(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	p := New(Window{Limit: 3, Span: time.Hour})
+	p.now = clock.now
+	if _, err := p.WaitN(context.Background(), 1); err != nil { // slow: never finishes here
+		t.Fatal(err)
+	}
+	done, err := p.WaitN(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	clock.add(61 * time.Minute) // the second read has left; the first is still in flight
+	done, err = p.WaitN(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	// In the window: the slow read and the last one (2 of 3); a write of 2 must wait for the last.
+	if d := p.DelayN(2); d != time.Hour {
+		t.Errorf("a write of 2 beside two reads in a window of 3 waits %s, want 1h (until the last read leaves)", d)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.WaitN(short, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the write was not held back: %v", err)
 	}
 }
