@@ -93,6 +93,8 @@ func newWorld(tb testing.TB, s settings, scale float64, extraEnv ...string) *wor
 			c.GitHubWatch = scaleDown(bot.Defaults().GitHubWatch, scale) // and refreshes its issue index at it
 			c.SlackLimitScale = scale                                    // SLACK_LIMIT_SCALE: Slack's tiers on the fake's clock
 			c.LogLevel = "info"                                          // as in production: debug logging would be measured too
+			// GITHUB_POINTS_LIMITS: every request's points (a write 5, a read 1) at the same clock
+			c.GitHubPoints = []pace.Window{{Limit: ghPointsPerMinute, Span: scaleDown(time.Minute+s.PaceMargin, scale)}}
 			c.HTTPAddr = w.addr
 			if s.Concurrency > 0 {
 				c.Concurrency = s.Concurrency

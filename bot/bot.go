@@ -48,7 +48,8 @@ type Options struct {
 	// retries' backoff, the redelivery delays, GiveUpAfter, the receive backoff) is divided by it,
 	// so a test can run a 10-minute outage in 30 s with the same arithmetic (the same attempts, the
 	// same receive counts). 0 or 1 is real time. PagerDuty's event pacing is scaled with it; waits a
-	// service asks for (Retry-After), GitHub's pacing (Config.GitHubLimits) and Slack's are not.
+	// service asks for (Retry-After), GitHub's pacing (Config.GitHubLimits and GitHubPoints) and
+	// Slack's are not.
 	TimeScale float64
 	// Secrets is the log filter's list (the one the logger was made with, Secrets.Filter): the bot
 	// adds every credential it obtains while running (GitHub App tokens, AWS credentials). nil: none
@@ -119,8 +120,7 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: ghHTTP, Pace: pace.Share(cfg.GitHubLimits, cfg.Replicas), App: ghApp,
-		IndexMaxAge: cfg.GitHubWatch, Retry: policy})
+	b.github, err = githubapi.New(githubOptions(cfg, ghHTTP, ghApp, policy))
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +201,13 @@ func slackOptions(cfg Config, c *http.Client) slackapi.Options {
 	}
 	o.Limits, o.PostPace = limits, pace.Share(o.PostPace, cfg.Replicas)
 	return o
+}
+
+// githubOptions are the GitHub client's: its share of the credential's content-creating windows
+// and of its points.
+func githubOptions(cfg Config, hc *http.Client, app *githubapi.AppAuth, policy retry.Policy) githubapi.Options {
+	return githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: hc, App: app, IndexMaxAge: cfg.GitHubWatch, Retry: policy,
+		Pace: pace.Share(cfg.GitHubLimits, cfg.Replicas), Points: pace.Share(cfg.GitHubPoints, cfg.Replicas)}
 }
 
 // scaleWindows shortens pacing windows by the time scale (Options.TimeScale), so that the requests

@@ -50,6 +50,10 @@ type Config struct {
 	// (GITHUB_CONTENT_LIMITS, "80/1m,500/1h": github.com's secondary limits; a GitHub Enterprise
 	// server may set its own).
 	GitHubLimits []pace.Window
+	// GitHubPoints are the windows the points of every GitHub request are paced within, a read
+	// costing 1 and a write 5 (GITHUB_POINTS_LIMITS, "900/1m": github.com's secondary limit; a
+	// GitHub Enterprise server may set its own).
+	GitHubPoints []pace.Window
 	// SlackLimitScale runs dispatch's pacing of Slack's tiers on a clock this many times faster
 	// (SLACK_LIMIT_SCALE, default 1). Only for a benchmark against a fake Slack that runs its
 	// limits at the same scale; against slack.com anything but 1 earns 429s.
@@ -103,6 +107,7 @@ func Defaults() Config {
 		ShutdownTimeout: 25 * time.Second,
 		Visibility:      60 * time.Second,
 		GitHubLimits:    githubapi.SecondaryLimits,
+		GitHubPoints:    githubapi.PointLimits,
 		SlackLimitScale: 1,
 		Replicas:        1,
 		GitHubWatch:     githubapi.DefaultWatchInterval,
@@ -204,14 +209,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			c.SlackLimitScale = f
 		}
 	}
-	if v := strings.TrimSpace(getenv("GITHUB_CONTENT_LIMITS")); v != "" {
-		windows, err := parseWindows(v)
-		if err != nil {
-			bad("GITHUB_CONTENT_LIMITS: %v", err)
-		} else {
-			c.GitHubLimits = windows
+	windows := func(dst *[]pace.Window, name string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			ws, err := parseWindows(v)
+			if err != nil {
+				bad("%s: %v", name, err)
+				return
+			}
+			*dst = ws
 		}
 	}
+	windows(&c.GitHubLimits, "GITHUB_CONTENT_LIMITS")
+	windows(&c.GitHubPoints, "GITHUB_POINTS_LIMITS")
 	if v := strings.TrimSpace(getenv("PAGERDUTY_SERVICE_KEYS")); v != "" {
 		keys, err := parseServiceKeys(v)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/pace"
+	"github.com/dispatch-oss/dispatch/retry"
 	"github.com/dispatch-oss/dispatch/slackapi"
 )
 
@@ -61,6 +62,25 @@ func TestReplicasShareEveryBudget(t *testing.T) {
 	if got := o.PostPace[len(o.PostPace)-1].Limit; got != slackapi.PostLimits[len(slackapi.PostLimits)-1].Limit/2 {
 		t.Errorf("a channel's chat.postMessage for 2 replicas: %+v", o.PostPace)
 	}
+	gh := githubOptions(c, nil, nil, retry.Policy{})
+	if !reflect.DeepEqual(gh.Pace, []pace.Window{{Limit: 40, Span: time.Minute}, {Limit: 250, Span: time.Hour}}) {
+		t.Errorf("GitHub's content-creating windows for 2 replicas: %+v, want 40 a minute and 250 an hour", gh.Pace)
+	}
+	if !reflect.DeepEqual(gh.Points, []pace.Window{{Limit: 450, Span: time.Minute}}) {
+		t.Errorf("GitHub's points for 2 replicas: %+v, want 450 a minute", gh.Points)
+	}
+	m["GITHUB_POINTS_LIMITS"] = "180/12s"
+	if c, err = LoadConfig(env(m)); err != nil {
+		t.Fatal(err)
+	}
+	if gh := githubOptions(c, nil, nil, retry.Policy{}); !reflect.DeepEqual(gh.Points, []pace.Window{{Limit: 90, Span: 12 * time.Second}}) {
+		t.Errorf("GITHUB_POINTS_LIMITS=180/12s for 2 replicas: %+v, want 90 in 12s", gh.Points)
+	}
+	m["GITHUB_POINTS_LIMITS"] = "900"
+	if _, err := LoadConfig(env(m)); err == nil || !strings.Contains(err.Error(), "GITHUB_POINTS_LIMITS") {
+		t.Errorf("GITHUB_POINTS_LIMITS=900: %v, want it refused", err)
+	}
+	delete(m, "GITHUB_POINTS_LIMITS")
 	for _, bad := range []string{"0", "11", "two", "-1"} {
 		m["DISPATCH_REPLICAS"] = bad
 		if _, err := LoadConfig(env(m)); err == nil || !strings.Contains(err.Error(), "DISPATCH_REPLICAS") {

@@ -29,8 +29,11 @@ type Options struct {
 	// HTTPClient carries authentication (a token or GitHub App transport) and instrumentation.
 	HTTPClient *http.Client
 	// Pace lists the windows content-creating requests are held within; nil means SecondaryLimits.
-	Pace  []pace.Window
-	Retry retry.Policy
+	Pace []pace.Window
+	// Points lists the windows every request's points (a read 1, a write 5) are held within; nil
+	// means PointLimits.
+	Points []pace.Window
+	Retry  retry.Policy
 	// Label marks dispatch's issues (for people, and for the search that finds what the index
 	// dropped). The index lists the issues dispatch's identity opened, whatever their labels.
 	Label string
@@ -47,11 +50,12 @@ type Options struct {
 
 // Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
 type Client struct {
-	gh    *github.Client
-	pace  *pace.Pacer
-	retry retry.Policy
-	label string
-	app   *AppAuth
+	gh     *github.Client
+	pace   *pace.Pacer
+	points *pace.Pacer // every request, in the transport (pacePoints)
+	retry  retry.Policy
+	label  string
+	app    *AppAuth
 
 	idMu  sync.Mutex
 	login string // dispatch's identity once known
@@ -78,7 +82,11 @@ func New(opts Options) (*Client, error) {
 		c := *opts.HTTPClient
 		hc = &c
 	}
-	hc.Transport = drainBodies{next: hc.Transport}
+	if opts.Points == nil {
+		opts.Points = PointLimits
+	}
+	points := pace.New(opts.Points...)
+	hc.Transport = pacePoints{p: points, next: drainBodies{next: hc.Transport}}
 	gh := github.NewClient(hc)
 	if opts.BaseURL != "" {
 		base := opts.BaseURL
@@ -107,7 +115,7 @@ func New(opts Options) (*Client, error) {
 	if opts.IndexLimit <= 0 {
 		opts.IndexLimit = DefaultIndexLimit
 	}
-	return &Client{gh: gh, pace: pace.New(opts.Pace...), retry: opts.Retry, label: opts.Label, app: opts.App,
+	return &Client{gh: gh, pace: pace.New(opts.Pace...), points: points, retry: opts.Retry, label: opts.Label, app: opts.App,
 		maxAge: opts.IndexMaxAge, indexLimit: opts.IndexLimit, indexes: map[string]*index{}}, nil
 }
 
@@ -132,12 +140,19 @@ func (c *Client) do(ctx context.Context, what string, creating bool, fn func(con
 			}
 			defer done()
 		}
-		return classify(fn(ctx))
+		err := fn(ctx)
+		if errors.Is(err, pace.ErrWouldWait) {
+			return retry.Permanent(err) // the points pacing, in the transport, under the same bound
+		}
+		return classify(err)
 	})
 }
 
-// CreateDelay is how long a Create made now would wait for the pacing of content-creating requests.
-func (c *Client) CreateDelay() time.Duration { return c.pace.Delay() }
+// CreateDelay is how long a Create made now would wait for the pacing of content-creating requests
+// and of points.
+func (c *Client) CreateDelay() time.Duration {
+	return max(c.pace.Delay(), c.points.DelayN(pointsOf(http.MethodPost)))
+}
 
 // Create opens an issue.
 func (c *Client) Create(ctx context.Context, repo string, ni handlers.NewIssue) (handlers.Issue, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -39,14 +40,15 @@ func IsLowPriority(ctx context.Context) bool {
 	return low
 }
 
-// Window is one limit: at most Limit requests in any Span.
+// Window is one limit: at most Limit requests in any Span, or, for requests of different weights
+// (WaitN), at most Limit of their weight: GitHub's points, where a write costs five reads.
 type Window struct {
 	Limit int
 	Span  time.Duration
 }
 
-// Pacer admits requests so that no window's limit is ever exceeded, keeping the most recent
-// requests (as many as the largest limit). It is exact, not a token bucket approximation, and it
+// Pacer admits requests so that no window's limit is ever exceeded, keeping the requests of the
+// longest span (no more than its limit allows). It is exact, not a token bucket approximation, and it
 // counts each request from when it *finished*: the service counts arrivals, which fall somewhere
 // between a request's start and its end, so two requests a span apart by their start could land
 // closer than that when the first one travelled slowly. Until a request finishes, it keeps its
@@ -54,14 +56,15 @@ type Window struct {
 type Pacer struct {
 	mu      sync.Mutex
 	windows []Window
-	reqs    []*request // oldest first, at most max(limit) entries
+	reqs    []*request // in the order admitted: those in flight or finished within the longest span
 	waiting int        // requests waiting their turn in Wait
 	now     func() time.Time
 }
 
 type request struct {
-	at   time.Time // when it finished, once done
-	done bool
+	at     time.Time // when it finished, once done
+	done   bool
+	weight int // its places in each window: 1, or WaitN's n
 }
 
 // inFlightPoll is how often a waiter looks again while the request it waits on is still in flight.
@@ -78,7 +81,15 @@ func New(windows ...Window) *Pacer {
 
 // Wait blocks until a request may be made, and counts it as made. Call done when the request has
 // finished (its response arrived, or it failed). It returns ctx's error if ctx ends first.
-func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
+func (p *Pacer) Wait(ctx context.Context) (done func(), err error) { return p.WaitN(ctx, 1) }
+
+// WaitN is Wait for a request that takes n places in each window (n < 1 counts as 1): a GitHub
+// write, which costs 5 of the 900 points a minute a read costs 1 of. It is admitted only when all n
+// fit, so a heavy request waits until that many places are free; with one window and requests
+// this light beside a limit this large, that is at most one heavy request's worth of places later
+// than a light one would go.
+func (p *Pacer) WaitN(ctx context.Context, n int) (done func(), err error) {
+	n = max(n, 1)
 	if p == nil || len(p.windows) == 0 {
 		return func() {}, nil
 	}
@@ -95,14 +106,14 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	for {
 		p.mu.Lock()
 		now := p.now()
-		wait := p.delayLocked(now, false)
+		wait := p.delayLocked(now, false, n)
 		// The estimate counts a request still in flight as ending now: its slot frees a span later.
-		if est := p.delayLocked(now, true); bounded && wait > 0 && now.Sub(start)+est > limit {
+		if est := p.delayLocked(now, true, n); bounded && wait > 0 && now.Sub(start)+est > limit {
 			p.mu.Unlock()
 			return func() {}, fmt.Errorf("%w (%s)", ErrWouldWait, est.Round(time.Millisecond))
 		}
 		if wait <= 0 {
-			r := p.admitLocked()
+			r := p.admitLocked(n)
 			p.mu.Unlock()
 			return p.doneFunc(r), nil
 		}
@@ -121,13 +132,20 @@ func (p *Pacer) Wait(ctx context.Context) (done func(), err error) {
 	}
 }
 
-// admitLocked counts a request as made now. p.mu must be held.
-func (p *Pacer) admitLocked() *request {
-	r := &request{}
-	p.reqs = append(p.reqs, r)
-	if keep := p.maxLimit(); len(p.reqs) > keep {
-		p.reqs = append(p.reqs[:0], p.reqs[len(p.reqs)-keep:]...)
+// admitLocked counts a request of weight n as made now. p.mu must be held.
+func (p *Pacer) admitLocked(n int) *request {
+	// Forget the requests that have left every window. Requests finish in no particular order, so
+	// one made before another may still count after it has left: each is judged by its own time.
+	now, span := p.now(), p.maxSpan()
+	keep := p.reqs[:0]
+	for _, r := range p.reqs {
+		if !r.done || now.Sub(r.at) < span {
+			keep = append(keep, r)
+		}
 	}
+	clear(p.reqs[len(keep):])
+	r := &request{weight: n}
+	p.reqs = append(keep, r)
 	return r
 }
 
@@ -180,13 +198,13 @@ func takeAll(ps []*Pacer) (done func(), ok bool) {
 		}
 	}()
 	for _, p := range live {
-		if p.waiting > 0 || p.delayLocked(p.now(), false) > 0 {
+		if p.waiting > 0 || p.delayLocked(p.now(), false, 1) > 0 {
 			return nil, false
 		}
 	}
 	var dones []func()
 	for _, p := range live {
-		dones = append(dones, p.doneFunc(p.admitLocked()))
+		dones = append(dones, p.doneFunc(p.admitLocked(1)))
 	}
 	return func() {
 		for _, d := range dones {
@@ -197,41 +215,60 @@ func takeAll(ps []*Pacer) (done func(), ok bool) {
 
 // Delay is how long a request made now would wait, without making one. Callers use it to choose
 // between waiting and doing something else first.
-func (p *Pacer) Delay() time.Duration {
+func (p *Pacer) Delay() time.Duration { return p.DelayN(1) }
+
+// DelayN is Delay for a request that takes n places (see WaitN).
+func (p *Pacer) DelayN(n int) time.Duration {
 	if p == nil {
 		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.delayLocked(p.now(), true)
+	return p.delayLocked(p.now(), true, max(n, 1))
 }
 
-// delayLocked is the wait before a request may start. A request still in flight will free its slot
-// a span after it finishes: an estimate counts it as finishing now; a waiter polls.
-func (p *Pacer) delayLocked(now time.Time, estimate bool) time.Duration {
+// delayLocked is the wait before a request of weight n may start: until, in every window, enough
+// of the requests in it have left for n more places (never more than the window has). A request
+// finished leaves a span after it finished; one still in flight leaves last, a span after it
+// finishes: an estimate counts it as finishing now, a waiter polls.
+func (p *Pacer) delayLocked(now time.Time, estimate bool, n int) time.Duration {
 	wait := time.Duration(0)
+	var leaving []*request
 	for _, w := range p.windows {
-		if len(p.reqs) < w.Limit {
+		excess := min(n, w.Limit) - w.Limit
+		leaving = leaving[:0]
+		for _, r := range p.reqs {
+			switch {
+			case !r.done:
+				excess += r.weight
+			case r.at.Add(w.Span).After(now):
+				excess += r.weight
+				leaving = append(leaving, r)
+			}
+		}
+		if excess <= 0 {
 			continue
 		}
-		// The request Limit places back must have left the window.
-		r := p.reqs[len(p.reqs)-w.Limit]
+		slices.SortFunc(leaving, func(a, b *request) int { return a.at.Compare(b.at) })
 		d := inFlightPoll
-		switch {
-		case r.done:
-			d = r.at.Add(w.Span).Sub(now)
-		case estimate:
+		if estimate {
 			d = w.Span
+		}
+		for _, r := range leaving {
+			if excess -= r.weight; excess <= 0 {
+				d = r.at.Add(w.Span).Sub(now)
+				break
+			}
 		}
 		wait = max(wait, d)
 	}
 	return wait
 }
 
-func (p *Pacer) maxLimit() int {
-	m := 0
+func (p *Pacer) maxSpan() time.Duration {
+	m := time.Duration(0)
 	for _, w := range p.windows {
-		m = max(m, w.Limit)
+		m = max(m, w.Span)
 	}
 	return m
 }

@@ -41,16 +41,12 @@ func TestPacerNeverExceedsAnyWindow(t *testing.T) {
 	if len(times) != 20 {
 		t.Fatalf("admitted %d of 20", len(times))
 	}
-	// The pacer keeps the last 8 requests: check every window over their finishing times.
-	got := finished(p)
-	if len(got) != 8 {
-		t.Fatalf("kept %d times, want 8", len(got))
-	}
+	// Each time was taken before its request was done, so at or before the pacer counted it.
 	for _, w := range windows {
-		for i := range got {
+		for i := range times {
 			n := 0
-			for _, u := range got[i:] {
-				if u.Sub(got[i]) < w.Span {
+			for _, u := range times {
+				if !u.Before(times[i]) && u.Sub(times[i]) < w.Span {
 					n++
 				}
 			}
@@ -323,5 +319,122 @@ func TestShareKeepsReplicasWithinTheLimits(t *testing.T) {
 	}
 	if got := Share(ws, 1); &got[0] != &ws[0] {
 		t.Error("one replica: the windows should be left as they are")
+	}
+}
+
+// TestWaitNCountsEachRequestsWeight: in a window of 10 points, a write (5) and five reads (1 each)
+// fill it; a read then waits for the oldest read, and once the reads have left a write fits, after
+// which a read waits for the write before it to leave: its five places are not freed one by one.
+func TestWaitNCountsEachRequestsWeight(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	p := New(Window{Limit: 10, Span: time.Hour})
+	p.now = clock.now
+	take := func(n int) {
+		t.Helper()
+		if d := p.DelayN(n); d != 0 {
+			t.Fatalf("weight %d: delay %s, want none", n, d)
+		}
+		done, err := p.WaitN(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done()
+	}
+	for range 5 {
+		take(1)
+	}
+	clock.add(10 * time.Minute)
+	take(5)
+	if d := p.DelayN(1); d != 50*time.Minute {
+		t.Errorf("a read with 10 of 10 points taken waits %s, want 50m (until the first read leaves)", d)
+	}
+	clock.add(50 * time.Minute) // the reads have left; the write holds 5 points
+	if d := p.DelayN(6); d != 10*time.Minute {
+		t.Errorf("weight 6 beside a write of 5 waits %s, want 10m (until the write leaves)", d)
+	}
+	take(5)
+	clock.add(5 * time.Minute)
+	if d := p.Delay(); d != 5*time.Minute {
+		t.Errorf("a read behind two writes waits %s, want 5m (until the first write leaves)", d)
+	}
+}
+
+// TestWaitNNeverExceedsTheWeightOfAWindow: reads and writes admitted concurrently as fast as the
+// window allows never hold more than its limit in points within any span.
+func TestWaitNNeverExceedsTheWeightOfAWindow(t *testing.T) {
+	w := Window{Limit: 10, Span: 100 * time.Millisecond}
+	p := New(w)
+	type adm struct {
+		at     time.Time
+		weight int
+	}
+	var mu sync.Mutex
+	var got []adm
+	var wg sync.WaitGroup
+	for i := range 14 {
+		weight := 1
+		if i%3 == 0 {
+			weight = 5
+		}
+		wg.Go(func() {
+			done, err := p.WaitN(context.Background(), weight)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, adm{time.Now(), weight}) // before done: at or before the pacer's count
+			mu.Unlock()
+			done()
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, a := range got {
+		total += a.weight
+		sum := 0
+		for _, b := range got {
+			if !b.at.Before(a.at) && b.at.Sub(a.at) < w.Span {
+				sum += b.weight
+			}
+		}
+		if sum > w.Limit {
+			t.Errorf("%d points within %s of %s (limit %d)", sum, w.Span, a.at.Format(time.StampMicro), w.Limit)
+		}
+	}
+	if total != 5*5+9 {
+		t.Fatalf("admitted %d points, want 34", total)
+	}
+}
+
+// TestAnEarlierRequestStillInFlightCounts: requests finish in no particular order. A read still
+// in flight, made before a read that has left the window, still counts: a write then waits for
+// what is really in the window, not for the places counted back from the newest request.
+func TestAnEarlierRequestStillInFlightCounts(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	p := New(Window{Limit: 3, Span: time.Hour})
+	p.now = clock.now
+	if _, err := p.WaitN(context.Background(), 1); err != nil { // slow: never finishes here
+		t.Fatal(err)
+	}
+	done, err := p.WaitN(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	clock.add(61 * time.Minute) // the second read has left; the first is still in flight
+	done, err = p.WaitN(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	// In the window: the slow read and the last one (2 of 3); a write of 2 must wait for the last.
+	if d := p.DelayN(2); d != time.Hour {
+		t.Errorf("a write of 2 beside two reads in a window of 3 waits %s, want 1h (until the last read leaves)", d)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.WaitN(short, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the write was not held back: %v", err)
 	}
 }

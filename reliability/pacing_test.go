@@ -20,6 +20,7 @@ func TestA500AlarmBurstNeverCrossesGitHubsLimits(t *testing.T) {
 	start := time.Now()
 	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd, Configure: func(c *bot.Config) {
 		c.GitHubLimits = []pace.Window{{Limit: 80, Span: minute}, {Limit: 500, Span: hour}}
+		c.GitHubPoints = []pace.Window{{Limit: fakegithub.DefaultPointsPerMinute, Span: minute}}
 		c.LogLevel = "info"
 		c.GitHubWatch = 30 * time.Second / scale
 	}})
@@ -46,6 +47,7 @@ func TestTwoReplicasShareGitHubsContentLimit(t *testing.T) {
 	minute, hour := time.Minute/scale, time.Hour/scale
 	e := stack.New(t, stack.Options{SlackScale: slackScale, Users: crowd, Configure: func(c *bot.Config) {
 		c.GitHubLimits = []pace.Window{{Limit: limit, Span: minute}, {Limit: 500, Span: hour}}
+		c.GitHubPoints = []pace.Window{{Limit: fakegithub.DefaultPointsPerMinute, Span: minute}}
 		c.Replicas = 2
 		c.LogLevel = "info"
 	}})

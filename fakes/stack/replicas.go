@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/pace"
 )
 
 // Replica is dispatch running in this process.
@@ -217,16 +218,20 @@ func (e *Env) Environ() []string {
 		keys = append(keys, id+"="+k)
 	}
 	sort.Strings(keys)
-	var limits []string
-	for _, w := range c.GitHubLimits {
-		limits = append(limits, strconv.Itoa(w.Limit)+"/"+w.Span.String())
+	windows := func(ws []pace.Window) string {
+		var out []string
+		for _, w := range ws {
+			out = append(out, strconv.Itoa(w.Limit)+"/"+w.Span.String())
+		}
+		return strings.Join(out, ",")
 	}
 	env := map[string]string{
 		"SLACK_BOT_TOKEN": c.SlackBotToken, "SLACK_APP_TOKEN": c.SlackAppToken, "DISPATCH_QUEUE_URL": c.QueueURL,
 		"GITHUB_TOKEN": c.GitHubToken, "GITHUB_REPO": c.GitHubRepo, "PAGERDUTY_ROUTING_KEY": c.PagerDutyKey,
 		"SLACK_FALLBACK_CHANNEL": c.FallbackChannel, "GITHUB_DEFAULT_USER": c.GitHubDefault,
-		"PAGERDUTY_SERVICE_KEYS": strings.Join(keys, ","), "GITHUB_CONTENT_LIMITS": strings.Join(limits, ","),
-		"DISPATCH_HTTP_ADDR": c.HTTPAddr, "LOG_LEVEL": c.LogLevel, "LOG_FORMAT": "json",
+		"PAGERDUTY_SERVICE_KEYS": strings.Join(keys, ","), "GITHUB_CONTENT_LIMITS": windows(c.GitHubLimits),
+		"GITHUB_POINTS_LIMITS": windows(c.GitHubPoints),
+		"DISPATCH_HTTP_ADDR":   c.HTTPAddr, "LOG_LEVEL": c.LogLevel, "LOG_FORMAT": "json",
 		"SLACK_API_URL": c.SlackAPIURL, "GITHUB_API_URL": c.GitHubAPIURL, "PAGERDUTY_EVENTS_URL": c.PagerDutyURL,
 		"DISPATCH_CONCURRENCY": strconv.Itoa(c.Concurrency), "DISPATCH_SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
 		"DISPATCH_VISIBILITY_TIMEOUT": c.Visibility.String(), "GITHUB_ALLOWED_REPOS": strings.Join(c.AllowedRepos, ","),

@@ -103,6 +103,7 @@ func Start(ctx context.Context, name string, opts Options) (s *Services, err err
 	c.LogLevel = "debug"
 	c.Visibility = 30 * time.Second
 	c.GitHubLimits = []pace.Window{{Limit: 1000, Span: time.Minute}}
+	c.GitHubPoints = []pace.Window{{Limit: 100_000, Span: time.Minute}} // lifted with the fake's points limit
 	if opts.SlackScale > 0 {
 		s.Slack.SetTimeScale(opts.SlackScale)
 		c.SlackLimitScale = opts.SlackScale
