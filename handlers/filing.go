@@ -119,6 +119,15 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if d := r.issues.CreateDelay(); d > inlineIssueWait {
 		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: min(d, maxTaskDelay), File: f})
 	}
+	if f.User == "" {
+		// A broadcast's or a nag's issue is its title's, as when the alarm files it (withIssue):
+		// one at a time here, so two nags' tasks find one issue rather than make two.
+		unlock, err := r.locks.lockYielding(ctx, f.Repo+"\x00"+f.Issue.Title)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	existing, err := r.issues.FindByTitle(ctx, f.Repo, f.Issue.Title, !f.Nag)
 	if err != nil {
 		return fmt.Errorf("look for the issue: %w", err)

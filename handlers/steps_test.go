@@ -482,3 +482,52 @@ func TestAStepFailingForDaysIsGivenUp(t *testing.T) {
 		t.Errorf("PagerDuty down for days: %v, want it given up", err)
 	}
 }
+
+// TestTwoNagsFileOneIssueAfterAnOutage: two nags' file tasks running at once on one replica, once
+// GitHub is back, make one issue between them (the second waits for the first, as the nags
+// themselves do), not two with one closed as the other's duplicate.
+func TestTwoNagsFileOneIssueAfterAnOutage(t *testing.T) {
+	w := newWorld(t, "U1", "U2")
+	w.outage(ServiceGitHub)
+	for _, d := range []string{"m-1", "m-2"} {
+		if _, err := w.r.Handle(testCtx(t), Inbound{DeliveryID: d, Body: tellAlarm("nag")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.back()
+	files := w.tasks.Take(TaskFile)
+	if len(files) != 2 {
+		t.Fatalf("file tasks %d, want 2", len(files))
+	}
+	w.issues.creating, w.issues.release = make(chan string, 2), make(chan struct{})
+	errs := make(chan error, 2)
+	run := func(task Task) { errs <- w.r.RunTask(testCtx(t), task) }
+	go run(files[0])
+	<-w.issues.creating // the first is creating the issue
+	go run(files[1])
+	waiting := func() bool { // the second waits for the title's lock
+		w.r.locks.mu.Lock()
+		defer w.r.locks.mu.Unlock()
+		e := w.r.locks.locks[testRepo+"\x00deploy freeze"]
+		return e != nil && e.refs == 2
+	}
+	deadline := time.After(5 * time.Second)
+	for !waiting() {
+		select {
+		case <-w.issues.creating:
+			t.Fatal("the second nag's task creates an issue while the first is creating its own")
+		case <-deadline:
+			t.Fatal("the second nag's task neither waits for the first nor creates")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(w.issues.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("RunTask: %v", err)
+		}
+	}
+	if got := w.issues.Writes(); len(got) != 1 {
+		t.Errorf("GitHub writes %q, want one create", got)
+	}
+}
