@@ -13,7 +13,7 @@ import (
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
-// TaskFile files the audit issue of a prompt that was sent first.
+// TaskFile files the audit issue of a prompt, or of a broadcast's or nag's DMs, that was sent first.
 const TaskFile = "file"
 
 // inlineIssueWait is how long a self-service alarm may wait for GitHub's pacing before its prompt:
