@@ -252,8 +252,9 @@ func (w *waitingAlarms) count() int {
 // own service (docs/RELIABILITY.md, section 0). A task is its step's one service (none for a
 // reminder, which is skipped rather than held, and an answer's durable copy, whose steps each look
 // at their own); a page PagerDuty; a self-service alarm none, as its steps (the issue, the DM, the
-// deadlines) each go ahead or wait on their own service; every other alarm GitHub and Slack. A
-// message that doesn't decode calls none (it is rejected).
+// deadlines) each go ahead or wait on their own service; a broadcast or a nag Slack, as its DMs go
+// first while GitHub is down (its issue follows as a file task); a low-priority alarm, which is
+// only its issue, GitHub. A message that doesn't decode calls none (it is rejected).
 func servicesFor(u sqsqueue.Unwrapped) []string {
 	if u.Task != nil {
 		if s := u.Task.Service(); s != "" {
@@ -269,8 +270,10 @@ func servicesFor(u sqsqueue.Unwrapped) []string {
 		return []string{"pagerduty"}
 	case a.Type == alerts.SelfService:
 		return nil
+	case a.Type == alerts.Broadcast, a.Type == alerts.Nag:
+		return []string{"slack"}
 	default:
-		return []string{"github", "slack"}
+		return []string{"github"}
 	}
 }
 

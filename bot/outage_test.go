@@ -195,7 +195,9 @@ func TestEachStepIsAdmittedByItsOwnService(t *testing.T) {
 		{"a reason's durable copy (it finds its marker on the issue)", task(handlers.TaskReason), "github"},
 		{"a self-service alarm", alarm("self-service"), ""},
 		{"a high-priority alarm", alarm("high-priority"), "pagerduty"},
-		{"a broadcast", alarm("broadcast"), "github,slack"},
+		{"a broadcast (its issue follows as a file task)", alarm("broadcast"), "slack"},
+		{"a nag (its issue follows as a file task)", alarm("nag"), "slack"},
+		{"a low-priority alarm (only its issue)", alarm("low-priority"), "github"},
 	} {
 		if got := strings.Join(servicesFor(tc.u), ","); got != tc.want {
 			t.Errorf("%s: admitted by %q, want %q", tc.name, got, tc.want)

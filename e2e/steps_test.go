@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
@@ -135,5 +136,54 @@ func TestPagerDutyDownThePageArrivesOnceAfter(t *testing.T) {
 	}
 	if delayed != 1 {
 		t.Errorf("%d notices that paging is delayed, want 1", delayed)
+	}
+}
+
+// GitHub down: a broadcast's and two nags' DMs go out during the outage, saying the audit issue
+// follows; once GitHub is back each gets its issue once (the nags one between them) and every DM
+// its link, once.
+func TestGitHubDownBroadcastAndNagDMsGoOutTheIssueFollows(t *testing.T) {
+	e := stack.New(t, stack.Options{TimeScale: stepScale})
+	e.StartBot()
+	e.GitHub.SetFailFor(time.Hour, http.StatusBadGateway)
+	e.PublishRaw(`{"type":"broadcast","requestId":"bc-1","users":[{"slack":"alice"},{"slackId":"U0BOB"}],"body":{"github":{"title":"deploy freeze"},"slack":{"message":"No deploys today."}}}`)
+	nag := `{"type":"nag","users":[{"slack":"alice"}],"body":{"github":{"title":"rotate your keys"},"slack":{"message":"Please rotate your access keys."}}}`
+	e.PublishRaw(nag)
+	e.PublishRaw(nag)
+	dms := []fakeslack.Message{e.DM("U0ALICE", 3), e.DM("U0BOB", 1)}
+	dms = append(dms, e.Prompts("U0ALICE")[:2]...)
+	for _, dm := range dms {
+		if !strings.Contains(string(dm.Blocks), "the audit issue follows in this thread") {
+			t.Errorf("the DM doesn't say its issue follows: %s", dm.Blocks)
+		}
+	}
+	if n := len(e.Issues(repo)); n != 0 {
+		t.Fatalf("%d issues while GitHub answers 502", n)
+	}
+
+	e.GitHub.SetFailFor(0, 0)
+	e.Eventually("each DM's link", time.Minute, func() bool {
+		for _, dm := range dms {
+			if len(e.ThreadReplies(dm)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	e.QueueEmpty(time.Minute)
+	titles := map[string]int{}
+	for _, is := range e.Issues(repo) {
+		titles[is.Title]++
+	}
+	if len(titles) != 2 || titles["deploy freeze"] != 1 || titles["rotate your keys"] != 1 {
+		t.Errorf("issues by title %v, want one broadcast's and one nag's", titles)
+	}
+	if n, m := len(e.Prompts("U0ALICE")), len(e.Prompts("U0BOB")); n != 3 || m != 1 {
+		t.Errorf("DMs: alice %d, bob %d; want 3 and 1", n, m)
+	}
+	for _, dm := range dms {
+		if r := e.ThreadReplies(dm); len(r) != 1 || !strings.Contains(string(r[0].Blocks), "/issues/") {
+			t.Errorf("the DM's thread %v, want its issue's link once", r)
+		}
 	}
 }

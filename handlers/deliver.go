@@ -70,8 +70,7 @@ func (r *Router) selfService(ctx context.Context, a *alerts.Alarm, id, repo stri
 		}
 		ni := r.selfServiceIssue(a, id, rc)
 		mayGoFirst := rc.SlackID != "" && !hasMarker(mine, rc.Key)
-		githubOut := r.isDown(ServiceGitHub) || ctx.Value(githubFailingKey{}) != nil
-		goFirst := mayGoFirst && (githubOut || r.issues.CreateDelay() > inlineIssueWait)
+		goFirst := mayGoFirst && (r.githubOut(ctx) || r.issues.CreateDelay() > inlineIssueWait)
 		var is Issue
 		var resumed bool
 		var err error
@@ -190,55 +189,117 @@ func hasMarker(issues []Issue, userKey string) bool {
 	return false
 }
 
-func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue) error {
-	is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.broadcastIssue(a, id, rcs), false)
-	if err != nil {
-		return err
+// broadcast DMs every user the alarm's message, on its issue. The DMs wait only for Slack: while
+// GitHub is down or failing they go first, and the issue follows (tellFirst). A redelivery looks for
+// the DMs before it sends them (the first delivery may have sent them before the issue).
+func (r *Router) broadcast(ctx context.Context, a *alerts.Alarm, id, repo string, rcs []recipient, mine []Issue, redelivered bool) error {
+	ni := r.broadcastIssue(a, id, rcs)
+	if !r.githubOut(ctx) {
+		is, resumed, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, ni, false)
+		if !githubFailing(err) {
+			if err != nil {
+				return err
+			}
+			return r.tell(ctx, a, id, is, rcs, resumed || redelivered)
+		}
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("GitHub is failing: the DMs go first, the issue follows")
 	}
-	return r.tell(ctx, a, id, is, rcs, resumed)
+	return r.tellFirst(ctx, a, id, rcs, redelivered, FileTask{Repo: repo, Issue: ni, Alarm: id})
+}
+
+// githubFailing reports whether err is GitHub failing transiently (not a refusal, not an issue
+// superseded by another replica's): the DMs need not wait for it.
+func githubFailing(err error) bool {
+	return err != nil && !retry.IsPermanent(err) && !errors.As(err, new(*supersededError))
 }
 
 // nag DMs every user every time, on the open issue with the alarm's title (or a new one). Each
 // delivery is a new nag, even with the same requestId; only a redelivery of the same message is not.
+// While GitHub is down or failing the DMs go first and the issue is found or opened after
+// (tellFirst).
 func (r *Router) nag(ctx context.Context, a *alerts.Alarm, id, deliveryID, repo string, rcs []recipient, existing []Issue) error {
-	var is Issue
+	// A nag can't tell a redelivery from the next nag by its issue, so it always looks before it
+	// DMs, for the key of this delivery.
+	dms := id + "/" + deliveryID
+	ni := r.nagIssue(a, id, rcs)
 	if len(existing) > 0 {
-		is = existing[0]
-	} else {
-		var err error
-		is, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, r.nagIssue(a, id, rcs), false)
+		return r.tell(ctx, a, dms, existing[0], rcs, true)
+	}
+	if !r.githubOut(ctx) {
+		is, _, err := r.ensureIssue(ctx, repo, marker{Alarm: id}, nil, ni, false)
 		if sup, ok := errors.AsType[*supersededError](err); ok {
 			is, err = sup.survivor, nil // another replica's nag issue, made at the same instant
 		}
-		if err != nil {
-			return err
+		if !githubFailing(err) {
+			if err != nil {
+				return err
+			}
+			return r.tell(ctx, a, dms, is, rcs, true)
 		}
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("GitHub is failing: the DMs go first, the issue follows")
 	}
-	// A nag can't tell a redelivery from the next nag by its issue, so it always looks before it
-	// DMs, for the key of this delivery.
-	return r.tell(ctx, a, id+"/"+deliveryID, is, rcs, true)
+	return r.tellFirst(ctx, a, dms, rcs, true, FileTask{Repo: repo, Issue: ni, Alarm: id, Nag: true})
 }
 
 // tell DMs the alarm's message, without buttons, to every recipient, and names the missing ones in
 // the fallback channel.
 func (r *Router) tell(ctx context.Context, a *alerts.Alarm, id string, is Issue, rcs []recipient, resumed bool) error {
-	var missing []recipient
-	for _, rc := range rcs {
-		if rc.SlackID == "" {
-			missing = append(missing, rc)
-			continue
-		}
-		m := Message{Key: id + "/" + rc.Key, Body: a.SlackMessage, Link: issueLink(is), Note: "dispatch " + string(a.Type) + " " + id}
-		if _, err := r.dmOnce(ctx, rc.SlackID, m, resumed); errors.Is(err, ErrCannotDM) {
-			missing = append(missing, cannotDM(ctx, rc, err))
-		} else if err != nil {
-			return err
-		}
+	_, missing, err := r.dmAll(ctx, a, id, is, rcs, resumed, "")
+	if err != nil {
+		return err
 	}
 	if len(missing) > 0 {
 		return r.unreachable(ctx, a, id, is, missing, resumed)
 	}
 	return nil
+}
+
+// tellFirst tells the alarm's users before its issue exists, while GitHub is down or failing: the
+// DMs say the audit issue follows in their thread, and f, a file task, files the issue (or, for a
+// nag, finds the open one) when GitHub answers and links it in each DM's thread. Every DM is keyed,
+// the issue carries its marker and each link its reply key, so a redelivery of the alarm or of the
+// task does nothing twice.
+func (r *Router) tellFirst(ctx context.Context, a *alerts.Alarm, dms string, rcs []recipient, look bool, f FileTask) error {
+	if r.tasks == nil {
+		return errors.New("no task queue to file the issue later")
+	}
+	told, missing, err := r.dmAll(ctx, a, dms, Issue{}, rcs, look, " · GitHub is unavailable: the audit issue follows in this thread")
+	if err != nil {
+		return err
+	}
+	f.DMs, f.Told, f.Since = dms, told, r.now().UTC()
+	// A crash before the issue's task is deferred redelivers the alarm, which finds its DMs.
+	if err := r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: stepRetryDelay, File: &f}); err != nil {
+		return fmt.Errorf("defer the issue: %w", err)
+	}
+	zerolog.Ctx(ctx).Info().Int("dms", len(told)).Msg("DMs before their issue")
+	if len(missing) > 0 {
+		return r.unreachable(ctx, a, dms, Issue{}, missing, look)
+	}
+	return nil
+}
+
+// dmAll DMs the alarm's message, without buttons, to every recipient (note ends each DM's note),
+// and returns the DMs and the recipients that could not be reached.
+func (r *Router) dmAll(ctx context.Context, a *alerts.Alarm, id string, is Issue, rcs []recipient, resumed bool, note string) (told []ToldDM, missing []recipient, err error) {
+	for _, rc := range rcs {
+		if rc.SlackID == "" {
+			missing = append(missing, rc)
+			continue
+		}
+		m := Message{Key: id + "/" + rc.Key, Body: a.SlackMessage, Link: issueLink(is), Note: "dispatch " + string(a.Type) + " " + id + note}
+		dm, err := r.dmOnce(ctx, rc.SlackID, m, resumed)
+		if errors.Is(err, ErrCannotDM) {
+			missing = append(missing, cannotDM(ctx, rc, err))
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		dm.Blocks = nil // the link finds the thread by its channel and ts
+		told = append(told, ToldDM{User: rc.SlackID, Key: rc.Key, DM: dm})
+	}
+	return told, missing, nil
 }
 
 // cannotDM marks a recipient Slack refused a DM to as missing: they can't be reached, which is no

@@ -42,6 +42,9 @@ type fakeIssues struct {
 	// hold, when set, holds every AlarmsFor until it is closed; inFlight and peak count them.
 	hold           chan struct{}
 	inFlight, peak int
+	// creating, when set, is told of every Create, which then waits until release is closed.
+	creating chan string
+	release  chan struct{}
 }
 
 func newFakeIssues() *fakeIssues {
@@ -138,6 +141,10 @@ func (f *fakeIssues) Create(ctx context.Context, repo string, ni NewIssue) (Issu
 			return Issue{}, err
 		}
 		defer done()
+	}
+	if f.creating != nil {
+		f.creating <- ni.Title
+		<-f.release
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

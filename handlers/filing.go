@@ -13,7 +13,7 @@ import (
 	"github.com/dispatch-oss/dispatch/retry"
 )
 
-// TaskFile files the audit issue of a prompt that was sent first.
+// TaskFile files the audit issue of a prompt, or of a broadcast's or nag's DMs, that was sent first.
 const TaskFile = "file"
 
 // inlineIssueWait is how long a self-service alarm may wait for GitHub's pacing before its prompt:
@@ -37,6 +37,20 @@ type FileTask struct {
 	// Number and URL are set once the issue is filed (a TaskLink).
 	Number int    `json:"number,omitempty"`
 	URL    string `json:"url,omitempty"`
+	// Told are the DMs of a broadcast or nag sent before its issue (no User, no Prompt): each is
+	// linked once the issue is filed, in a link task of its own while Slack is down. DMs is the
+	// prefix of their message keys (the alarm, and for a nag its delivery).
+	Told []ToldDM `json:"told,omitempty"`
+	DMs  string   `json:"dms,omitempty"`
+	// Nag: the issue is the open one with the title, if any, as a nag's always is.
+	Nag bool `json:"nag,omitempty"`
+}
+
+// ToldDM is a DM sent before its alarm's issue, to link it in once the issue is filed.
+type ToldDM struct {
+	User string     `json:"user"` // the Slack user
+	Key  string     `json:"key"`  // the user's key within the alarm
+	DM   MessageRef `json:"dm"`
 }
 
 // answerLock serialises the work on one prompt (answers, deadlines) within a replica.
@@ -105,20 +119,39 @@ func (r *Router) file(ctx context.Context, f *FileTask) error {
 	if d := r.issues.CreateDelay(); d > inlineIssueWait {
 		return r.tasks.Defer(ctx, Task{Kind: TaskFile, Delay: min(d, maxTaskDelay), File: f})
 	}
-	existing, err := r.issues.FindByTitle(ctx, f.Repo, f.Issue.Title, true)
+	if f.User == "" {
+		// A broadcast's or a nag's issue is its title's, as when the alarm files it (withIssue):
+		// one at a time here, so two nags' tasks find one issue rather than make two.
+		unlock, err := r.locks.lockYielding(ctx, f.Repo+"\x00"+f.Issue.Title)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	existing, err := r.issues.FindByTitle(ctx, f.Repo, f.Issue.Title, !f.Nag)
 	if err != nil {
 		return fmt.Errorf("look for the issue: %w", err)
 	}
 	if existing, err = r.ownIssues(ctx, existing); err != nil {
 		return err
 	}
-	mine, _ := splitByAlarm(existing, f.Alarm)
-	is, resumed, err := r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue, true)
-	if sup, ok := errors.AsType[*supersededError](err); ok {
-		is, resumed, err = sup.survivor, false, nil // the prompt went first: link the issue kept
+	var is Issue
+	var resumed bool
+	if f.Nag && len(existing) > 0 {
+		is, resumed = existing[0], true // the open nag issue, as the nag itself would have found it
+	} else {
+		mine, _ := splitByAlarm(existing, f.Alarm)
+		// A nag's issue is any of its title, so any older twin is its twin (as in nag).
+		is, resumed, err = r.ensureIssue(ctx, f.Repo, marker{Alarm: f.Alarm, User: f.Key}, mine, f.Issue, !f.Nag)
+		if sup, ok := errors.AsType[*supersededError](err); ok {
+			is, resumed, err = sup.survivor, false, nil // the DMs went first: link the issue kept
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
+	if f.User == "" {
+		return r.linkTold(ctx, f, is)
 	}
 	if !resumed && f.Prompt.TS != "" {
 		return r.link(ctx, f, is)
@@ -143,4 +176,16 @@ func (r *Router) link(ctx context.Context, f *FileTask, is Issue) error {
 		return nil
 	}
 	return err // transient: the task comes round again, finds the issue filed, and links it
+}
+
+// linkTold links a filed issue in the thread of each DM a broadcast or nag sent before it: each link
+// is a step of its own (Slack), once by its reply key.
+func (r *Router) linkTold(ctx context.Context, f *FileTask, is Issue) error {
+	for _, t := range f.Told {
+		l := &FileTask{Repo: f.Repo, Alarm: f.DMs, Key: t.Key, User: t.User, Prompt: t.DM, Since: f.Since}
+		if err := r.linkStep(ctx, l, is); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -172,20 +172,22 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 		return false, err
 	}
 	var existing []Issue
-	if a.Type == alerts.SelfService && r.isDown(ServiceGitHub) {
-		// Its user is asked while GitHub is down (the issue follows): the title can't be
-		// de-duplicated against the open issues until then.
-		zerolog.Ctx(ctx).Info().Msg("GitHub is down: the prompt goes first, without looking for an issue with this title")
+	// An alarm with DMs (self-service, broadcast, nag) reaches its users while GitHub is down or
+	// failing, and its issue follows: the title can't be de-duplicated against the open issues
+	// until then.
+	dmsFirst := a.Type.NeedsUsers()
+	if dmsFirst && r.isDown(ServiceGitHub) {
+		zerolog.Ctx(ctx).Info().Msg("GitHub is down: the DMs go first, without looking for an issue with this title")
 	} else {
 		existing, err = r.issues.FindByTitle(ctx, repo, a.GitHubTitle, !a.Retrigger && a.Type != alerts.Nag)
 		if err == nil {
 			existing, err = r.ownIssues(ctx, existing)
 		}
-		if err != nil && (a.Type != alerts.SelfService || retry.IsPermanent(err)) {
+		if err != nil && (!dmsFirst || retry.IsPermanent(err)) {
 			return false, fmt.Errorf("look for existing issues: %w", err)
 		}
 		if err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("GitHub is failing: the prompt goes first, without looking for an issue with this title")
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("GitHub is failing: the DMs go first, without looking for an issue with this title")
 			existing, ctx = nil, context.WithValue(ctx, githubFailingKey{}, true)
 		}
 	}
@@ -202,7 +204,7 @@ func (r *Router) withIssue(ctx context.Context, a *alerts.Alarm, id string, in I
 	case alerts.LowPriority:
 		_, _, err = r.ensureIssue(ctx, repo, marker{Alarm: id}, mine, r.lowPriorityIssue(a, id), false)
 	case alerts.Broadcast:
-		err = r.broadcast(ctx, a, id, repo, recipients, mine)
+		err = r.broadcast(ctx, a, id, repo, recipients, mine, in.Redelivered)
 	case alerts.SelfService:
 		err = r.selfService(ctx, a, id, repo, recipients, mine, in.Redelivered)
 	}
@@ -241,9 +243,14 @@ func (r *Router) ensureIssue(ctx context.Context, repo string, mk marker, mine [
 	return is, false, nil
 }
 
-// githubFailingKey marks a ctx whose alarm found GitHub failing: its prompt goes first without
-// trying to create the issue (which would fail after the same retries).
+// githubFailingKey marks a ctx whose alarm found GitHub failing: its DMs go first without trying
+// to create the issue (which would fail after the same retries).
 type githubFailingKey struct{}
+
+// githubOut reports whether GitHub is down, or failed for this alarm already: its DMs go first.
+func (r *Router) githubOut(ctx context.Context) bool {
+	return r.isDown(ServiceGitHub) || ctx.Value(githubFailingKey{}) != nil
+}
 
 // inlineCreateKey marks a ctx whose issue may be created only within the duration it holds (see
 // selfService): past it, pace.ErrWouldWait, and the prompt goes first.

@@ -81,6 +81,157 @@ func (w *world) comments(n int) string {
 	return strings.Join(out, "\n---\n")
 }
 
+// stepRow is one row of the step table: act runs with the service down; during checks then;
+// after checks once it is back and the deferred steps ran.
+type stepRow struct {
+	name, step, service, down string
+	act                       func(t *testing.T, w *world)
+	during, after             func(t *testing.T, w *world)
+}
+
+// tellAlarm is the JSON of a broadcast or nag to U1 and U2.
+func tellAlarm(typ string) []byte {
+	return []byte(`{"type":"` + typ + `","requestId":"req-9","users":[{"slackId":"U1"},{"slackId":"U2"}],"body":{"github":{"title":"deploy freeze","body":"no deploys today"},"slack":{"message":"no deploys today"}}}`)
+}
+
+// tellRows are the rows of the broadcast's and the nag's DMs: they wait only for Slack, their issue
+// follows once GitHub answers, once, and is linked in each DM's thread once, whatever is redelivered.
+func tellRows() []stepRow {
+	deliver := func(t *testing.T, w *world, typ, delivery string, redelivered bool) {
+		t.Helper()
+		if _, err := w.r.Handle(testCtx(t), Inbound{DeliveryID: delivery, Body: tellAlarm(typ), Redelivered: redelivered}); err != nil {
+			t.Fatalf("Handle %s %s: %v", typ, delivery, err)
+		}
+	}
+	// dmsFirst: each user has want DMs, none with a link, each saying the issue follows; no issue yet.
+	dmsFirst := func(want int) func(t *testing.T, w *world) {
+		return func(t *testing.T, w *world) {
+			t.Helper()
+			for _, u := range []string{"U1", "U2"} {
+				dms := w.chat.DMs(u)
+				if len(dms) != want {
+					t.Fatalf("%s DMs %+v, want %d", u, dms, want)
+				}
+				for _, dm := range dms {
+					if dm.Link != nil || !strings.Contains(dm.Note, "the audit issue follows in this thread") {
+						t.Errorf("%s DM %+v, want no link, saying the issue follows", u, dm)
+					}
+				}
+			}
+			if got := w.issues.Writes(); len(got) != 0 {
+				t.Errorf("GitHub writes %q, want none while it is down", got)
+			}
+		}
+	}
+	// linkedOnce: one issue was made (creates of them), and each DM's thread has its link, once.
+	linkedOnce := func(creates, dmsEach int) func(t *testing.T, w *world) {
+		return func(t *testing.T, w *world) {
+			t.Helper()
+			if got := w.issues.Writes(); len(got) != creates {
+				t.Errorf("GitHub writes %q, want %d create", got, creates)
+			}
+			links := map[string]int{}
+			for _, th := range w.chat.Threads() {
+				if th.Msg.Link == nil || !strings.Contains(th.Msg.Link.Text, "#1: deploy freeze") {
+					t.Errorf("thread reply %+v, want the link of #1", th.Msg)
+				}
+				links[th.Parent.Channel+"/"+th.Parent.TS]++
+			}
+			for _, u := range []string{"U1", "U2"} {
+				if n := len(w.chat.DMs(u)); n != dmsEach {
+					t.Errorf("%s DMs %d, want %d", u, n, dmsEach)
+				}
+			}
+			if len(links) != 2*dmsEach {
+				t.Errorf("DM threads linked %v, want each of %d DMs once", links, 2*dmsEach)
+			}
+			for dm, n := range links {
+				if n != 1 {
+					t.Errorf("DM %s linked %d times, want once", dm, n)
+				}
+			}
+		}
+	}
+	return []stepRow{
+		{name: "a broadcast's DMs go out while GitHub is down (a redelivery sends none again); the issue is filed once after and linked in each DM once",
+			step: "broadcast: DM", service: "Slack", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				deliver(t, w, "broadcast", "m-1", false)
+				deliver(t, w, "broadcast", "m-1", true)
+			},
+			during: dmsFirst(1),
+			after:  linkedOnce(1, 1)},
+		{name: "a broadcast's DMs go out while GitHub fails (the gate not told yet); the issue follows",
+			step: "broadcast: DM", service: "Slack", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				w.r.WatchHealth(nil)
+				deliver(t, w, "broadcast", "m-1", false)
+			},
+			during: dmsFirst(1),
+			after:  linkedOnce(1, 1)},
+		{name: "a broadcast redelivered once GitHub is back, before its file task ran, files once and DMs nobody twice",
+			step: "broadcast: file the issue", service: "GitHub", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				deliver(t, w, "broadcast", "m-1", false)
+				w.back()
+				deliver(t, w, "broadcast", "m-1", true)
+				w.outage(ServiceGitHub)
+			},
+			during: func(t *testing.T, w *world) {},
+			after:  linkedOnce(1, 1)},
+		{name: "a broadcast's link waits for Slack when it is down once the issue is filed",
+			step: "broadcast: link", service: "Slack", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				deliver(t, w, "broadcast", "m-1", false)
+				w.back()
+				w.outage(ServiceSlack)
+				for _, f := range w.tasks.Take(TaskFile) {
+					if err := w.r.RunTask(testCtx(t), f); err != nil {
+						t.Fatalf("file: %v", err)
+					}
+				}
+			},
+			during: func(t *testing.T, w *world) {
+				if n := len(w.tasks.Of(TaskLink)); n != 2 {
+					t.Errorf("link tasks %d, want one per DM", n)
+				}
+			},
+			after: linkedOnce(1, 1)},
+		{name: "two nags and a redelivery while GitHub is down: every DM goes out once; one issue is opened after, linked in each DM once",
+			step: "nag: DM", service: "Slack", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				deliver(t, w, "nag", "m-1", false)
+				deliver(t, w, "nag", "m-2", false)
+				deliver(t, w, "nag", "m-1", true)
+			},
+			during: dmsFirst(2),
+			after:  linkedOnce(1, 2)},
+		{name: "a nag while GitHub is down finds the open nag issue after, and links it",
+			step: "nag: find the issue", service: "GitHub", down: ServiceGitHub,
+			act: func(t *testing.T, w *world) {
+				w.back()
+				deliver(t, w, "nag", "m-0", false) // files #1, linked in the DMs themselves
+				w.outage(ServiceGitHub)
+				deliver(t, w, "nag", "m-1", false)
+			},
+			during: func(t *testing.T, w *world) {
+				for _, u := range []string{"U1", "U2"} {
+					if dms := w.chat.DMs(u); len(dms) != 2 || dms[1].Link != nil {
+						t.Errorf("%s DMs %+v, want the second without a link", u, dms)
+					}
+				}
+			},
+			after: func(t *testing.T, w *world) {
+				if got := w.issues.Writes(); len(got) != 1 {
+					t.Errorf("GitHub writes %q, want only the first nag's issue", got)
+				}
+				if th := w.chat.Threads(); len(th) != 2 || th[0].Msg.Link == nil || !strings.Contains(th[0].Msg.Link.Text, "#1") {
+					t.Errorf("thread replies %+v, want #1 linked in the second nag's two DMs", th)
+				}
+			}},
+	}
+}
+
 // TestEachEffectWaitsOnlyForItsOwnService is the step table of docs/RELIABILITY.md (section 0), one
 // row per effect: with one service down, the effect that needs another service happens at once,
 // and the effect that needs the one down waits on the queue as its own task and happens, once,
@@ -94,13 +245,7 @@ func TestEachEffectWaitsOnlyForItsOwnService(t *testing.T) {
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	tests := []struct {
-		name, step, service, down string
-		// act runs with the service down; during checks then; after checks once it is back and
-		// the deferred steps ran.
-		act           func(t *testing.T, w *world)
-		during, after func(t *testing.T, w *world)
-	}{
+	tests := []stepRow{
 		{name: "the prompt goes out while GitHub is down; the issue and its link follow",
 			step: "DM the prompt", service: "Slack", down: ServiceGitHub,
 			act: handle,
@@ -294,9 +439,10 @@ func TestEachEffectWaitsOnlyForItsOwnService(t *testing.T) {
 				}
 			}},
 	}
+	tests = append(tests, tellRows()...)
 	for _, tc := range tests {
 		t.Run(tc.step+" needs "+tc.service+": "+tc.name, func(t *testing.T) {
-			w := newWorld(t, "U1")
+			w := newWorld(t, "U1", "U2")
 			w.outage(tc.down)
 			tc.act(t, w)
 			tc.during(t, w)
@@ -334,5 +480,54 @@ func TestAStepFailingForDaysIsGivenUp(t *testing.T) {
 	w.now = w.now.Add(maxRetryAge + time.Minute)
 	if err := w.r.RunTask(testCtx(t), page[0]); !retry.IsPermanent(err) {
 		t.Errorf("PagerDuty down for days: %v, want it given up", err)
+	}
+}
+
+// TestTwoNagsFileOneIssueAfterAnOutage: two nags' file tasks running at once on one replica, once
+// GitHub is back, make one issue between them (the second waits for the first, as the nags
+// themselves do), not two with one closed as the other's duplicate.
+func TestTwoNagsFileOneIssueAfterAnOutage(t *testing.T) {
+	w := newWorld(t, "U1", "U2")
+	w.outage(ServiceGitHub)
+	for _, d := range []string{"m-1", "m-2"} {
+		if _, err := w.r.Handle(testCtx(t), Inbound{DeliveryID: d, Body: tellAlarm("nag")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.back()
+	files := w.tasks.Take(TaskFile)
+	if len(files) != 2 {
+		t.Fatalf("file tasks %d, want 2", len(files))
+	}
+	w.issues.creating, w.issues.release = make(chan string, 2), make(chan struct{})
+	errs := make(chan error, 2)
+	run := func(task Task) { errs <- w.r.RunTask(testCtx(t), task) }
+	go run(files[0])
+	<-w.issues.creating // the first is creating the issue
+	go run(files[1])
+	waiting := func() bool { // the second waits for the title's lock
+		w.r.locks.mu.Lock()
+		defer w.r.locks.mu.Unlock()
+		e := w.r.locks.locks[testRepo+"\x00deploy freeze"]
+		return e != nil && e.refs == 2
+	}
+	deadline := time.After(5 * time.Second)
+	for !waiting() {
+		select {
+		case <-w.issues.creating:
+			t.Fatal("the second nag's task creates an issue while the first is creating its own")
+		case <-deadline:
+			t.Fatal("the second nag's task neither waits for the first nor creates")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(w.issues.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("RunTask: %v", err)
+		}
+	}
+	if got := w.issues.Writes(); len(got) != 1 {
+		t.Errorf("GitHub writes %q, want one create", got)
 	}
 }
