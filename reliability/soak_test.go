@@ -50,6 +50,13 @@ func runSoak(b *testing.B, length time.Duration) {
 		c.LogLevel = "info"
 		c.Replicas = 2
 	}})
+	// GitHub's budget is a deployment's choice, not dispatch's: the soak's 2,000 alarms in half an
+	// hour take some 4 requests each (the table prints the count), about 8,000 in 35 minutes. One
+	// token's 5,000 an hour can't carry that whatever dispatch does (its writes alone are 2 an
+	// alarm); a GitHub App installation's 12,500 an hour can, so the soak runs with that. The stack
+	// lifts the content-creating limits (80 a minute, 500 an hour) for the same reason: no credential
+	// may file 2,000 issues in half an hour. The pacing tests prove dispatch keeps within them.
+	e.GitHub.SetPrimaryLimit(12500, time.Hour)
 	procs := []*stack.Process{e.StartProcess(), e.StartProcess()}
 
 	n := max(60, int(2000*length/(30*time.Minute)))
@@ -115,7 +122,7 @@ func runSoak(b *testing.B, length time.Duration) {
 	e.QueueEmpty(time.Until(deadline) + time.Minute)
 	r := soakCount(e, alarms, clicks)
 	r.deadLettered = deadLettered(b, e, ids)
-	table := r.table(length, killed)
+	table := r.table(length, killed) + githubCost(e.GitHub.Calls(), n)
 	b.Log("\n" + table)
 	fmt.Println(table)
 	b.ReportMetric(float64(r.lost), "lost")
@@ -275,18 +282,28 @@ type soakResult struct {
 	published, handledOnce, doubled, lost, deadLettered int
 	answered, answeredOnce, nos, noPages                int
 	toDM                                                []time.Duration
+	misrecorded                                         []string // answers not recorded exactly once, and how
 }
 
 // soakCount looks at what the fakes hold for every alarm: an issue (all but pages) and a prompt
 // (self-service) exactly once, a page's incident with one event; for every answer given, the issue
 // with exactly one answer comment, closed for Yes and open for No, and a page for each No.
 func soakCount(e *stack.Env, alarms []soakAlarm, clicks *soakClicks) soakResult {
-	issues := map[string][]int{} // alarm id → comment counts of its issues
+	issues := map[string][]int{} // alarm id → the answer comments on each of its issues
 	closed := map[string]bool{}
+	said := map[string][]string{} // alarm id → the first line of each comment on its issues
 	for _, is := range e.Issues(stack.Repo) {
 		if m := markerAlarm.FindStringSubmatch(is.Body); m != nil {
 			id, _ := url.QueryUnescape(m[1])
-			issues[id] = append(issues[id], len(is.Comments))
+			answers := 0 // a deferred page's "Paged" follow-up is another comment, not another answer
+			for _, c := range is.Comments {
+				if strings.Contains(c.Body, "<!-- dispatch answer alarm=") {
+					answers++
+				}
+				first, _, _ := strings.Cut(c.Body, "\n")
+				said[id] = append(said[id], fmt.Sprintf("#%d %q", is.Number, first))
+			}
+			issues[id] = append(issues[id], answers)
 			closed[id] = is.State == "closed"
 		}
 	}
@@ -339,6 +356,8 @@ func soakCount(e *stack.Env, alarms []soakAlarm, clicks *soakClicks) soakResult 
 			r.answered++
 			if len(issues[a.id]) == 1 && issues[a.id][0] == 1 && closed[a.id] == (ans == "yes") {
 				r.answeredOnce++
+			} else {
+				r.misrecorded = append(r.misrecorded, fmt.Sprintf("%s answered %s: answer comments by issue %v, closed %v: %s", a.id, ans, issues[a.id], closed[a.id], strings.Join(said[a.id], "; ")))
 			}
 			if ans == "no" {
 				r.nos++
@@ -375,6 +394,24 @@ func (r soakResult) table(length time.Duration, kills int) string {
 		{"publish to DM p50 / p99", pct(0.50) + " / " + pct(0.99)},
 	} {
 		fmt.Fprintf(&sb, "| %s | %s |\n", row[0], row[1])
+	}
+	for _, m := range r.misrecorded {
+		fmt.Fprintf(&sb, "\n%s", m)
+	}
+	return sb.String()
+}
+
+// githubCost renders the GitHub requests the soak made, in all and by route, per alarm published:
+// what decides whether a credential's primary limit (5,000 an hour per token) carries the load.
+func githubCost(calls map[string]int, alarms int) string {
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nGitHub requests: %d, %.2f per alarm\n", total, float64(total)/float64(alarms))
+	for _, route := range slices.Sorted(maps.Keys(calls)) {
+		fmt.Fprintf(&sb, "  %-50s %6d  %.2f per alarm\n", route, calls[route], float64(calls[route])/float64(alarms))
 	}
 	return sb.String()
 }
