@@ -120,7 +120,12 @@ func New(ctx context.Context, cfg Config, opts Options, log zerolog.Logger) (*Bo
 	if err != nil {
 		return nil, err
 	}
-	b.github, err = githubapi.New(githubOptions(cfg, ghHTTP, ghApp, policy))
+	gho := githubOptions(cfg, ghHTTP, ghApp, policy)
+	gho.OnPrimary = func(limit, remaining int) {
+		b.metrics.GitHubLimit.Set(float64(limit))
+		b.metrics.GitHubRemaining.Set(float64(remaining))
+	}
+	b.github, err = githubapi.New(gho)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +212,7 @@ func slackOptions(cfg Config, c *http.Client) slackapi.Options {
 // and of its points.
 func githubOptions(cfg Config, hc *http.Client, app *githubapi.AppAuth, policy retry.Policy) githubapi.Options {
 	return githubapi.Options{BaseURL: cfg.GitHubAPIURL, HTTPClient: hc, App: app, IndexMaxAge: cfg.GitHubWatch, Retry: policy,
-		Pace: pace.Share(cfg.GitHubLimits, cfg.Replicas), Points: pace.Share(cfg.GitHubPoints, cfg.Replicas)}
+		Pace: pace.Share(cfg.GitHubLimits, cfg.Replicas), Points: pace.Share(cfg.GitHubPoints, cfg.Replicas), Replicas: cfg.Replicas}
 }
 
 // scaleWindows shortens pacing windows by the time scale (Options.TimeScale), so that the requests

@@ -32,6 +32,9 @@ type Metrics struct {
 	ServiceUp   *prometheus.GaugeVec // by service: 0 while it is failing (see health)
 	Waiting     prometheus.Gauge     // alarms handed back after a transient failure, not finished yet
 	Resent      prometheus.Counter   // messages re-sent as fresh copies to stay clear of maxReceiveCount
+	// GitHubLimit and GitHubRemaining are GitHub's primary limit and what is left of it, as its last
+	// answer said (X-RateLimit-Limit and -Remaining): the credential's, shared by every replica.
+	GitHubLimit, GitHubRemaining prometheus.Gauge
 
 	// onCall, when set, sees every service call's outcome (the health tracker).
 	onCall func(service string, req *http.Request, status int, err error)
@@ -72,12 +75,16 @@ func NewMetrics() *Metrics {
 		Waiting:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_alarms_waiting", Help: "Alarms waiting in the queue to be retried after a transient failure."}),
 		Resent:     prometheus.NewCounter(prometheus.CounterOpts{Name: "dispatch_messages_resent_total", Help: "Messages re-sent as a fresh copy before their receive count reached the redrive policy's maxReceiveCount."}),
 		counts:     map[string]int{},
+		GitHubLimit: prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_github_rate_limit",
+			Help: "GitHub's primary limit of requests an hour for dispatch's credential, as GitHub last said (X-RateLimit-Limit)."}),
+		GitHubRemaining: prometheus.NewGauge(prometheus.GaugeOpts{Name: "dispatch_github_rate_remaining",
+			Help: "Requests left of GitHub's primary limit until its reset, as GitHub last said (X-RateLimit-Remaining); shared by every replica."}),
 		TasksExpired: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "dispatch_tasks_expired_total",
 			Help: "Deferred tasks (answers, reminders, escalations, filings) dropped past their expiry, by kind."}, []string{"kind"}),
 	}
 	m.state = newStateCollector()
 	m.collectors = []prometheus.Collector{m.Received, m.Handled, m.Duplicates, m.Rejected, m.Failed, m.Answers, m.MFA, m.Reasons, m.Escalations, m.APICalls, m.Latency, m.InFlight, m.Connected, m.Reconnects, m.TasksExpired,
-		m.ServiceUp, m.Waiting, m.Resent, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+		m.ServiceUp, m.Waiting, m.Resent, m.GitHubLimit, m.GitHubRemaining, m.state, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	for _, c := range m.collectors {
 		f(c)
 	}

@@ -10,7 +10,7 @@ import (
 
 // A running bot (against goaws and the fakes) serves the gauges the alert rules and the dashboard
 // are built on, with the values they mean: it is ready, connected, and its dead-letter queue holds
-// the message it just rejected.
+// the message it just rejected; GitHub's primary limit is read off its answers.
 func TestRunningBotServesTheStateGauges(t *testing.T) {
 	e := stack.New(t, stack.Options{})
 	r := e.StartBot()
@@ -22,6 +22,7 @@ func TestRunningBotServesTheStateGauges(t *testing.T) {
 		"dispatch_queue_messages":           "0",
 		"dispatch_queue_messages_in_flight": "0",
 		"dispatch_dead_letter_messages":     "1",
+		"dispatch_github_rate_limit":        "5000", // GitHub's primary limit, from its answers' headers
 	}
 	sample := regexp.MustCompile(`(?m)^([a-z_]+) (\S+)$`)
 	var last map[string]string

@@ -46,16 +46,22 @@ type Options struct {
 	// DefaultIndexLimit).
 	IndexMaxAge time.Duration
 	IndexLimit  int
+	// Replicas is how many replicas share the credential (DISPATCH_REPLICAS): they take turns in
+	// the primary limit's reserve (PrimaryReserve). OnPrimary, when set, is told the primary limit
+	// and what is left of it after each answer that reports them (a metric).
+	Replicas  int
+	OnPrimary func(limit, remaining int)
 }
 
 // Client is a handlers.Issues over GitHub's REST API. It is safe for concurrent use.
 type Client struct {
-	gh     *github.Client
-	pace   *pace.Pacer
-	points *pace.Pacer // every request, in the transport (pacePoints)
-	retry  retry.Policy
-	label  string
-	app    *AppAuth
+	gh      *github.Client
+	pace    *pace.Pacer
+	points  *pace.Pacer    // every request, in the transport (pacePoints)
+	primary *primaryBudget // every request, in the transport (pacePrimary)
+	retry   retry.Policy
+	label   string
+	app     *AppAuth
 
 	idMu  sync.Mutex
 	login string // dispatch's identity once known
@@ -86,7 +92,8 @@ func New(opts Options) (*Client, error) {
 		opts.Points = PointLimits
 	}
 	points := pace.New(opts.Points...)
-	hc.Transport = pacePoints{p: points, next: drainBodies{next: hc.Transport}}
+	primary := &primaryBudget{replicas: opts.Replicas, observe: opts.OnPrimary, now: time.Now}
+	hc.Transport = pacePrimary{b: primary, next: pacePoints{p: points, next: drainBodies{next: hc.Transport}}}
 	gh := github.NewClient(hc)
 	if opts.BaseURL != "" {
 		base := opts.BaseURL
@@ -115,7 +122,7 @@ func New(opts Options) (*Client, error) {
 	if opts.IndexLimit <= 0 {
 		opts.IndexLimit = DefaultIndexLimit
 	}
-	return &Client{gh: gh, pace: pace.New(opts.Pace...), points: points, retry: opts.Retry, label: opts.Label, app: opts.App,
+	return &Client{gh: gh, pace: pace.New(opts.Pace...), points: points, primary: primary, retry: opts.Retry, label: opts.Label, app: opts.App,
 		maxAge: opts.IndexMaxAge, indexLimit: opts.IndexLimit, indexes: map[string]*index{}}, nil
 }
 
@@ -148,10 +155,10 @@ func (c *Client) do(ctx context.Context, what string, creating bool, fn func(con
 	})
 }
 
-// CreateDelay is how long a Create made now would wait for the pacing of content-creating requests
-// and of points.
+// CreateDelay is how long a Create made now would wait for the pacing of content-creating requests,
+// of points and of the primary limit's reserve.
 func (c *Client) CreateDelay() time.Duration {
-	return max(c.pace.Delay(), c.points.DelayN(pointsOf(http.MethodPost)))
+	return max(c.pace.Delay(), c.points.DelayN(pointsOf(http.MethodPost)), c.primary.delay())
 }
 
 // Create opens an issue.

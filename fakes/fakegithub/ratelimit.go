@@ -175,7 +175,9 @@ func (s *Server) setRateHeadersLocked(h http.Header, resource string) {
 	}
 	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(remaining, 0)))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.start.Add(rl.window).Unix(), 10))
+	// Epoch seconds, rounded up: a client that waits until the second it names finds the window
+	// ended (rounded down, a short test window would still be spent for most of a second after it).
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.start.Add(rl.window+time.Second-time.Nanosecond).Unix(), 10))
 	h.Set("X-RateLimit-Used", strconv.Itoa(w.used))
 	h.Set("X-RateLimit-Resource", resource)
 }
