@@ -40,6 +40,8 @@ func TestThePageRefusesOtherSites(t *testing.T) {
 		{"cross-site form post", "POST", "/api/publish", host, "", "text/plain", alarm, http.StatusUnsupportedMediaType},
 		{"cross-origin JSON post", "POST", "/api/publish", host, "http://evil.example", "application/json", alarm, http.StatusForbidden},
 		{"cross-origin click", "POST", "/api/click", host, "http://evil.example", "application/json", `{}`, http.StatusForbidden},
+		{"cross-origin Duo approval", "POST", "/api/duo", host, "http://evil.example", "application/json", `{"id":"tx-0001-616c6963","answer":"approve"}`, http.StatusForbidden},
+		{"Duo approval as a form", "POST", "/api/duo", host, "", "application/x-www-form-urlencoded", `id=tx-0001-616c6963&answer=approve`, http.StatusUnsupportedMediaType},
 		{"empty alarm", "POST", "/api/publish", host, "http://" + host, "application/json", `{"alarm":"  "}`, http.StatusBadRequest},
 		{"click on nothing", "POST", "/api/click", host, "", "application/json", `{"user":"U0ALICE","channel":"U0ALICE","ts":"1.2","actionId":"dispatch_no"}`, http.StatusBadRequest},
 		{"page's own publish", "POST", "/api/publish", host, "http://" + host, "application/json", alarm, http.StatusOK},
