@@ -32,6 +32,8 @@ const maxAlarm = 256 << 10
 //	GET  /api/examples  the example alarms of docs/examples, by file name
 //	POST /api/publish   {"alarm": "<any text>"} published to the SNS topic as is
 //	POST /api/click     {"user","channel","ts","actionId"}: that person clicks that button
+//	POST /api/duo       {"id","answer"}: the push's user answers it on their phone, "approve" or
+//	                    "deny" (the pushes waiting are the state's duoPushes, id their txid)
 //
 // The page can publish alarms and answer in anyone's name, so it refuses requests that another
 // site could make from the visitor's browser: a Host that is not the address it listens on
@@ -97,6 +99,20 @@ func (d *Demo) handler(log zerolog.Logger) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"envelopeId": id})
+	})
+	mux.HandleFunc("POST /api/duo", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID     string `json:"id"`
+			Answer string `json:"answer"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		if code, err := d.answerPush(req.ID, req.Answer); err != nil {
+			writeError(w, code, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"id": req.ID, "answer": req.Answer})
 	})
 	return d.sameOrigin(mux)
 }

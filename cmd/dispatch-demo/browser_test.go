@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/dispatch-oss/dispatch/fakes/fakeduo"
+	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
 // browserWait bounds each step in the browser: generous, since the machine is shared.
@@ -89,7 +92,8 @@ func get[T any](t *testing.T, ctx context.Context, what string, action chromedp.
 // TestDemoInABrowser is the demo as a newcomer uses it: open the page, publish the example
 // self-service alarm with the form, see Alice's DM, click No as Alice, and see the issue
 // labelled dispatch:escalated and the incident triggered, all on the page. The click goes
-// through the fake Slack's Socket Mode path. An alarm with markup in it is shown as text.
+// through the fake Slack's Socket Mode path. Carol's Yes waits for her Duo push, which she approves
+// in the Duo Mobile panel, and her DM settles. An alarm with markup in it is shown as text.
 func TestDemoInABrowser(t *testing.T) {
 	exe := chromium(t) // before anything starts, so a missing browser fails fast
 	d := startDemo(t)
@@ -179,6 +183,32 @@ func TestDemoInABrowser(t *testing.T) {
 		t.Errorf("the notice link leads to %q, want the rejection notice", target)
 	}
 
+	// A Yes waits for a Duo push: the DM says so in place of its buttons and the Duo Mobile panel
+	// lists the push, naming the alarm, until Carol approves it there. The screenshot shows it waiting.
+	const sshKey = "New SSH key on carol's GitHub account"
+	yes := `//div[@id="person-U0CAROL"]//button[@data-action-id="dispatch_yes"]`
+	push := `//div[@id="duo"]/div[contains(@class,"push") and .//dd[.="` + sshKey + `"]]`
+	do(t, ctx, "publish an alarm for Carol and click Yes",
+		chromedp.SetValue(chromedp.ID("alarm"), `{"type":"self-service","users":[{"slack":"carol@example.com"}],"body":{"github":{"title":"`+sshKey+`"},"slack":{"message":"A new SSH key was added to your GitHub account from 198.51.100.7.","prompt":"Did you add this key?"}}}`),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(yes))
+	do(t, ctx, "click Yes",
+		chromedp.Click(yes))
+	do(t, ctx, "see the DM wait",
+		chromedp.WaitVisible(`//div[@id="person-U0CAROL"]//div[contains(@class,"msg") and .//p[contains(., "Did you add this key?")]]//p[contains(., "Approve the Duo push on your phone")]`),
+	)
+	do(t, ctx, "see the push",
+		chromedp.WaitVisible(push+`//div[@class="title" and contains(., "Duo push for @carol")]`),
+	)
+	if n := get(t, ctx, "count Carol's buttons", chromedp.Evaluate[int](`document.querySelectorAll("#person-U0CAROL button").length`)); n != 0 {
+		t.Errorf("Carol's DM shows %d buttons while her push waits", n)
+	}
+	for _, is := range d.svc.GitHub.Issues(stack.Repo) {
+		if is.Title == sshKey && (is.State != "open" || len(is.Comments) != 0) {
+			t.Errorf("Carol's issue is %s with %d comments before her push is answered", is.State, len(is.Comments))
+		}
+	}
+
 	// At 800 px wide the page still fits: no sideways scrolling, every column inside the window.
 	do(t, ctx, "narrow the window", chromedp.EmulateViewport(800, 900))
 	if fits := get(t, ctx, "measure the columns", chromedp.Evaluate[bool](
@@ -192,6 +222,20 @@ func TestDemoInABrowser(t *testing.T) {
 		if err := os.WriteFile(path, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	do(t, ctx, "approve Carol's push in the Duo Mobile panel",
+		chromedp.Click(push+`//button[@data-answer="approve"]`),
+		chromedp.WaitVisible(`//div[@id="duo"]/div[@class="empty" and .="no pushes waiting"]`),
+		chromedp.WaitVisible(`//div[@id="person-U0CAROL"]//div[contains(@class,"msg") and .//p[contains(., "Did you add this key?")]]//p[contains(., "You answered Yes")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"issue") and contains(., "`+sshKey+`")]//span[contains(@class,"state") and .="closed"]`),
+	)
+	if held := get(t, ctx, "read Carol's settled DM", chromedp.Evaluate[bool](
+		`[...document.querySelectorAll("#person-U0CAROL .msg:not(.ephemeral):not(.reply)")].some((m) => m.textContent.includes("Approve the Duo push"))`)); held {
+		t.Error("Carol's DM still asks for the push after she approved it")
+	}
+	if p := d.duo.Pushes(); len(p) != 1 || p[0].Outcome != fakeduo.Approve || p[0].Username != "carol@example.com" {
+		t.Errorf("Duo holds %+v, want Carol's one approved push", p)
 	}
 
 	// Alarm text is untrusted: markup in it must reach the page as text, never as elements.

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/dispatch-oss/dispatch/bot"
+	"github.com/dispatch-oss/dispatch/fakes/fakeduo"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
@@ -38,8 +41,8 @@ type Options struct {
 	LogLevel string    // dispatch's log level: debug, info, warn, error
 }
 
-// Demo is dispatch running in this process against goaws and the Slack, GitHub and PagerDuty
-// fakes, with a web page that shows and drives them.
+// Demo is dispatch running in this process against goaws and the Slack, GitHub, PagerDuty and
+// Duo fakes, with a web page that shows and drives them.
 type Demo struct {
 	svc     *stack.Services
 	replica *stack.Replica
@@ -48,6 +51,9 @@ type Demo struct {
 	served  chan error
 	people  []fakeslack.User
 	repos   []string
+	duo     *fakeduo.Server
+	duoDir  string     // holds the fake Duo's certificate (DUO_CA_FILE)
+	duoMu   sync.Mutex // one answer to a push at a time: it must still wait when answered
 }
 
 // Start starts the services, dispatch and the page, and returns once dispatch is connected to
@@ -58,17 +64,7 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := stack.Start(ctx, "dispatch-demo", stack.Options{
-		Users: extraUsers,
-		Configure: func(c *bot.Config) {
-			c.LogLevel = opts.LogLevel
-			c.ServiceKeys[exampleService] = exampleServiceKey
-		},
-	})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start the fakes: %w", err), ln.Close())
-	}
-	d = &Demo{svc: svc, served: make(chan error, 1), ln: ln}
+	d = &Demo{served: make(chan error, 1), ln: ln}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, d.Close(ctx))
@@ -76,6 +72,22 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		}
 	}()
 	d.people = append(append([]fakeslack.User(nil), stack.People...), extraUsers...)
+	var duo bot.DuoConfig
+	if d.duo, duo, d.duoDir, err = startDuo(d.people); err != nil {
+		return d, err
+	}
+	svc, err := stack.Start(ctx, "dispatch-demo", stack.Options{
+		Users: extraUsers,
+		Configure: func(c *bot.Config) {
+			c.LogLevel = opts.LogLevel
+			c.ServiceKeys[exampleService] = exampleServiceKey
+			c.Duo = duo
+		},
+	})
+	if err != nil {
+		return d, fmt.Errorf("start the fakes: %w", err)
+	}
+	d.svc = svc
 	d.repos = append([]string{stack.Repo, stack.OtherRepo}, extraRepos...)
 	for _, r := range extraRepos {
 		svc.GitHub.AddRepo(r)
@@ -117,7 +129,7 @@ func (d *Demo) URL() string { return "http://" + d.ln.Addr().String() + "/" }
 func (d *Demo) Done() <-chan error { return d.served }
 
 // Close stops the page, then dispatch (gracefully, finishing what it has in hand), then the
-// fakes and the queue, and returns every failure.
+// fakes and the queue, and returns every failure. It stops whatever a failed Start started.
 func (d *Demo) Close(ctx context.Context) error {
 	var errs []error
 	if d.srv != nil {
@@ -128,6 +140,12 @@ func (d *Demo) Close(ctx context.Context) error {
 	if d.replica != nil {
 		errs = append(errs, d.replica.Shutdown(30*time.Second))
 	}
-	errs = append(errs, d.svc.Close(ctx))
+	if d.svc != nil {
+		errs = append(errs, d.svc.Close(ctx))
+	}
+	if d.duo != nil {
+		d.duo.Close()
+		errs = append(errs, os.RemoveAll(d.duoDir))
+	}
 	return errors.Join(errs...)
 }

@@ -1,8 +1,8 @@
 // Command dispatch-demo runs the whole of dispatch on this machine with nothing to sign up for:
-// an in-process SNS and SQS (goaws), stand-ins for Slack, GitHub and PagerDuty that speak their
-// real wire protocols, and the real bot wired to them, plus a local web page that shows each
-// person's Slack DMs with working buttons, the GitHub issues, the PagerDuty incidents, and a form
-// to publish alarms.
+// an in-process SNS and SQS (goaws), stand-ins for Slack, GitHub, PagerDuty and Duo that speak
+// their real wire protocols, and the real bot wired to them, plus a local web page that shows each
+// person's Slack DMs with working buttons, the Duo pushes waiting with Approve and Deny, the GitHub
+// issues, the PagerDuty incidents, and a form to publish alarms.
 //
 //	go run ./cmd/dispatch-demo            # then open the URL it prints
 //	go run ./cmd/dispatch-demo -addr 127.0.0.1:0 -log-level debug
@@ -26,7 +26,7 @@ func main() {
 	addr := fs.String("addr", "127.0.0.1:8642", "address of the demo page (keep it on loopback: the page can publish alarms)")
 	level := fs.String("log-level", "warn", "dispatch's log level on stderr: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: dispatch-demo [flags]\n\nRuns dispatch against local stand-ins for SQS/SNS, Slack, GitHub and PagerDuty\nand serves a page to watch and drive it. Stop it with Ctrl-C.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: dispatch-demo [flags]\n\nRuns dispatch against local stand-ins for SQS/SNS, Slack, GitHub, PagerDuty and Duo\nand serves a page to watch and drive it. Stop it with Ctrl-C.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(os.Args[1:]); err != nil {

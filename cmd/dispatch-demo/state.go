@@ -9,7 +9,7 @@ import (
 	"github.com/dispatch-oss/dispatch/fakes/stack"
 )
 
-// state is what the page shows: everything dispatch has done, as the three services hold it.
+// state is what the page shows: everything dispatch has done, as the four services hold it.
 // Text here is as the services store it and untrusted (it comes from alarms): the page puts
 // it in the document as text, never as markup.
 type state struct {
@@ -17,6 +17,7 @@ type state struct {
 	Fallback  []message  `json:"fallback"`
 	Issues    []issue    `json:"issues"`
 	Incidents []incident `json:"incidents"`
+	DuoPushes []duoPush  `json:"duoPushes"` // the pushes waiting for an answer (see duo.go)
 }
 
 type person struct {
@@ -74,7 +75,8 @@ type link struct {
 // state reads the fakes. Routing keys are secrets of a PagerDuty service, so incidents name
 // the service instead.
 func (d *Demo) state() state {
-	s := state{People: []person{}, Fallback: messages(d.svc.Slack.Messages(stack.FallbackChannel)), Issues: []issue{}, Incidents: []incident{}}
+	s := state{People: []person{}, Fallback: messages(d.svc.Slack.Messages(stack.FallbackChannel)), Issues: []issue{}, Incidents: []incident{},
+		DuoPushes: d.duoPushes()}
 	for _, u := range d.people {
 		s.People = append(s.People, person{ID: u.ID, Name: u.Name, RealName: u.RealName, Email: u.Email,
 			DMs: messages(d.svc.Slack.DMs(u.ID)), Ephemerals: messages(d.svc.Slack.Ephemerals(u.ID))})

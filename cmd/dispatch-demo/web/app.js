@@ -229,6 +229,32 @@ function renderIncidents(incidents) {
     i.links.map((l) => el("div", {}, link(l.href, l.text)))));
 }
 
+// renderPushes is the Duo Mobile panel: each push waiting for an answer, as the phone shows it, with
+// its Approve and Deny buttons.
+function renderPushes(pushes) {
+  if (!pushes.length) return [el("div", { class: "empty" }, "no pushes waiting")];
+  return pushes.map((p) => {
+    const who = p.person ? `@${p.person}` : p.username;
+    const answer = (label, a, cls) => {
+      const btn = el("button", { type: "button", class: cls, "data-answer": a }, label);
+      btn.addEventListener("click", () => {
+        for (const b of card.querySelectorAll("button")) b.disabled = true;
+        api("/api/duo", { id: p.id, answer: a })
+          .then(() => status(`${who} ${a === "approve" ? "approved" : "denied"} Duo push ${p.id}`))
+          .catch((e) => { status(`Duo answer failed: ${e.message}`, true); for (const b of card.querySelectorAll("button")) b.disabled = false; })
+          .finally(refresh);
+      });
+      return btn;
+    };
+    const card = el("div", { class: "card push", id: `push-${p.id}`, "data-id": p.id },
+      el("div", { class: "title" }, `Duo push for ${who}`, el("small", {}, ` ${p.username}`)),
+      el("div", { class: "meta" }, `${p.type} · ${p.id} · sent ${new Date(p.sent).toLocaleTimeString()}, times out at ${new Date(p.expires).toLocaleTimeString()}`),
+      el("dl", {}, p.details.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      el("div", { class: "actions" }, answer("Approve", "approve", "primary"), answer("Deny", "deny", "danger")));
+    return card;
+  });
+}
+
 let last = "", lastState = null;
 function refresh() {
   return fetch("/api/state").then((r) => r.text()).then((t) => {
@@ -238,6 +264,7 @@ function refresh() {
     lastState = s;
     peopleByID = Object.fromEntries(s.people.map((p) => [p.id, p.name]));
     document.getElementById("people").replaceChildren(...renderPeople(s.people));
+    document.getElementById("duo").replaceChildren(...renderPushes(s.duoPushes));
     document.getElementById("issues").replaceChildren(...renderIssues(s.issues));
     document.getElementById("incidents").replaceChildren(...renderIncidents(s.incidents));
     const fb = s.fallback.map((m) => renderMessage("", m));
