@@ -77,7 +77,7 @@ func waitingPushes(pushes []fakeduo.Push, now time.Time) (waiting []fakeduo.Push
 	return waiting, expired
 }
 
-// duoPushes returns the pushes waiting for an answer, oldest first, first timing out those Duo would
+// duoPushesLocked returns the pushes waiting for an answer, oldest first, first timing out those Duo would
 // have given up on. The caller holds d.duoMu.
 func (d *Demo) duoPushesLocked() []duoPush {
 	waiting, expired := waitingPushes(d.duo.Pushes(), time.Now())
