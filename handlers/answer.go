@@ -191,8 +191,28 @@ func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool
 	log := zerolog.Ctx(ctx)
 	t := task.Ticket
 	retrying := task.Attempts > 0
+	// A copy, a redelivery or a replay (Task.ID): the answer comment is always written last, so
+	// finding it means the answer was wholly done, and acting again would re-close a reopened issue
+	// or page a resolved incident anew. Only dispatch's own comments count.
+	recorded := func(number int) (bool, error) {
+		done, err := r.ownMarked(ctx, t.Repo, number, answerMarker(t))
+		if err != nil {
+			return false, fmt.Errorf("list comments: %w", err)
+		}
+		if done {
+			log.Info().Msg("answer already recorded: nothing to do")
+		}
+		return done, nil
+	}
 	var is *Issue
 	if !r.isDown(ServiceGitHub) {
+		if retrying && t.Issue > 0 {
+			// The ticket names the issue: its comments say whether the answer is recorded without
+			// reading the issue first (GitHub's budget is the scarcest: docs/RELIABILITY.md, 0).
+			if done, err := recorded(t.Issue); err != nil || done {
+				return false, err
+			}
+		}
 		found, err := r.issueFor(ctx, t)
 		switch {
 		case err == nil:
@@ -206,20 +226,10 @@ func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool
 	if is != nil && !retrying && (!is.Open || is.HasLabel(LabelEscalated)) {
 		return false, nil
 	}
-	who := r.person(ctx, task.UserID) // the ticket's user: Take checked that they clicked
-	if is != nil && retrying {
-		// A copy, a redelivery or a replay (Task.ID): the answer comment is always written last,
-		// so finding it means the answer was wholly done, and acting again would re-close a
-		// reopened issue or page a resolved incident anew.
-		comments, err := r.ownComments(ctx, t.Repo, is.Number)
-		if err != nil {
+	who := r.person(ctx, task.UserID)          // the ticket's user: Take checked that they clicked
+	if is != nil && retrying && t.Issue == 0 { // answered before its issue was filed
+		if done, err := recorded(is.Number); err != nil || done {
 			return false, err
-		}
-		for _, c := range comments {
-			if strings.Contains(c, answerMarker(t)) {
-				log.Info().Msg("answer already recorded: nothing to do")
-				return false, nil
-			}
 		}
 	}
 	if retrying && settled() { // asked only when GitHub could not tell
@@ -232,7 +242,9 @@ func (r *Router) apply(ctx context.Context, task AnswerTask, settled func() bool
 			return false, err
 		}
 	}
-	if _, err := r.recordStep(ctx, answerRecord(task, who)); err != nil {
+	rec := answerRecord(task, who)
+	rec.known = is // just read and checked: the record's first try needn't read it again
+	if _, err := r.recordStep(ctx, rec); err != nil {
 		return false, err
 	}
 	if task.Message.TS != "" || t.Key != "" { // without its ref, the DM is found by its key

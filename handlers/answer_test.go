@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +257,35 @@ func TestRedeliveryResumes(t *testing.T) {
 	}
 	if n := len(w.chat.DMs("U1")); n != 1 {
 		t.Errorf("DMs: %d, want 1", n)
+	}
+}
+
+// TestAnAnswerReadsItsIssueOnceAndItsCopyOnlyTheComments: GitHub's budget is the scarcest (5,000
+// requests an hour per token), and every answer has a durable copy that comes round 30 s later. The
+// answer reads its issue once (the record step uses what the answer read), and the copy, finding
+// the answer recorded, reads the comments only.
+func TestAnAnswerReadsItsIssueOnceAndItsCopyOnlyTheComments(t *testing.T) {
+	w := newWorld(t, "U1")
+	w.handle(t, selfService("req-1", "login", "details", []string{"U1"}, ""))
+	before := len(w.issues.Reads())
+	w.click(t, "U1", ActionNo, w.prompt(t, "U1"))
+	want := []string{"get " + testRepo + "#1", "comments " + testRepo + "#1"}
+	if got := w.issues.Reads()[before:]; !slices.Equal(got, want) {
+		t.Errorf("the answer read %q, want %q", got, want)
+	}
+	copies := w.tasks.Take(TaskAnswer)
+	if len(copies) != 1 {
+		t.Fatalf("answer copies: %d, want 1", len(copies))
+	}
+	before, writes, pages := len(w.issues.Reads()), len(w.issues.Writes()), len(w.pager.Pages())
+	if err := w.r.RunTask(testCtx(t), copies[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.issues.Reads()[before:]; !slices.Equal(got, want[1:]) {
+		t.Errorf("the copy read %q, want %q", got, want[1:])
+	}
+	if len(w.issues.Writes()) != writes || len(w.pager.Pages()) != pages {
+		t.Errorf("the copy acted again: writes %q", w.issues.Writes()[writes:])
 	}
 }
 

@@ -28,8 +28,9 @@ type fakeIssues struct {
 	nextComment int64
 	// writes records every write, as "create owner/name title", "comment owner/name#N", ...
 	writes   []string
-	lookups  int   // AlarmsFor calls
-	failNext error // returned (once) by the next write
+	lookups  int      // AlarmsFor calls
+	reads    []string // every Get and Comments, as "get owner/name#N", "comments owner/name#N"
+	failNext error    // returned (once) by the next write
 	// failGets fails every Get (GitHub down for reads too).
 	failGets error
 	// down fails every call (GitHub down).
@@ -112,6 +113,13 @@ func (f *fakeIssues) Writes() []string {
 	return slices.Clone(f.writes)
 }
 
+// Reads lists the Get and Comments calls so far, oldest first.
+func (f *fakeIssues) Reads() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.reads)
+}
+
 // filed reports whether the lookups list is, as githubapi's index does: an issue filed as an
 // alarm's, with the dispatch label or its marker (a triager may have removed the label since).
 func filed(is *Issue) bool {
@@ -157,6 +165,7 @@ func (f *fakeIssues) Create(ctx context.Context, repo string, ni NewIssue) (Issu
 func (f *fakeIssues) Get(_ context.Context, repo string, number int) (Issue, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads = append(f.reads, fmt.Sprintf("get %s#%d", repo, number))
 	if f.failGets != nil {
 		return Issue{}, f.failGets
 	}
@@ -187,6 +196,7 @@ func (f *fakeIssues) Comment(_ context.Context, repo string, number int, body st
 func (f *fakeIssues) Comments(_ context.Context, repo string, number int) ([]Comment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads = append(f.reads, fmt.Sprintf("comments %s#%d", repo, number))
 	if f.down != nil {
 		return nil, f.down
 	}

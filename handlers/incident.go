@@ -538,7 +538,7 @@ func incidentComment(ch IncidentChange) string {
 // issue ("acknowledged in PagerDuty", …), "" when no change is recorded. It reads the issue's
 // comments at most once per homeTTL per issue (replicas apart), for the App Home and /dispatch list.
 func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
-	key := strings.ToLower(is.Repo) + "#" + fmt.Sprint(is.Number)
+	key := statusKey(is.Repo, is.Number)
 	r.istate.mu.Lock()
 	e, ok := r.istate.byIssue[key]
 	r.istate.mu.Unlock()
@@ -555,13 +555,23 @@ func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
 	if last.Status != "" {
 		status = last.Status + " in PagerDuty"
 	}
-	r.istate.mu.Lock()
-	defer r.istate.mu.Unlock()
-	if r.istate.byIssue == nil || len(r.istate.byIssue) > 10_000 {
-		r.istate.byIssue = map[string]statusEntry{}
-	}
-	r.istate.byIssue[key] = statusEntry{status: status, at: r.now()}
+	r.istate.put(key, status, r.now())
 	return status
+}
+
+// put keeps status as the incident state of the issue key (repo#number) as of at.
+func (c *incidentCache) put(key, status string, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byIssue == nil || len(c.byIssue) > 10_000 {
+		c.byIssue = map[string]statusEntry{}
+	}
+	c.byIssue[key] = statusEntry{status: status, at: at}
+}
+
+// statusKey is an issue's key in the incidentCache.
+func statusKey(repo string, number int) string {
+	return strings.ToLower(repo) + "#" + fmt.Sprint(number)
 }
 
 // incidentCache keeps IncidentStatus's answers, by repo#number.

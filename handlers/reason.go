@@ -199,7 +199,7 @@ func (r *Router) reason(ctx context.Context, rt *ReasonTask, durable bool) error
 	mark := reasonMarker(t)
 	var is *Issue
 	if !r.isDown(ServiceGitHub) {
-		found, done, err := r.marked(ctx, t, mark)
+		found, done, err := r.marked(ctx, t, mark, nil)
 		switch {
 		case err == nil && done && durable:
 			log.Info().Msg("reason already recorded: nothing to do")

@@ -156,13 +156,17 @@ type RecordTask struct {
 	// Change, when set, is a PagerDuty incident's change to record instead (issue 20): its comment
 	// and marker, the close or the reopen, then its DM step (IncidentChanged).
 	Change *IncidentChange `json:"change,omitempty"`
+	// known is the issue as the caller has just read it and checked (checkIssue), which saves the
+	// record's first try a read; never on the queue, where a deferred record reads it afresh.
+	known *Issue
 }
 
 // recordOn writes a record on its issue, once: the comment, with its marker, goes last, so finding
 // it means the rest was done. errNotFiled while the prompt's issue is still to be filed.
 func (r *Router) recordOn(ctx context.Context, rec *RecordTask) error {
 	t := rec.Ticket
-	is, done, err := r.marked(ctx, t, rec.Marker)
+	is, done, err := r.marked(ctx, t, rec.Marker, rec.known)
+	rec.known = nil // read once: a retry reads the issue afresh
 	if err != nil || done {
 		return err // done: written by an earlier try
 	}
@@ -179,26 +183,43 @@ func (r *Router) recordOn(ctx context.Context, rec *RecordTask) error {
 	if err := r.issues.Comment(ctx, t.Repo, is.Number, rec.Comment); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
+	if rec.Label && !is.HasLabel(LabelEscalated) {
+		// Escalated just now: no change of its incident can be on the issue yet, so the App Home
+		// that the answer refreshes needn't read the comments to say so.
+		r.istate.put(statusKey(t.Repo, is.Number), "", r.now())
+	}
 	zerolog.Ctx(ctx).Info().Int("issue", is.Number).Msg("recorded on the issue")
 	return nil
 }
 
-// marked finds the ticket's issue and whether dispatch wrote a comment with marker on it.
-func (r *Router) marked(ctx context.Context, t Ticket, marker string) (Issue, bool, error) {
-	is, err := r.issueFor(ctx, t)
-	if err != nil {
-		return Issue{}, false, err
+// marked finds the ticket's issue (known, when the caller has just read it) and whether dispatch
+// wrote a comment with marker on it.
+func (r *Router) marked(ctx context.Context, t Ticket, marker string, known *Issue) (Issue, bool, error) {
+	var is Issue
+	if known != nil {
+		is = *known
+	} else {
+		var err error
+		if is, err = r.issueFor(ctx, t); err != nil {
+			return Issue{}, false, err
+		}
 	}
-	comments, err := r.ownComments(ctx, t.Repo, is.Number)
+	done, err := r.ownMarked(ctx, t.Repo, is.Number, marker)
+	return is, done, err
+}
+
+// ownMarked reports whether dispatch wrote a comment with marker on issue number of repo.
+func (r *Router) ownMarked(ctx context.Context, repo string, number int, marker string) (bool, error) {
+	comments, err := r.ownComments(ctx, repo, number)
 	if err != nil {
-		return Issue{}, false, err
+		return false, err
 	}
 	for _, c := range comments {
 		if strings.Contains(c, marker) {
-			return is, true, nil
+			return true, nil
 		}
 	}
-	return is, false, nil
+	return false, nil
 }
 
 // recordStep writes rec now, or defers it while GitHub is down or failing, or while the prompt's
@@ -321,7 +342,7 @@ func (r *Router) runPage(ctx context.Context, p *PageTask) error {
 		mark, note = reasonPageMarker(p.Ticket), "**Reason sent**: PagerDuty answered again and the user's words went to the incident (dedup key `%s`).\n\n%s"
 	}
 	if !r.isDown(ServiceGitHub) {
-		if _, done, err := r.marked(ctx, p.Ticket, mark); err == nil && done {
+		if _, done, err := r.marked(ctx, p.Ticket, mark, nil); err == nil && done {
 			zerolog.Ctx(ctx).Info().Msg("already paged: nothing to do")
 			return nil
 		}
