@@ -177,7 +177,7 @@ func TestAlertRulesQueryExportedMetrics(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"DispatchSlackDisconnected", "DispatchAlarmsRejected", "DispatchDeadLetterQueueGrowing",
-		"DispatchAnswersDeferredForLong", "DispatchHandlingLatencyHigh", "DispatchNoReplicaReady"} {
+		"DispatchAnswersDeferredForLong", "DispatchHandlingLatencyHigh", "DispatchNoReplicaReady", "DispatchGitHubBudgetLow"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no alert %s", want)
 		}
