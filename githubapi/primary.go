@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -144,7 +145,11 @@ func (t pacePrimary) RoundTrip(r *http.Request) (*http.Response, error) {
 		t.b.done(nil)
 		return nil, err
 	}
-	t.b.done(resp.Header)
+	h := resp.Header
+	if strings.Contains(r.URL.Path, "/search/") {
+		h = nil // the search limit's count, even from a server that doesn't name its resource
+	}
+	t.b.done(h)
 	return resp, nil
 }
 
