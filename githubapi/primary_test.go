@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,4 +85,33 @@ func TestReplicasSpreadThePrimaryLimitsReserveAndNeverSpendIt(t *testing.T) {
 		t.Errorf("%d requests answered in 1.5 windows, want more than %d", answered, limit-limit*PrimaryReserve/100)
 	}
 	t.Logf("%d requests answered, %d refused by go-github itself, lowest remaining %d", answered, refusedLocally, lowest)
+}
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestASearchCountIsNotTheHourlyBudget: a server that doesn't name its counts' resource answers a
+// search with the search limit's count (30 a minute, 1 left): that is not the primary limit, and
+// no request after it waits for a turn.
+func TestASearchCountIsNotTheHourlyBudget(t *testing.T) {
+	reset := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	b := &primaryBudget{now: time.Now}
+	tr := pacePrimary{b: b, next: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{"X-Ratelimit-Limit": {"5000"}, "X-Ratelimit-Remaining": {"4000"}, "X-Ratelimit-Reset": {reset}}
+		if strings.HasPrefix(r.URL.Path, "/search/") {
+			h = http.Header{"X-Ratelimit-Limit": {"30"}, "X-Ratelimit-Remaining": {"1"}, "X-Ratelimit-Reset": {reset}}
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: http.NoBody}, nil
+	})}
+	for _, path := range []string{"/repos/acme/alarms/issues/1", "/search/issues"} {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.github.com"+path, nil)
+		if _, err := tr.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.remaining != 4000 || b.delay() != 0 {
+		t.Errorf("remaining %d, delay %s after a search: want the core count (4000) and no wait", b.remaining, b.delay())
+	}
 }
