@@ -296,18 +296,62 @@ func (b *Bot) githubHTTP(c *http.Client) (*http.Client, *githubapi.AppAuth, erro
 // Check verifies, before serving, that Slack accepts both tokens and the queue is reachable. It
 // reports every failure at once.
 func (b *Bot) Check(ctx context.Context) error {
+	_, err := b.check(ctx)
+	return err
+}
+
+// check is Check, and whether every failure was Slack not answering for now (slackapi.Unavailable):
+// worth waiting out rather than exiting on.
+func (b *Bot) check(ctx context.Context) (slackUnavailable bool, err error) {
 	var errs []error
-	if _, _, err := b.slack.AuthTest(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("SLACK_BOT_TOKEN was refused by Slack (check it is the app's Bot User OAuth Token, xoxb-…): %w", err))
+	unavailable := 0
+	slackCheck := func(err error, refused string) {
+		switch {
+		case err == nil:
+		case slackapi.Unavailable(err):
+			unavailable++
+			errs = append(errs, fmt.Errorf("Slack is not answering now: %w", err))
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", refused, err))
+		}
 	}
-	if err := b.slack.AppTokenTest(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("SLACK_APP_TOKEN was refused by Slack (check it is an app-level token with connections:write, xapp-…, and that Socket Mode is on): %w", err))
-	}
+	_, _, err = b.slack.AuthTest(ctx)
+	slackCheck(err, "SLACK_BOT_TOKEN was refused by Slack (check it is the app's Bot User OAuth Token, xoxb-…)")
+	slackCheck(b.slack.AppTokenTest(ctx), "SLACK_APP_TOKEN was refused by Slack (check it is an app-level token with connections:write, xapp-…, and that Socket Mode is on)")
 	if err := b.queue.Discover(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("DISPATCH_QUEUE_URL is not reachable (check the URL, the region and the credentials): %w", err))
 	}
-	errs = append(errs, b.follow.check(ctx))
-	return errors.Join(errs...)
+	if err := b.follow.check(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return unavailable > 0 && unavailable == len(errs), errors.Join(errs...)
+}
+
+// startWait bounds one wait of the start-up check for Slack to answer again.
+const startWait = 30 * time.Second
+
+// checkUntilSlackAnswers runs the start-up check until it passes, or fails for a reason other than
+// Slack not answering (a refused token, an unreachable queue: exit, an operator mends those). A
+// replica that starts during a Slack incident or a 429 storm waits for Slack, as a running one
+// does, instead of exiting: one that exited would be restarted into the same storm, each start
+// adding to it, until the orchestrator gives up.
+func (b *Bot) checkUntilSlackAnswers(ctx context.Context) error {
+	for try := 0; ; try++ {
+		unavailable, err := b.check(ctx)
+		if err == nil || !unavailable {
+			return err
+		}
+		wait := min(time.Second<<min(try, 5), startWait)
+		if after, ok := retry.RetryAfter(err); ok && after > wait {
+			wait = min(after, startWait)
+		}
+		b.log.Warn().Err(err).Dur("retry_in", wait).Msg("Slack is not answering: waiting for it before starting")
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Run checks the services, then serves until ctx ends, then stops gracefully: it stops receiving,
@@ -315,7 +359,7 @@ func (b *Bot) Check(ctx context.Context) error {
 // the Socket Mode connection and returns nil. It returns an error if start-up fails.
 func (b *Bot) Run(ctx context.Context) error {
 	b.started = time.Now()
-	if err := b.Check(ctx); err != nil {
+	if err := b.checkUntilSlackAnswers(ctx); err != nil {
 		return err
 	}
 	if b.queue.DLQURL() == "" {

@@ -194,3 +194,37 @@ func TestStartupSaysWhichSlackTokenIsWrong(t *testing.T) {
 		})
 	}
 }
+
+// TestAReplicaStartingWhileSlackIsUnavailableWaitsForIt: a replica restarted during a 429 storm
+// or a Slack incident used to read its start-up check's 429 or 503 as a refused token and exit, so
+// each restart died into the same storm (the soak's replicas all did, after one such restart). It
+// waits for Slack instead, logging why, connects once Slack answers and handles the alarm that
+// waited meanwhile. A token Slack refuses still stops it at once (TestStartupSaysWhichSlackTokenIsWrong).
+func TestAReplicaStartingWhileSlackIsUnavailableWaitsForIt(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(e *stack.Env)
+	}{
+		{"429s with Retry-After", func(e *stack.Env) {
+			e.Slack.FailNext("auth.test", 3, http.StatusTooManyRequests, time.Second)
+			e.Slack.FailNext("apps.connections.open", 3, http.StatusTooManyRequests, time.Second)
+		}},
+		{"503 for 4 s", func(e *stack.Env) { e.Slack.FailFor("", 4*time.Second, http.StatusServiceUnavailable) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := stack.New(t, stack.Options{})
+			tc.fail(e)
+			p := e.StartProcessUnwaited()
+			e.Eventually("the replica says it waits for Slack", wait, func() bool {
+				return strings.Contains(e.Logs.String(), "Slack is not answering: waiting for it before starting")
+			})
+			e.Send(`{"type":"low","requestId":"waited-1","body":{"github":{"title":"Waited for Slack"}}}`)
+			e.Eventually("the replica connected and handled the alarm", time.Minute, func() bool {
+				return e.Slack.Connections() > 0 && e.GitHub.IssueCount(stack.Repo) == 1
+			})
+			if code := p.Terminate(wait); code != 0 {
+				t.Errorf("exit code %d after SIGTERM, want 0 (it must not have exited on its own)", code)
+			}
+		})
+	}
+}

@@ -135,7 +135,7 @@ func (c *Client) API() *slack.Client { return c.api }
 func (c *Client) AuthTest(ctx context.Context) (userID, team string, err error) {
 	resp, err := c.api.AuthTestContext(ctx)
 	if err != nil {
-		return "", "", wrap("auth.test", err)
+		return "", "", wrap("auth.test", classify(err)) // a 429's wait rides along (retry.RetryAfter)
 	}
 	c.keepBotID(resp.BotID)
 	return resp.UserID, resp.Team, nil
@@ -488,5 +488,5 @@ func (c *Client) Tell(ctx context.Context, to handlers.Audience, text string) er
 // AppTokenTest checks the app-level token by opening (and abandoning) a Socket Mode connection URL.
 func (c *Client) AppTokenTest(ctx context.Context) error {
 	_, _, err := c.api.StartSocketModeContext(ctx)
-	return wrap("apps.connections.open", err)
+	return wrap("apps.connections.open", classify(err))
 }

@@ -19,6 +19,27 @@ var transientErrors = map[string]bool{
 	"account_inactive": true, "missing_scope": true, "not_allowed_token_type": true,
 }
 
+// Unavailable reports whether err says Slack is not answering for now (a 429, a 5xx or 408, or an
+// `ok:false` error of Slack's own trouble): something to wait out, unlike a refused token. What the
+// start-up check waits for rather than exiting (a restart during a Slack incident or a 429 storm).
+func Unavailable(err error) bool {
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return true
+	case errors.As(err, &sc):
+		return sc.Code >= 500 || sc.Code == 408
+	case errors.As(err, &se):
+		switch se.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return true
+		}
+	}
+	return false
+}
+
 // classify marks a slack-go error for the retrier: 429 carries its Retry-After, 5xx and network
 // failures are transient, Slack's `ok:false` errors are permanent unless listed above.
 func classify(err error) error {
