@@ -19,6 +19,10 @@ func classify(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
+	var re *ReserveError
+	if errors.As(err, &re) {
+		return retry.After(err, time.Until(re.Until))
+	}
 	var rl *github.RateLimitError
 	if errors.As(err, &rl) {
 		return retry.After(err, time.Until(rl.Rate.Reset.Time)+time.Second)

@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,18 +36,36 @@ type primaryBudget struct {
 	inFlight  int       // requests sent whose answers have not come: spent, but not yet in remaining
 }
 
-// turn returns when a request may go, and takes that turn: now outside the reserve; in it, a
-// turn in what is left, shared by the replicas, spread evenly up to the reset, when the budget is
-// whole again.
-func (b *primaryBudget) turn() time.Time {
+// maxPrimaryHold is the longest a request waits in the transport for its turn in the reserve. A
+// later turn is not taken: the request fails at once with a ReserveError, which the retries wait
+// out outside the HTTP client's timeout (a queue of requests held for their turns would time out
+// one after another, each wasting the turn it held).
+const maxPrimaryHold = 5 * time.Second
+
+// ReserveError is a request not made because its turn in the primary limit's reserve (or the
+// reset, once GitHub said nothing is left) is more than a few seconds away: transient, to retry
+// from Until.
+type ReserveError struct{ Until time.Time }
+
+func (e *ReserveError) Error() string {
+	return fmt.Sprintf("github: holding back to spread the last tenth of the hourly request budget: next turn at %s", e.Until.UTC().Format(time.TimeOnly))
+}
+
+// turn returns when a request may go and takes that turn: now outside the reserve; in it, a turn
+// in what is left, shared by the replicas, spread evenly up to the reset, when the budget is whole
+// again. A turn more than maxPrimaryHold away is returned but not taken (ok false).
+func (b *primaryBudget) turn() (at time.Time, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	at, reserved := b.nextLocked()
+	if reserved && at.Sub(b.now()) > maxPrimaryHold {
+		return at, false
+	}
 	b.inFlight++
 	if reserved {
 		b.next = at
 	}
-	return at
+	return at, true
 }
 
 // delay is how long a request made now would wait for its turn.
@@ -128,16 +147,24 @@ type pacePrimary struct {
 }
 
 func (t pacePrimary) RoundTrip(r *http.Request) (*http.Response, error) {
-	err := sleepUntil(r.Context(), t.b.turn(), t.b.now)
-	if err == nil {
-		// Spent while this one waited its turn (the other replicas spend it too): wait for the reset.
-		err = sleepUntil(r.Context(), t.b.spentUntil(), t.b.now)
-	}
-	if err != nil {
-		t.b.done(nil)
+	closeBody := func() {
 		if r.Body != nil {
 			r.Body.Close() // the RoundTripper contract, even on errors
 		}
+	}
+	at, ok := t.b.turn()
+	if !ok {
+		closeBody()
+		return nil, &ReserveError{Until: at}
+	}
+	err := sleepUntil(r.Context(), at, t.b.now)
+	if until := t.b.spentUntil(); err == nil && until.After(t.b.now()) {
+		// Spent while this one waited its turn (the other replicas spend it too): after the reset.
+		err = &ReserveError{Until: until}
+	}
+	if err != nil {
+		t.b.done(nil)
+		closeBody()
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(r)

@@ -59,13 +59,17 @@ func TestReplicasSpreadThePrimaryLimitsReserveAndNeverSpendIt(t *testing.T) {
 					if err == nil {
 						answered++
 					} else {
-						refusedLocally++ // go-github's own refusal once it saw 0 left: no request made
+						refusedLocally++ // held back for a later turn, or go-github's refusal once it saw 0 left
 					}
 					mu.Unlock()
 					var rl *github.RateLimitError
-					if errors.As(err, &rl) { // as dispatch's retries do: wait for the reset
+					var re *ReserveError
+					switch {
+					case errors.As(err, &re): // as dispatch's retries do: wait for the turn
+						_ = sleepUntil(ctx, re.Until, time.Now)
+					case errors.As(err, &rl): // or the reset
 						_ = sleepUntil(ctx, rl.Rate.Reset.Time, time.Now)
-					} else if err != nil {
+					case err != nil:
 						t.Error(err)
 						return
 					}
@@ -113,5 +117,32 @@ func TestASearchCountIsNotTheHourlyBudget(t *testing.T) {
 	}
 	if b.remaining != 4000 || b.delay() != 0 {
 		t.Errorf("remaining %d, delay %s after a search: want the core count (4000) and no wait", b.remaining, b.delay())
+	}
+}
+
+// TestATurnFarAwayIsNotWaitedForInTheTransport: with 10 of 5,000 requests left and an hour to the
+// reset, the next turn is 6 minutes away. The request is not held (the HTTP client's timeout would
+// end it, wasting the turn): it fails at once, sending nothing, with an error the retries wait out
+// until that turn, and the turn stays free for whoever asks then.
+func TestATurnFarAwayIsNotWaitedForInTheTransport(t *testing.T) {
+	now := time.Now()
+	b := &primaryBudget{now: func() time.Time { return now }, limit: 5000, remaining: 10, reset: now.Add(time.Hour)}
+	sent := 0
+	tr := pacePrimary{b: b, next: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody}, nil
+	})}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	started := time.Now()
+	_, err := c.Get("https://api.github.com/repos/acme/alarms/issues/1/comments")
+	if took := time.Since(started); err == nil || took > time.Second {
+		t.Fatalf("Get = %v after %s, want an error at once", err, took)
+	}
+	after, ok := retry.RetryAfter(classify(err))
+	if !ok || after < 5*time.Minute || after > 7*time.Minute {
+		t.Errorf("retry after %s (%v), want the turn 6 minutes away", after, ok)
+	}
+	if sent != 0 || !b.next.IsZero() || b.inFlight != 0 {
+		t.Errorf("sent %d, next turn %s, in flight %d: want nothing sent and the turn left free", sent, b.next, b.inFlight)
 	}
 }

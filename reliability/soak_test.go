@@ -119,6 +119,12 @@ func runSoak(b *testing.B, length time.Duration) {
 	for soakCount(e, alarms, clicks).lost > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Second) // the backlog drains on its own clock
 	}
+	defer func() {
+		if b.Failed() { // QueueEmpty gave up: what the fakes hold, to tell why
+			r := soakCount(e, alarms, clicks)
+			fmt.Println("the soak failed; what the fakes hold now:\n" + r.table(length, killed) + githubCost(e.GitHub.Calls(), n))
+		}
+	}()
 	e.QueueEmpty(time.Until(deadline) + time.Minute)
 	r := soakCount(e, alarms, clicks)
 	r.deadLettered = deadLettered(b, e, ids)
