@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -366,5 +367,31 @@ func TestDeadlineRetriesAreBounded(t *testing.T) {
 				t.Errorf("RunTask: %v, want an error, permanent=%v", err, tc.permanent)
 			}
 		})
+	}
+}
+
+// TestTheAppHomeReadsFewIncidentStatesARender: every answer renders the App Home, and each
+// escalated alarm listed there shows its incident's state, read from the issue's comments. A user
+// with six escalated alarms whose states this replica no longer holds costs at most
+// homeStatusReads reads a render, not six: GitHub's hourly budget is shared with every alarm.
+func TestTheAppHomeReadsFewIncidentStatesARender(t *testing.T) {
+	w := newWorld(t, "U1")
+	for i := range 6 {
+		w.handle(t, selfService(fmt.Sprintf("req-%d", i), fmt.Sprintf("login %d", i), "x", []string{"U1"}, ""))
+		w.click(t, "U1", ActionNo, w.prompt(t, "U1"))
+	}
+	w.now = w.now.Add(homeTTL + time.Second) // the states kept on escalation are stale now
+	before := len(w.issues.Reads())
+	if err := w.r.HomeOpened(testCtx(t), "U1"); err != nil {
+		t.Fatal(err)
+	}
+	comments := 0
+	for _, r := range w.issues.Reads()[before:] {
+		if strings.HasPrefix(r, "comments ") {
+			comments++
+		}
+	}
+	if comments == 0 || comments > homeStatusReads {
+		t.Errorf("one render read %d issues' comments, want 1 to %d", comments, homeStatusReads)
 	}
 }

@@ -12,6 +12,12 @@ import (
 // homeLimit bounds each list of the App Home tab.
 const homeLimit = 10
 
+// homeStatusReads bounds the incident states one render of the App Home reads from GitHub (an
+// issue's comments each); the others show what this replica last knew, or none, until a later
+// render. Every answer renders the tab: a user with ten escalated alarms would otherwise cost ten
+// reads of GitHub's hourly budget per answer, which spent a 30-minute soak's budget.
+const homeStatusReads = 2
+
 // HomeEntry is one alarm on a user's App Home tab.
 type HomeEntry struct {
 	Title   string
@@ -49,10 +55,19 @@ func (r *Router) HomeOpened(ctx context.Context, userID string) error {
 	if len(open) > 0 {
 		waiting = r.pushesWaiting(ctx, userID)
 	}
+	reads := 0 // incident states read from GitHub for this render
 	for _, is := range open {
 		if is.HasLabel(LabelEscalated) {
+			if len(v.Recent) >= homeLimit {
+				continue // cut below anyway: no read for it
+			}
 			status := "You answered No: escalated to PagerDuty"
-			if st := r.IncidentStatus(ctx, is); st != "" {
+			st, ok := r.cachedIncidentStatus(is)
+			if !ok && reads < homeStatusReads {
+				reads++
+				st = r.IncidentStatus(ctx, is)
+			}
+			if st != "" {
 				status += "; " + st
 			}
 			v.Recent = append(v.Recent, HomeEntry{Title: is.Title, Link: issueLink(is), Status: status})

@@ -538,13 +538,10 @@ func incidentComment(ch IncidentChange) string {
 // issue ("acknowledged in PagerDuty", …), "" when no change is recorded. It reads the issue's
 // comments at most once per homeTTL per issue (replicas apart), for the App Home and /dispatch list.
 func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
-	key := statusKey(is.Repo, is.Number)
-	r.istate.mu.Lock()
-	e, ok := r.istate.byIssue[key]
-	r.istate.mu.Unlock()
-	if ok && r.now().Sub(e.at) < homeTTL {
-		return e.status
+	if status, ok := r.cachedIncidentStatus(is); ok {
+		return status
 	}
+	key := statusKey(is.Repo, is.Number)
 	comments, err := r.ownComments(ctx, is.Repo, is.Number)
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Int("issue", is.Number).Msg("could not read the incident's state")
@@ -557,6 +554,18 @@ func (r *Router) IncidentStatus(ctx context.Context, is Issue) string {
 	}
 	r.istate.put(key, status, r.now())
 	return status
+}
+
+// cachedIncidentStatus is IncidentStatus as this replica last read or wrote it within homeTTL,
+// without reading GitHub; ok false when it has none that fresh.
+func (r *Router) cachedIncidentStatus(is Issue) (status string, ok bool) {
+	r.istate.mu.Lock()
+	e, found := r.istate.byIssue[statusKey(is.Repo, is.Number)]
+	r.istate.mu.Unlock()
+	if found && r.now().Sub(e.at) < homeTTL {
+		return e.status, true
+	}
+	return "", false
 }
 
 // put keeps status as the incident state of the issue key (repo#number) as of at.
@@ -591,10 +600,5 @@ func (r *Router) noteIncidentStatus(is Issue, status string) {
 	if status == "" {
 		return
 	}
-	r.istate.mu.Lock()
-	defer r.istate.mu.Unlock()
-	if r.istate.byIssue == nil {
-		r.istate.byIssue = map[string]statusEntry{}
-	}
-	r.istate.byIssue[strings.ToLower(is.Repo)+"#"+fmt.Sprint(is.Number)] = statusEntry{status: status + " in PagerDuty", at: r.now()}
+	r.istate.put(statusKey(is.Repo, is.Number), status+" in PagerDuty", r.now())
 }
