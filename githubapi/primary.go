@@ -14,8 +14,9 @@ import (
 // installation up to 12,500) that dispatch does not spend as fast as it can, in percent. The limit
 // is the credential's, and every replica spends it: each one reads what is left from GitHub's own
 // X-RateLimit-Remaining, so they see the same count. Once less than this share is left before the
-// window's reset, each request waits its turn so that the rest lasts until the reset (the turns of
-// Options.Replicas replicas together). Without it a busy hour spends the budget in its first
+// window's reset, each request takes its turn so that the rest lasts until the reset (the turns of
+// Options.Replicas replicas together): waiting for it when it is near, failing transiently until it
+// when it is not (ReserveError). Without it a busy hour spends the budget in its first
 // minutes, GitHub then refuses every request until the reset, audit trail and all, and the
 // replicas that had not yet seen the 403 keep asking: GitHub may block an integration that makes
 // requests while it is rate limited.
