@@ -346,10 +346,8 @@ func (b *Bot) checkUntilSlackAnswers(ctx context.Context) error {
 			wait = min(after, startWait)
 		}
 		b.log.Warn().Err(err).Dur("retry_in", wait).Msg("Slack is not answering: waiting for it before starting")
-		select {
-		case <-ctx.Done():
+		if retry.Sleep(ctx, wait) != nil {
 			return err
-		case <-time.After(wait):
 		}
 	}
 }

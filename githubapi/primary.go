@@ -1,13 +1,14 @@
 package githubapi
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dispatch-oss/dispatch/retry"
 )
 
 // PrimaryReserve is the part of GitHub's primary limit (5,000 requests an hour per token, an App
@@ -158,7 +159,7 @@ func (t pacePrimary) RoundTrip(r *http.Request) (*http.Response, error) {
 		closeBody()
 		return nil, &ReserveError{Until: at}
 	}
-	err := sleepUntil(r.Context(), at, t.b.now)
+	err := retry.Sleep(r.Context(), at.Sub(t.b.now()))
 	if until := t.b.spentUntil(); err == nil && until.After(t.b.now()) {
 		// Spent while this one waited its turn (the other replicas spend it too): after the reset.
 		err = &ReserveError{Until: until}
@@ -179,20 +180,4 @@ func (t pacePrimary) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	t.b.done(h)
 	return resp, nil
-}
-
-// sleepUntil waits until at, or returns ctx's error.
-func sleepUntil(ctx context.Context, at time.Time, now func() time.Time) error {
-	d := at.Sub(now())
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

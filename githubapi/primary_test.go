@@ -66,9 +66,9 @@ func TestReplicasSpreadThePrimaryLimitsReserveAndNeverSpendIt(t *testing.T) {
 					var re *ReserveError
 					switch {
 					case errors.As(err, &re): // as dispatch's retries do: wait for the turn
-						_ = sleepUntil(ctx, re.Until, time.Now)
+						_ = retry.Sleep(ctx, time.Until(re.Until))
 					case errors.As(err, &rl): // or the reset
-						_ = sleepUntil(ctx, rl.Rate.Reset.Time, time.Now)
+						_ = retry.Sleep(ctx, time.Until(rl.Rate.Reset.Time))
 					case err != nil:
 						t.Error(err)
 						return
