@@ -209,6 +209,7 @@ func TestDuoReuseWindowHoldsOnAnotherReplica(t *testing.T) {
 func TestDuoPendingPushHoldsTheDMOnEveryReplica(t *testing.T) {
 	e, duo, env := duoStack(t)
 	duo.SetUser(fakeduo.User{Name: "alice@example.com", Outcome: fakeduo.Wait, VerifiedCode: "4711"})
+	env = append(env, "DISPATCH_REPLICAS=2") // as the README asks of two replicas: they share Slack's budgets
 	e.StartProcessWith(env...)
 	e.StartProcessWith(env...)
 	e.PublishRaw(selfServiceTo("U0ALICE", "pending push"))

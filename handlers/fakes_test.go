@@ -44,29 +44,30 @@ func (p *fakePager) Pages() []Page {
 
 // fakeChat is Slack: users by ID, DMs and posts recorded.
 type fakeChat struct {
-	mu       sync.Mutex
-	users    map[string]bool   // Slack IDs that exist
-	names    map[string]string // the names their profiles show (Name); none: Name fails
-	cannotDM map[string]error  // users Slack refuses a DM to, and how
-	unfound  map[string]error  // users Resolve can't find, and why (else: unknown)
-	dms      map[string][]Message
-	posts    []Message
-	told     []string
-	homes    []HomeView
-	settled  []string
-	dmRefs   map[string][]MessageRef // each DM's ref, as dms
-	outcomes map[string]bool         // channel/ts of the messages settled
-	down     error                   // every call but Resolve fails with it (Slack's Web API down)
-	ts       int
-	threads  []threadReply         // every Reply, in order (also in posts)
-	replyErr error                 // the next Reply fails with it
-	sentErr  error                 // every Sent fails with it
-	keys     map[string]string     // DM → its Message.Key
-	refs     map[string]MessageRef // user/key → the DM
-	holds    map[string]time.Time  // Message.Key → until when the DM is held
-	held     map[string]string     // Message.Key → the text it is held with
-	released []string              // keys whose buttons came back
-	holdErr  error                 // every Hold fails with it
+	mu        sync.Mutex
+	users     map[string]bool   // Slack IDs that exist
+	names     map[string]string // the names their profiles show (Name); none: Name fails
+	cannotDM  map[string]error  // users Slack refuses a DM to, and how
+	unfound   map[string]error  // users Resolve can't find, and why (else: unknown)
+	dms       map[string][]Message
+	posts     []Message
+	told      []string
+	homes     []HomeView
+	settled   []string
+	dmRefs    map[string][]MessageRef // each DM's ref, as dms
+	outcomes  map[string]bool         // channel/ts of the messages settled
+	down      error                   // every call but Resolve fails with it (Slack's Web API down)
+	ts        int
+	threads   []threadReply         // every Reply, in order (also in posts)
+	replyErr  error                 // the next Reply fails with it
+	sentErr   error                 // every Sent fails with it
+	keys      map[string]string     // DM → its Message.Key
+	refs      map[string]MessageRef // user/key → the DM
+	holds     map[string]time.Time  // Message.Key → until when the DM is held
+	held      map[string]string     // Message.Key → the text it is held with
+	released  []string              // keys whose buttons came back
+	holdErr   error                 // every Hold fails with it
+	holdsRead int                   // Holds calls (each a conversations.history)
 }
 
 // threadReply is one Reply: where, what, and whether it was asked to stand aside for prompts.
@@ -252,6 +253,7 @@ func (c *fakeChat) Release(_ context.Context, before MessageRef) error {
 func (c *fakeChat) Holds(_ context.Context, userID string) (map[string]time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.holdsRead++
 	out := map[string]time.Time{}
 	for ref, key := range c.keys {
 		if until, ok := c.holds[key]; ok && strings.HasPrefix(ref, "D"+userID+"/") {

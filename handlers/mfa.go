@@ -98,7 +98,14 @@ type secondFactor struct {
 	cfg    MFAConfig
 
 	mu      sync.Mutex
-	waiting map[string]string // promptKey → the user whose push is out on this replica
+	waiting map[string]string    // promptKey → the user whose push is out on this replica
+	holds   map[string]readHolds // userID → the holds last read (heldPrompts)
+}
+
+// readHolds is one Chat.Holds answer and when it was read.
+type readHolds struct {
+	at    time.Time
+	until map[string]time.Time
 }
 
 // UseSecondFactor makes a Yes need a Duo push (for alarms that ask for one, see MFAConfig.Default).
@@ -110,7 +117,7 @@ func (r *Router) UseSecondFactor(duo SecondFactor, emails UserEmails, cfg MFACon
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]string{}}
+	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]string{}, holds: map[string]readHolds{}}
 }
 
 // needsMFA reports whether a Yes to t needs a Duo push: Duo is configured, and the alarm said
@@ -156,16 +163,48 @@ func (r *Router) pushesWaiting(ctx context.Context, userID string) map[string]bo
 		}
 	}
 	r.mfa.mu.Unlock()
-	holds, err := r.chat.Holds(ctx, userID)
-	if err != nil {
-		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not read which prompts wait for a Duo push")
-	}
-	for k, until := range holds {
+	for k, until := range r.heldPrompts(ctx, userID) {
 		if r.now().Before(until) {
 			out[k] = true
 		}
 	}
 	return out
+}
+
+// heldPrompts is Chat.Holds for userID as read at most once per homeTTL on this replica: each read
+// is a conversations.history, of which Slack allows 50 a minute for the whole workspace, and a user
+// may open the App Home as often as they like. Another replica's push shows, or its end does, on
+// this replica's App Home and /dispatch list within homeTTL; the Yes itself reads the holds afresh
+// (confirmWithDuo), so a stale view never sends a second push. A failed read is not kept.
+func (r *Router) heldPrompts(ctx context.Context, userID string) map[string]time.Time {
+	m := r.mfa
+	m.mu.Lock()
+	e, ok := m.holds[userID]
+	m.mu.Unlock()
+	if ok && r.now().Sub(e.at) < homeTTL {
+		return e.until
+	}
+	holds, err := r.chat.Holds(ctx, userID)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not read which prompts wait for a Duo push")
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for u, e := range m.holds { // keep the map to the users seen lately
+		if r.now().Sub(e.at) >= homeTTL {
+			delete(m.holds, u)
+		}
+	}
+	m.holds[userID] = readHolds{at: r.now(), until: holds}
+	return holds
+}
+
+// forgetHolds drops what heldPrompts read for userID, once this replica's own push is over.
+func (r *Router) forgetHolds(userID string) {
+	r.mfa.mu.Lock()
+	defer r.mfa.mu.Unlock()
+	delete(r.mfa.holds, userID)
 }
 
 // DuoPushesWaiting returns the alarm IDs of userID's alarms that wait for a Duo push, on any
@@ -224,11 +263,13 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 	if busy {
 		return r.reply(ctx, to, already)
 	}
-	defer func() {
+	over := func() { // the push is no longer out on this replica
 		m.mu.Lock()
 		delete(m.waiting, key)
 		m.mu.Unlock()
-	}()
+		r.forgetHolds(task.UserID)
+	}
+	defer over()
 	if task.Message.TS == "" {
 		// A click on the App Home tab: find the DM, whose hold says a push is out.
 		if ref, found, err := r.chat.Sent(ctx, task.UserID, key); err == nil && found {
@@ -254,6 +295,7 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 	}
 	switch outcome.Result {
 	case MFATimedOut, MFAUnreachable:
+		over() // before the tab is refreshed, so it shows the buttons back
 		r.release(ctx, task, h)
 		r.refreshHome(ctx, task.UserID)
 		return r.reply(ctx, to, why+" Your Yes was not recorded; the buttons work again, so you can answer again.")

@@ -426,3 +426,36 @@ func TestDuoPushHoldsTheDMOnEveryReplica(t *testing.T) {
 		t.Error("a timed-out push closed the alarm")
 	}
 }
+
+// TestOpeningTheAppHomeAgainAndAgainReadsTheHoldsOnce: each read of the DMs' holds is a
+// conversations.history, of which Slack allows 50 a minute for the whole workspace. A user opening
+// the tab in a loop (or a test polling it) spent them all, and the push that then timed out could
+// not read its hold to give the DM its buttons back for a minute. Renders share one read per
+// homeTTL; this replica's own push forgets it, so its end shows at once.
+func TestOpeningTheAppHomeAgainAndAgainReadsTheHoldsOnce(t *testing.T) {
+	w, duo := duoWorld(t, MFAConfig{Default: true})
+	duo.user("u1@example.com", pushTimeout)
+	w.handle(t, selfService("req-1", "Console login", "b", []string{"U1"}, ""))
+	before := w.chat.holdsRead
+	for range 20 {
+		if err := w.r.HomeOpened(testCtx(t), "U1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.chat.holdsRead - before; n != 1 {
+		t.Errorf("20 opens within %s read the holds %d times, want once", homeTTL, n)
+	}
+	w.now = w.now.Add(homeTTL + time.Second)
+	if err := w.r.HomeOpened(testCtx(t), "U1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.chat.holdsRead - before; n != 2 {
+		t.Errorf("an open after %s read the holds %d times in all, want twice", homeTTL, n)
+	}
+
+	// A push of this replica's that timed out: the tab it refreshes shows the buttons back.
+	w.click(t, "U1", ActionYes, w.prompt(t, "U1"))
+	if p := w.chat.LastHome().Pending; len(p) != 1 || len(p[0].Buttons) == 0 {
+		t.Errorf("after the push timed out the App Home shows %+v, want the alarm with its buttons", p)
+	}
+}
