@@ -72,6 +72,7 @@ func (c *consumer) scaled(d time.Duration) time.Duration {
 // flight can finish during a graceful stop. run returns once receiving has stopped; wait for the
 // work with drain.
 func (c *consumer) run(recvCtx, workCtx context.Context) {
+	go everyTick(recvCtx, c.scaled(nudgeEvery), func() { c.nudgeProbes(recvCtx) }) // a probe comes round every probeEvery
 	sem := make(chan struct{}, c.slots)
 	backoff := c.scaled(time.Second)
 	for recvCtx.Err() == nil {
@@ -312,11 +313,44 @@ func (c *consumer) retryLater(ctx context.Context, m sqsqueue.Message, u sqsqueu
 		log.Error().Err(err).Msg("could not delay the redelivery")
 		return
 	}
-	c.parking.park(in.DeliveryID, m, delay)
+	c.parking.park(in.DeliveryID, m, delay, servicesFor(u))
 	if kind == "waiting" && c.health != nil && !c.health.anyDown() {
 		// The service came back while this one was being handed back, after the waiting ones were
 		// released: release it (and any other so caught) now rather than after its delay.
 		c.serviceBack(ctx)
+	}
+}
+
+// nudgeEvery is how often the consumer checks whether a down service's probe is due (nudgeProbes).
+const nudgeEvery = probeEvery / 10
+
+// everyTick calls fn every d until ctx ends.
+func everyTick(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+// nudgeProbes makes the oldest alarm parked for each down service whose probe is due visible
+// again, so it comes round and is let through as the probe (health.admit). Without it the probe
+// waited for an alarm to come round by itself: alarms held back together come round together,
+// maxWaitingDelay apart, so a service back just after a probe failed was seen up to that late.
+func (c *consumer) nudgeProbes(ctx context.Context) {
+	if c.health == nil || !c.health.anyDown() {
+		return
+	}
+	for _, s := range c.health.probesDue(c.scaled(probeEvery)) {
+		if id, ok := c.parking.releaseOne(ctx, c.q, s); ok {
+			c.health.nudged(s)
+			c.log.Debug().Str("service", serviceNames[s]).Str("message_id", id).Msg("a waiting alarm brought forward to find out whether the service is back")
+		}
 	}
 }
 
@@ -407,18 +441,11 @@ func (c *consumer) heartbeat(ctx context.Context, m sqsqueue.Message) (stop func
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(c.visibility / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := c.q.SetVisibility(ctx, m, c.visibility); err != nil && ctx.Err() == nil {
-					zerolog.Ctx(ctx).Warn().Err(err).Msg("could not extend the message's visibility")
-				}
+		everyTick(ctx, c.visibility/3, func() {
+			if err := c.q.SetVisibility(ctx, m, c.visibility); err != nil && ctx.Err() == nil {
+				zerolog.Ctx(ctx).Warn().Err(err).Msg("could not extend the message's visibility")
 			}
-		}
+		})
 	}()
 	return func() { cancel(); <-done }
 }

@@ -50,6 +50,7 @@ type serviceState struct {
 	failed  time.Time      // the last failure
 	cause   string         // the last failure
 	probed  time.Time      // when an alarm was last let through while down
+	nudged  time.Time      // when a waiting alarm was last brought forward to probe (see probesDue)
 }
 
 // outage reports whether some endpoint has failed failuresForOutage times in a row.
@@ -95,6 +96,31 @@ func (h *health) admit(services []string, every time.Duration) (ok bool, down st
 		st.probed = now
 	}
 	return true, ""
+}
+
+// probesDue names the services down and holding alarms back (see admit) whose probe is due: no
+// alarm let through for `every`, nor brought forward to be (nudged).
+func (h *health) probesDue(every time.Duration) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	var out []string
+	for s, st := range h.services {
+		if st.down && now.Sub(st.failed) < quietProbes*every && now.Sub(st.probed) >= every && now.Sub(st.nudged) >= every {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// nudged records that a waiting alarm was brought forward to probe service.
+func (h *health) nudged(service string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st := h.services[service]; st != nil {
+		st.nudged = time.Now()
+	}
 }
 
 // anyDown reports whether some service is down (cheap: no alarm is decoded otherwise).

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -27,10 +28,11 @@ type parked struct {
 	m         sqsqueue.Message // receipt and ID only
 	firstSeen time.Time
 	until     time.Time // hidden until then; after it, the receipt may be stale
+	services  []string  // the services it waits for (servicesFor)
 }
 
-// park remembers m, hidden for delay from now.
-func (p *parking) park(deliveryID string, m sqsqueue.Message, delay time.Duration) {
+// park remembers m, hidden for delay from now, waiting for services.
+func (p *parking) park(deliveryID string, m sqsqueue.Message, delay time.Duration, services []string) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -47,7 +49,7 @@ func (p *parking) park(deliveryID string, m sqsqueue.Message, delay time.Duratio
 			return
 		}
 	}
-	p.parked[deliveryID] = parked{m: sqsqueue.Message{ID: m.ID, Receipt: m.Receipt}, firstSeen: m.FirstSeen(), until: now.Add(delay)}
+	p.parked[deliveryID] = parked{m: sqsqueue.Message{ID: m.ID, Receipt: m.Receipt}, firstSeen: m.FirstSeen(), until: now.Add(delay), services: services}
 }
 
 // unpark forgets the alarm (it was received again, or is done).
@@ -83,4 +85,29 @@ func (p *parking) release(ctx context.Context, q Queue, log zerolog.Logger) int 
 		released++
 	}
 	return released
+}
+
+// releaseOne makes the oldest alarm still hidden that waits for service visible again, and forgets
+// it: brought forward to find out whether service is back (see consumer.nudgeProbes). It reports
+// the message released, if any; a stale receipt tries the next.
+func (p *parking) releaseOne(ctx context.Context, q Queue, service string) (string, bool) {
+	for ctx.Err() == nil {
+		now := time.Now()
+		p.mu.Lock()
+		id, oldest := "", parked{}
+		for d, e := range p.parked {
+			if now.Before(e.until) && slices.Contains(e.services, service) && (id == "" || e.firstSeen.Before(oldest.firstSeen)) {
+				id, oldest = d, e
+			}
+		}
+		delete(p.parked, id)
+		p.mu.Unlock()
+		if id == "" {
+			return "", false
+		}
+		if q.SetVisibility(ctx, oldest.m, 0) == nil {
+			return oldest.m.ID, true
+		}
+	}
+	return "", false
 }

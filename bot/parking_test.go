@@ -39,11 +39,11 @@ func TestParkedMessagesAreReleasedOldestFirst(t *testing.T) {
 	msg := func(id string, age time.Duration) sqsqueue.Message {
 		return sqsqueue.Message{ID: id, Receipt: "r-" + id, FirstReceivedAt: now.Add(-age)}
 	}
-	p.park("a", msg("m-young", time.Minute), time.Hour)
-	p.park("b", msg("m-old", time.Hour), time.Hour)
-	p.park("c", msg("m-expired", 2*time.Hour), -time.Second)
-	p.park("d", msg("m-received-again", 3*time.Hour), time.Hour)
-	p.park("e", msg("m-middle", 10*time.Minute), time.Hour)
+	p.park("a", msg("m-young", time.Minute), time.Hour, nil)
+	p.park("b", msg("m-old", time.Hour), time.Hour, nil)
+	p.park("c", msg("m-expired", 2*time.Hour), -time.Second, nil)
+	p.park("d", msg("m-received-again", 3*time.Hour), time.Hour, nil)
+	p.park("e", msg("m-middle", 10*time.Minute), time.Hour, nil)
 	p.unpark("d")
 	q := &releaseRecorder{}
 	if n := p.release(context.Background(), q, zerolog.Nop()); n != 3 {
@@ -54,6 +54,58 @@ func TestParkedMessagesAreReleasedOldestFirst(t *testing.T) {
 	}
 	if n := p.release(context.Background(), q, zerolog.Nop()); n != 0 {
 		t.Errorf("a second release released %d again", n)
+	}
+}
+
+// TestAWaitingAlarmIsBroughtForwardToProbeEveryInterval: alarms held back together come round
+// together, maxWaitingDelay apart. CI saw GitHub back 33.7 s (of the scenario's clock) before an
+// alarm came round to find out. While a service is down and no alarm was let through as its probe
+// for a probe's interval, the oldest alarm parked for it is made visible at once, one an interval;
+// none that waits for another service, and none while an alarm came round by itself.
+func TestAWaitingAlarmIsBroughtForwardToProbeEveryInterval(t *testing.T) {
+	h := newHealth(NewMetrics())
+	for range failuresForOutage {
+		h.observe("github", "POST /repos/*/*/issues", true, "HTTP 502")
+	}
+	q := &releaseRecorder{}
+	const scale = 100 // a probe's interval is 100 ms
+	c := &consumer{q: q, log: zerolog.Nop(), scale: scale, health: h}
+	now := time.Now()
+	msg := func(id string, age time.Duration) sqsqueue.Message {
+		return sqsqueue.Message{ID: id, Receipt: "r-" + id, FirstReceivedAt: now.Add(-age)}
+	}
+	c.parking.park("a", msg("m-young", time.Minute), time.Hour, []string{"github"})
+	c.parking.park("b", msg("m-slack", 2*time.Hour), time.Hour, []string{"slack"})
+	c.parking.park("c", msg("m-old", time.Hour), time.Hour, []string{"github"})
+	released := func() []string {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return slices.Clone(q.released)
+	}
+	ctx := context.Background()
+
+	c.nudgeProbes(ctx)
+	c.nudgeProbes(ctx)
+	if want := []string{"m-old"}; !slices.Equal(released(), want) { // not m-slack, older but waiting for Slack
+		t.Fatalf("released %v, want %v: the oldest alarm waiting for GitHub, once an interval", released(), want)
+	}
+	if ok, _ := h.admit([]string{"github"}, c.scaled(probeEvery)); !ok { // it comes round: the probe
+		t.Fatal("the alarm brought forward was not let through as the probe")
+	}
+	c.nudgeProbes(ctx)
+	if len(released()) != 1 {
+		t.Fatalf("released %v right after a probe was let through", released())
+	}
+	eventually(t, "the next alarm brought forward an interval later", 5*time.Second, func() bool {
+		c.nudgeProbes(ctx)
+		return len(released()) == 2
+	})
+	if want := []string{"m-old", "m-young"}; !slices.Equal(released(), want) {
+		t.Errorf("released %v, want %v", released(), want)
+	}
+	h.observe("github", "POST /repos/*/*/issues", false, "") // GitHub is back
+	if due := h.probesDue(0); len(due) != 0 {
+		t.Errorf("probes due %v with every service up", due)
 	}
 }
 
