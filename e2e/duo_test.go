@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dispatch-oss/dispatch/fakes/fakeduo"
 	"github.com/dispatch-oss/dispatch/fakes/fakeslack"
@@ -222,7 +223,9 @@ func TestDuoPendingPushHoldsTheDMOnEveryReplica(t *testing.T) {
 	})
 
 	// Socket Mode hands envelopes to the two connections in turn, so two opens in a row reach both
-	// replicas. The one not holding the push may need a few seconds to see the new issue.
+	// replicas. The one not holding the push may need a few seconds to see the new issue, and may
+	// have kept the tab it drew without it for the handlers' homeTTL (30 s). Opened once a second,
+	// as a person might: every open is a views.publish, of which Slack allows 100 a minute.
 	opens, drawn := 0, 0
 	open := func() string {
 		opens++
@@ -238,7 +241,7 @@ func TestDuoPendingPushHoldsTheDMOnEveryReplica(t *testing.T) {
 		v, _ := e.Slack.HomeView("U0ALICE")
 		return string(v)
 	}
-	e.Eventually("both replicas to draw the alarm on the home tab", wait, func() bool {
+	e.EventuallyEvery("both replicas to draw the alarm on the home tab", 30*time.Second+wait, time.Second, func() bool {
 		v := open()
 		if !strings.Contains(v, "pending push") {
 			drawn = 0

@@ -45,12 +45,19 @@ func (e *Env) Send(body string) {
 // Eventually polls cond until it holds, failing the test after within.
 func (e *Env) Eventually(what string, within time.Duration, cond func() bool) {
 	e.T.Helper()
+	e.EventuallyEvery(what, within, 20*time.Millisecond, cond)
+}
+
+// EventuallyEvery is Eventually polling every `every`: for a cond that spends a service's budget,
+// as a user would (opening the App Home is a views.publish, 100 a minute for the workspace).
+func (e *Env) EventuallyEvery(what string, within, every time.Duration, cond func() bool) {
+	e.T.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
 			e.T.Fatalf("timed out after %s waiting for %s", within, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
