@@ -89,25 +89,21 @@ func (p *parking) release(ctx context.Context, q Queue, log zerolog.Logger) int 
 
 // releaseOne makes the oldest alarm still hidden that waits for service visible again, and forgets
 // it: brought forward to find out whether service is back (see consumer.nudgeProbes). It reports
-// the message released, if any; a stale receipt tries the next.
+// the message released, if any. One whose receipt is stale by then (or SQS failing) is forgotten:
+// the next call tries the next.
 func (p *parking) releaseOne(ctx context.Context, q Queue, service string) (string, bool) {
-	for ctx.Err() == nil {
-		now := time.Now()
-		p.mu.Lock()
-		id, oldest := "", parked{}
-		for d, e := range p.parked {
-			if now.Before(e.until) && slices.Contains(e.services, service) && (id == "" || e.firstSeen.Before(oldest.firstSeen)) {
-				id, oldest = d, e
-			}
-		}
-		delete(p.parked, id)
-		p.mu.Unlock()
-		if id == "" {
-			return "", false
-		}
-		if q.SetVisibility(ctx, oldest.m, 0) == nil {
-			return oldest.m.ID, true
+	now := time.Now()
+	p.mu.Lock()
+	id, oldest := "", parked{}
+	for d, e := range p.parked {
+		if now.Before(e.until) && slices.Contains(e.services, service) && (id == "" || e.firstSeen.Before(oldest.firstSeen)) {
+			id, oldest = d, e
 		}
 	}
-	return "", false
+	delete(p.parked, id)
+	p.mu.Unlock()
+	if id == "" || q.SetVisibility(ctx, oldest.m, 0) != nil {
+		return "", false
+	}
+	return oldest.m.ID, true
 }
