@@ -105,12 +105,8 @@ func (p Policy) Do(ctx context.Context, log zerolog.Logger, what string, fn func
 			log.Warn().Err(err).Str("call", what).Int("attempt", try).Dur("retry_in", wait).Msg("call failed, retrying")
 			last = msg
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if Sleep(ctx, wait) != nil {
 			return errors.Join(err, ctx.Err())
-		case <-t.C:
 		}
 	}
 }
