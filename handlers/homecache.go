@@ -18,19 +18,15 @@ const (
 type homeCache struct {
 	slots chan struct{}
 	locks keyedMutex
-
-	mu      sync.Mutex
-	entries map[string]homeLists
+	lists lately[homeLists]
 }
 
 type homeLists struct {
-	at           time.Time
 	open, closed []Issue
 }
 
 func (h *homeCache) init() {
 	h.slots = make(chan struct{}, homeRenders)
-	h.entries = map[string]homeLists{}
 }
 
 // lookup returns userID's lists, from the cache when fresh, else from fetch (one at a time per user,
@@ -38,7 +34,7 @@ func (h *homeCache) init() {
 func (h *homeCache) lookup(ctx context.Context, userID string, now func() time.Time, fetch func(context.Context) ([]Issue, []Issue, error)) ([]Issue, []Issue, error) {
 	unlock := h.locks.Lock(userID)
 	defer unlock()
-	if e, ok := h.get(userID, now()); ok {
+	if e, ok := h.lists.get(userID, now()); ok {
 		return e.open, e.closed, nil
 	}
 	select {
@@ -51,27 +47,52 @@ func (h *homeCache) lookup(ctx context.Context, userID string, now func() time.T
 	if err != nil {
 		return nil, nil, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for u, e := range h.entries { // keep the map to the users seen lately
-		if now().Sub(e.at) > homeTTL {
-			delete(h.entries, u)
-		}
-	}
-	h.entries[userID] = homeLists{at: now(), open: open, closed: closed}
+	h.lists.put(userID, homeLists{open: open, closed: closed}, now())
 	return open, closed, nil
 }
 
-func (h *homeCache) get(userID string, now time.Time) (homeLists, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	e, ok := h.entries[userID]
-	return e, ok && now.Sub(e.at) <= homeTTL
+// forget drops userID's lists, so the next lookup is fresh.
+func (h *homeCache) forget(userID string) { h.lists.forget(userID) }
+
+// lately keeps, by user, what was last read for them and when, for homeTTL: one read serves every
+// render within it. The zero value is ready.
+type lately[V any] struct {
+	mu      sync.Mutex
+	entries map[string]readAt[V]
 }
 
-// forget drops userID's lists, so the next lookup is fresh.
-func (h *homeCache) forget(userID string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.entries, userID)
+type readAt[V any] struct {
+	at time.Time
+	v  V
+}
+
+// get returns what was read for userID, when it was read within homeTTL of now.
+func (l *lately[V]) get(userID string, now time.Time) (V, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.entries[userID]
+	return e.v, ok && now.Sub(e.at) <= homeTTL
+}
+
+// put keeps v as read for userID at now, and drops what is older than homeTTL (the map keeps to
+// the users seen lately).
+func (l *lately[V]) put(userID string, v V, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.entries == nil {
+		l.entries = map[string]readAt[V]{}
+	}
+	for u, e := range l.entries {
+		if now.Sub(e.at) > homeTTL {
+			delete(l.entries, u)
+		}
+	}
+	l.entries[userID] = readAt[V]{at: now, v: v}
+}
+
+// forget drops what was read for userID, so the next get misses.
+func (l *lately[V]) forget(userID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.entries, userID)
 }

@@ -98,14 +98,8 @@ type secondFactor struct {
 	cfg    MFAConfig
 
 	mu      sync.Mutex
-	waiting map[string]string    // promptKey → the user whose push is out on this replica
-	holds   map[string]readHolds // userID → the holds last read (heldPrompts)
-}
-
-// readHolds is one Chat.Holds answer and when it was read.
-type readHolds struct {
-	at    time.Time
-	until map[string]time.Time
+	waiting map[string]string            // promptKey → the user whose push is out on this replica
+	holds   lately[map[string]time.Time] // userID → the holds last read (heldPrompts)
 }
 
 // UseSecondFactor makes a Yes need a Duo push (for alarms that ask for one, see MFAConfig.Default).
@@ -117,7 +111,7 @@ func (r *Router) UseSecondFactor(duo SecondFactor, emails UserEmails, cfg MFACon
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]string{}, holds: map[string]readHolds{}}
+	r.mfa = &secondFactor{duo: duo, emails: emails, cfg: cfg, waiting: map[string]string{}}
 }
 
 // needsMFA reports whether a Yes to t needs a Duo push: Duo is configured, and the alarm said
@@ -177,34 +171,16 @@ func (r *Router) pushesWaiting(ctx context.Context, userID string) map[string]bo
 // this replica's App Home and /dispatch list within homeTTL; the Yes itself reads the holds afresh
 // (confirmWithDuo), so a stale view never sends a second push. A failed read is not kept.
 func (r *Router) heldPrompts(ctx context.Context, userID string) map[string]time.Time {
-	m := r.mfa
-	m.mu.Lock()
-	e, ok := m.holds[userID]
-	m.mu.Unlock()
-	if ok && r.now().Sub(e.at) < homeTTL {
-		return e.until
+	if holds, ok := r.mfa.holds.get(userID, r.now()); ok {
+		return holds
 	}
 	holds, err := r.chat.Holds(ctx, userID)
 	if err != nil {
 		zerolog.Ctx(ctx).Warn().Err(err).Msg("could not read which prompts wait for a Duo push")
 		return nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for u, e := range m.holds { // keep the map to the users seen lately
-		if r.now().Sub(e.at) >= homeTTL {
-			delete(m.holds, u)
-		}
-	}
-	m.holds[userID] = readHolds{at: r.now(), until: holds}
+	r.mfa.holds.put(userID, holds, r.now())
 	return holds
-}
-
-// forgetHolds drops what heldPrompts read for userID, once this replica's own push is over.
-func (r *Router) forgetHolds(userID string) {
-	r.mfa.mu.Lock()
-	defer r.mfa.mu.Unlock()
-	delete(r.mfa.holds, userID)
 }
 
 // DuoPushesWaiting returns the alarm IDs of userID's alarms that wait for a Duo push, on any
@@ -267,7 +243,7 @@ func (r *Router) confirmWithDuo(ctx context.Context, task AnswerTask) error {
 		m.mu.Lock()
 		delete(m.waiting, key)
 		m.mu.Unlock()
-		r.forgetHolds(task.UserID)
+		m.holds.forget(task.UserID) // what heldPrompts read during it
 	}
 	defer over()
 	if task.Message.TS == "" {
